@@ -1,0 +1,39 @@
+# trtdiff developer commands. `make demo` and `make test` do all the set-up themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test test-fast bench fixtures clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+## Run trtdiff on the bundled fixture; writes reports/demo.html and reports/demo.json
+demo: venv
+	$(BIN)/trtdiff run fixtures/demo_convnet.onnx --fp16 --mark-all \
+		--json reports/demo.json --report reports/demo.html; \
+	status=$$?; if [ $$status -gt 1 ]; then exit $$status; fi; \
+	echo "report written to reports/demo.html (exit $$status: 0 pass, 1 accuracy mismatch)"
+
+## Install and run the whole test suite (browser tests skip with a reason when Chromium is absent)
+test: venv
+	$(BIN)/python -m pytest -q
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+## Benchmarks print their figures; run on demand, not in CI
+bench: venv
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit $$?; done
+
+fixtures: venv
+	$(BIN)/python fixtures/build_fixtures.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

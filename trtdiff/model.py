@@ -1,0 +1,317 @@
+"""ONNX model handling: load and save (external data, models over 2 GB), node naming,
+topological order, the list of comparable tensors, and marking tensors as graph outputs.
+
+Nothing here runs a model; runners take what `session_source` gives them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from trtdiff.errors import ModelError, UsageError
+from trtdiff.result import UnmarkedTensors
+
+PROTOBUF_LIMIT = 2**31 - 1
+SUBGRAPH_OPS = ("If", "Loop", "Scan")
+SHAPE_SOURCE_OPS = ("Shape", "Size")
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One tensor that can be compared: the output of a node in the main graph."""
+
+    name: str
+    node: str
+    op_type: str
+    index: int  # topological index of the producing node
+    elem_type: int  # onnx.TensorProto data type, 0 when unknown
+    shape: tuple[int | str | None, ...] | None
+
+    @property
+    def dtype_name(self) -> str:
+        if not self.elem_type:
+            return "unknown"
+        return str(helper.tensor_dtype_to_np_dtype(self.elem_type))
+
+
+def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
+    """Load a model with its external data; every node gets a unique name."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(
+            f"model file not found: {file}",
+            "the path does not name a file",
+            "check the path, or pass the .onnx file itself rather than its folder",
+        )
+    try:
+        model = onnx.load(str(file), load_external_data=True)
+    except Exception as err:  # onnx raises DecodeError, OSError, ValidationError...
+        raise ModelError(
+            f"cannot read {file} as an ONNX model",
+            f"{type(err).__name__}: {err}".strip(": "),
+            "check that it is a complete .onnx file and that its external data files sit beside it",
+        ) from err
+    if not model.graph.node:
+        raise ModelError(f"{file} has no nodes", "the graph is empty or the file is not an ONNX model",
+                         "pass a model exported by your framework")
+    ensure_node_names(model)
+    return model
+
+
+def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> None:
+    """Write atomically; models over 2 GB get their weights in `<name>.data` beside them."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    large = model.ByteSize() > PROTOBUF_LIMIT
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if large:
+            onnx.save_model(model, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=f"{target.name}.data", size_threshold=1024)
+        else:
+            onnx.save_model(model, tmp)
+        os.replace(tmp, target)
+    except OSError as err:
+        raise UsageError(f"cannot write {target}", str(err), "choose a writable path") from err
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def session_source(model: onnx.ModelProto) -> Iterator[bytes | str]:
+    """What an inference session is built from: serialized bytes, or for a model over the 2 GB
+    protobuf limit a temporary .onnx file with external data."""
+    if model.ByteSize() <= PROTOBUF_LIMIT:
+        yield model.SerializeToString()
+        return
+    with tempfile.TemporaryDirectory(prefix="trtdiff-") as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location="model.onnx.data", size_threshold=1024)
+        yield path
+
+
+def ensure_node_names(model: onnx.ModelProto) -> None:
+    """Give every main-graph node a unique, stable name: `<op_type>_<position>` where missing or
+    repeated. Plans, attribution and reports all refer to nodes by name."""
+    seen: set[str] = set()
+    for position, node in enumerate(model.graph.node):
+        if not node.name or node.name in seen:
+            base = f"{node.op_type}_{position}"
+            name = base
+            suffix = 1
+            while name in seen:
+                name = f"{base}_{suffix}"
+                suffix += 1
+            node.name = name
+        seen.add(node.name)
+
+
+def topological_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+    """Nodes in an order where producers come before consumers, keeping the file's order where
+    it is already valid. Raises ModelError on a cycle."""
+    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered: list[onnx.NodeProto] = []
+    while pending:
+        progressed = False
+        rest = []
+        for node in pending:
+            if all(name in available for name in _node_inputs(node)):
+                ordered.append(node)
+                available.update(node.output)
+                progressed = True
+            else:
+                rest.append(node)
+        if not progressed:
+            missing = sorted({n for node in rest for n in _node_inputs(node)} - available)[:5]
+            raise ModelError(
+                "the graph cannot be put in topological order",
+                f"{len(rest)} nodes wait on tensors nobody produces ({', '.join(missing)})",
+                "check the model with onnx.checker.check_model",
+            )
+        pending = rest
+    return ordered
+
+
+def _node_inputs(node: onnx.NodeProto) -> list[str]:
+    """Inputs of a node, including outer-scope tensors its subgraphs read."""
+    names = list(node.input)
+    for attr in node.attribute:
+        for sub in _attr_graphs(attr):
+            names.extend(_outer_scope_names(sub))
+    return names
+
+
+def _attr_graphs(attr: onnx.AttributeProto) -> list[onnx.GraphProto]:
+    if attr.type == onnx.AttributeProto.GRAPH:
+        return [attr.g]
+    if attr.type == onnx.AttributeProto.GRAPHS:
+        return list(attr.graphs)
+    return []
+
+
+def _outer_scope_names(graph: onnx.GraphProto) -> set[str]:
+    local = {i.name for i in graph.input} | {i.name for i in graph.initializer}
+    used: set[str] = set()
+    for node in graph.node:
+        local.update(node.output)
+        used.update(n for n in _node_inputs(node) if n)
+    return used - local
+
+
+def user_input_names(model: onnx.ModelProto) -> list[str]:
+    """Graph inputs the user must feed: inputs that also have an initializer are weights."""
+    weights = {init.name for init in model.graph.initializer}
+    return [i.name for i in model.graph.input if i.name not in weights]
+
+
+def inferred_value_info(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
+    """Value info for every tensor shape inference can type, plus inputs and outputs."""
+    try:
+        if model.ByteSize() > PROTOBUF_LIMIT:
+            inferred = _infer_shapes_large(model)
+        else:
+            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception:  # shape inference is best effort: unknown shapes are allowed
+        inferred = model
+    infos = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        infos[vi.name] = vi
+    for init in model.graph.initializer:
+        infos.setdefault(init.name, helper.make_tensor_value_info(init.name, init.data_type, init.dims))
+    return infos
+
+
+def _infer_shapes_large(model: onnx.ModelProto) -> onnx.ModelProto:
+    with tempfile.TemporaryDirectory(prefix="trtdiff-shapes-") as tmp:
+        src = os.path.join(tmp, "in.onnx")
+        dst = os.path.join(tmp, "out.onnx")
+        onnx.save_model(model, src, save_as_external_data=True, location="in.data")
+        onnx.shape_inference.infer_shapes_path(src, dst)
+        return onnx.load(dst, load_external_data=False)
+
+
+def _shape_of(vi: onnx.ValueInfoProto | None) -> tuple[int | str | None, ...] | None:
+    if vi is None or not vi.type.tensor_type.HasField("shape"):
+        return None
+    dims: list[int | str | None] = []
+    for dim in vi.type.tensor_type.shape.dim:
+        if dim.HasField("dim_value"):
+            dims.append(int(dim.dim_value))
+        elif dim.HasField("dim_param"):
+            dims.append(dim.dim_param)
+        else:
+            dims.append(None)
+    return tuple(dims)
+
+
+def _elem_type_of(vi: onnx.ValueInfoProto | None) -> int:
+    return int(vi.type.tensor_type.elem_type) if vi is not None else 0
+
+
+def data_dependent_tensors(model: onnx.ModelProto) -> set[str]:
+    """Tensors whose values depend on the values of user inputs (not only on their shapes)."""
+    dependent = set(user_input_names(model))
+    for node in topological_nodes(model.graph):
+        if node.op_type in SHAPE_SOURCE_OPS:
+            continue
+        if any(name in dependent for name in _node_inputs(node)):
+            dependent.update(node.output)
+    return dependent
+
+
+def comparable_tensors(
+    model: onnx.ModelProto, include_shape_tensors: bool = False
+) -> tuple[list[TensorInfo], list[UnmarkedTensors]]:
+    """Every main-graph node output worth comparing, in topological order, and what was left
+    out because it cannot be a graph output (tensors inside If/Loop/Scan bodies).
+
+    Left out on purpose: Constant outputs, and unless `include_shape_tensors`, integer/bool
+    tensors that depend only on shapes and constants (shape plumbing: identical on both sides)."""
+    infos = inferred_value_info(model)
+    dependent = data_dependent_tensors(model)
+    float_types = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
+                   onnx.TensorProto.BFLOAT16}
+    tensors: list[TensorInfo] = []
+    unmarked: list[UnmarkedTensors] = []
+    for index, node in enumerate(topological_nodes(model.graph)):
+        if node.op_type in SUBGRAPH_OPS:
+            inner = sum(_count_subgraph_tensors(g) for a in node.attribute for g in _attr_graphs(a))
+            if inner:
+                unmarked.append(UnmarkedTensors(
+                    node.name, node.op_type, inner,
+                    f"tensors inside {node.op_type} bodies cannot be graph outputs; "
+                    "only the node's own outputs are compared"))
+        if node.op_type == "Constant":
+            continue
+        for name in node.output:
+            if not name:
+                continue
+            vi = infos.get(name)
+            elem_type = _elem_type_of(vi)
+            is_plumbing = name not in dependent and elem_type not in float_types
+            if is_plumbing and not include_shape_tensors:
+                continue
+            tensors.append(TensorInfo(name, node.name, node.op_type, index, elem_type, _shape_of(vi)))
+    return tensors, unmarked
+
+
+def _count_subgraph_tensors(graph: onnx.GraphProto) -> int:
+    count = 0
+    for node in graph.node:
+        count += sum(1 for o in node.output if o)
+        count += sum(_count_subgraph_tensors(g) for a in node.attribute for g in _attr_graphs(a))
+    return count
+
+
+def with_outputs(model: onnx.ModelProto, names: Iterable[str]) -> onnx.ModelProto:
+    """A copy of `model` whose graph outputs are its own outputs plus `names`, typed from
+    shape inference where known (left untyped otherwise: ONNX Runtime accepts that)."""
+    wanted = [n for n in dict.fromkeys(names)]
+    existing = {o.name for o in model.graph.output}
+    infos = inferred_value_info(model) if any(n not in existing for n in wanted) else {}
+    marked = onnx.ModelProto()
+    marked.CopyFrom(model)
+    for name in wanted:
+        if name in existing:
+            continue
+        vi = infos.get(name)
+        if vi is not None and vi.type.tensor_type.elem_type:
+            out = onnx.ValueInfoProto()
+            out.CopyFrom(vi)
+            out.type.tensor_type.ClearField("shape")  # shapes may be symbolic; let the runtime decide
+        else:
+            out = helper.make_empty_tensor_value_info(name)
+        marked.graph.output.append(out)
+    return marked
+
+
+def check_names_exist(model: onnx.ModelProto, names: Iterable[str]) -> None:
+    """Raise a UsageError naming close matches for tensor names that are not in the graph."""
+    from trtdiff.errors import close_names
+
+    known = {o for node in model.graph.node for o in node.output} | {i.name for i in model.graph.input}
+    for name in names:
+        if name not in known:
+            raise UsageError(f"no tensor named '{name}' in the model",
+                             "--outputs takes tensor names, not node names",
+                             f"close names: {close_names(name, sorted(known))}")
+
+
+def initializer_array(model: onnx.ModelProto, name: str) -> np.ndarray | None:
+    for init in model.graph.initializer:
+        if init.name == name:
+            return numpy_helper.to_array(init)
+    return None

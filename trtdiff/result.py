@@ -1,0 +1,265 @@
+"""The result of a comparison: frozen dataclasses that every output (terminal, JSON, HTML report,
+baseline) is built from. Nothing here computes numbers; `trtdiff.compare` and
+`trtdiff.attribution` fill these in.
+
+JSON: `comparison_to_json` / `comparison_from_json` are a matching pair. Non-finite floats are
+written as the strings "inf", "-inf" and "nan" so that the file stays standard JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+SCHEMA_VERSION = 1
+
+# Absolute-error histogram bins: [0] exactly zero, then decades (0, 1e-10], (1e-10, 1e-9], ...,
+# (1e4, 1e5], then (1e5, inf) and a last bin for non-finite errors (NaN/Inf on one side only).
+HISTOGRAM_DECADES = tuple(range(-10, 6))  # upper edges 1e-10 ... 1e5
+HISTOGRAM_LABELS = (
+    ("0",)
+    + tuple(f"<=1e{d}" for d in HISTOGRAM_DECADES)
+    + (">1e5", "non-finite")
+)
+
+TensorStatus = Literal["compared", "reference_only", "target_only", "shape_mismatch"]
+
+
+@dataclass(frozen=True)
+class ErrorMetrics:
+    """Error of one tensor against the reference, computed in float64.
+
+    Relative error of an element is |t - r| / max(|r|, rel_floor) (see README, "Metrics").
+    """
+
+    size: int
+    max_abs: float
+    mean_abs: float
+    median_abs: float
+    p99_abs: float
+    max_rel: float
+    mean_rel: float
+    cosine: float
+    snr_db: float
+    mismatches: int
+    nan_ref: int
+    nan_target: int
+    inf_ref: int
+    inf_target: int
+    ref_max_abs: float
+    histogram: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class CauseHint:
+    """Why a node introduces error: kind is overflow, underflow, nan_origin, cancellation,
+    quantization or precision (plain rounding); figures are the numbers behind the hint."""
+
+    kind: str
+    node: str
+    message: str
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TensorResult:
+    name: str
+    node: str  # producing node name ("" for graph inputs)
+    op_type: str
+    index: int  # topological index of the producing node (-1 for graph inputs)
+    shape: tuple[int, ...] | None
+    dtype: str  # reference dtype
+    status: TensorStatus = "compared"
+    target_dtype: str | None = None
+    is_output: bool = False
+    passed: bool | None = None  # None when the tensor was not compared
+    atol: float = 0.0
+    rtol: float = 0.0
+    metrics: ErrorMetrics | None = None
+    local: ErrorMetrics | None = None  # error this node introduces (attribution)
+    amplification: float | None = None  # cumulative / incoming error ratio (attribution)
+    hints: tuple[CauseHint, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class UnmarkedTensors:
+    """Tensors that exist but could not be compared, with the reason (e.g. inside a Loop body)."""
+
+    node: str
+    op_type: str
+    count: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """A main-graph node, for showing an offender's neighbourhood (producers and consumers)."""
+
+    name: str
+    op_type: str
+    index: int
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Offender:
+    """A node ranked by the error it introduces itself (local error)."""
+
+    rank: int
+    node: str
+    tensor: str
+    op_type: str
+    index: int
+    score: float
+    hints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    atol: float
+    rtol: float
+    check: str  # "elementwise" or a statistic: "max", "mean", "median", "p99"
+    rel_floor: float
+    per_tensor_atol: dict[str, float] = field(default_factory=dict)
+    per_tensor_rtol: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    reference: str  # e.g. "onnxruntime fp32 [CPUExecutionProvider]"
+    target: str  # e.g. "onnxruntime fp16 (converted) [CPUExecutionProvider]"
+    tolerances: Tolerances
+    precision_plan: dict[str, Any] | None = None
+    inputs: dict[str, str] = field(default_factory=dict)  # name -> "float32[1,3,32,32] seed=1 range=[0,1]"
+    seed: int | None = None
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    model: str
+    passed: bool
+    settings: RunSettings
+    tensors: tuple[TensorResult, ...]
+    outputs: tuple[str, ...]
+    first_divergence: str | None = None
+    offenders: tuple[Offender, ...] = ()
+    unmarked: tuple[UnmarkedTensors, ...] = ()
+    warnings: tuple[str, ...] = ()
+    environment: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    engine_layers: tuple[dict[str, Any], ...] = ()  # TensorRT per-layer facts, when a TRT runner ran
+    bisect: dict[str, Any] | None = None  # bisect results, when a bisect ran
+    graph: tuple[GraphNode, ...] = ()  # main-graph nodes in topological order
+    schema_version: int = SCHEMA_VERSION
+
+    def tensor(self, name: str) -> TensorResult:
+        for tensor in self.tensors:
+            if tensor.name == name:
+                return tensor
+        raise KeyError(name)
+
+    @property
+    def compared(self) -> tuple[TensorResult, ...]:
+        return tuple(t for t in self.tensors if t.status == "compared")
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+
+
+_METRIC_FIELDS = tuple(f.name for f in dataclasses.fields(ErrorMetrics))
+
+
+def _encode_tensor(tensor: TensorResult) -> dict[str, Any]:
+    """A tensor's cumulative metrics are written flat on the tensor (the documented `--json`
+    layout: `tensors[i].max_abs`); local metrics stay nested under `local`."""
+    data = {f.name: _encode(getattr(tensor, f.name)) for f in dataclasses.fields(tensor)}
+    metrics = data.pop("metrics")
+    for name in _METRIC_FIELDS:
+        data[name] = metrics[name] if metrics is not None else None
+    return data
+
+
+def _decode_tensor(data: dict[str, Any]) -> TensorResult:
+    data = dict(data)
+    has_metrics = data.get("max_abs") is not None
+    metric_values = {name: data.pop(name, None) for name in _METRIC_FIELDS}
+    if has_metrics:
+        data["metrics"] = metric_values
+    return typing.cast(TensorResult, _dataclass_from_dict(TensorResult, data))
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, TensorResult):
+        return _encode_tensor(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if value is None:
+        return None
+    if origin in (Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        return _decode(non_none[0], value) if len(non_none) == 1 else value
+    if hint is float:
+        return float(value)
+    if hint is TensorResult:
+        return _decode_tensor(value)
+    if dataclasses.is_dataclass(hint):
+        return _dataclass_from_dict(hint, value)
+    if origin is tuple:
+        item_hint = args[0] if args else Any
+        return tuple(_decode(item_hint, v) for v in value)
+    if origin is dict:
+        value_hint = args[1] if len(args) == 2 else Any
+        return {k: _decode(value_hint, v) for k, v in value.items()}
+    if hint is Any:
+        return value
+    return value
+
+
+def _dataclass_from_dict(cls: Any, data: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {name: _decode(hints[name], data[name]) for name in known if name in data}
+    return cls(**kwargs)
+
+
+def comparison_to_dict(comparison: Comparison) -> dict[str, Any]:
+    data: dict[str, Any] = _encode(comparison)
+    data["histogram_labels"] = list(HISTOGRAM_LABELS)
+    return data
+
+
+def comparison_from_dict(data: dict[str, Any]) -> Comparison:
+    return typing.cast(Comparison, _dataclass_from_dict(Comparison, data))
+
+
+def comparison_to_json(comparison: Comparison) -> str:
+    return json.dumps(comparison_to_dict(comparison), indent=1, allow_nan=False)
+
+
+def comparison_from_json(text: str) -> Comparison:
+    return comparison_from_dict(json.loads(text))
