@@ -115,5 +115,6 @@ def _ranges(model: onnx.ModelProto, plan: PrecisionPlan, target: Target,
     if not feeds:
         raise UsageError(f"{plan.default} {plan.mode} needs calibration data",
                          "its quantization scales come from the ranges tensors take on real inputs",
-                         "pass calibration inputs (or tensor ranges), or use --emulate fp16")
+                         "pass calibration inputs (e.g. --calibration-data inputs.npz) or tensor ranges, "
+                         "or use --emulate fp16")
     return calibrate_ranges(model, feeds, plan.calibration, plan.percentile)
