@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import onnx
 import pytest
-
 from precision_helpers import FIXTURES
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
-
 from precision_helpers import build, feeds_for, node_names, node_outputs, run
+
 from trtdiff.precision import PrecisionPlan, apply_plan
 
 FP16 = TensorProto.FLOAT16

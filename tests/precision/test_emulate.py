@@ -8,8 +8,8 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto
-
 from precision_helpers import build, feeds_for, run
+
 from trtdiff.errors import UsageError
 from trtdiff.precision import PrecisionPlan, apply_plan
 

@@ -10,11 +10,17 @@ import numpy as np
 import onnx
 import pytest
 from click.testing import CliRunner
-
 from precision_helpers import build, feeds_for
+
 from trtdiff.commands.plan import plan_group
 from trtdiff.errors import UsageError
-from trtdiff.precision import PrecisionPlan, apply_plan, export_all, export_plan, export_texts
+from trtdiff.precision import (
+    PrecisionPlan,
+    apply_plan,
+    export_all,
+    export_plan,
+    export_texts,
+)
 from trtdiff.precision.export import kept_layers, parse_trtexec_layer_precisions
 
 PLAN = PrecisionPlan("fp16", keep_fp32_nodes=("bn", "hsig"), keep_fp32_ops=("Softmax",))
@@ -62,7 +68,11 @@ def test_onnxconverter_common_takes_the_block_lists() -> None:
 
 
 def test_onnxruntime_quantize_static_takes_nodes_to_exclude(tmp_path) -> None:
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        quantize_static,
+    )
 
     model = build.convnet()
     plan = PrecisionPlan("int8", keep_fp32_nodes=("conv1",))

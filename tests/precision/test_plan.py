@@ -6,8 +6,8 @@ import json
 import time
 
 import pytest
-
 from precision_helpers import build
+
 from trtdiff.errors import UsageError
 from trtdiff.precision.plan import PrecisionPlan, validate_plan
 

@@ -8,8 +8,8 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper
-
 from precision_helpers import build, feeds_for, run
+
 from trtdiff.precision import PrecisionPlan, apply_plan, calibrate_ranges
 
 REF = "__ref"

@@ -28,8 +28,10 @@ def precision_options(func: F) -> F:
     options = [
         click.option("--fp16", is_flag=True, help="Target: the model converted to FP16 (native)."),
         click.option("--bf16", is_flag=True, help="Target: the model converted to BF16 (native)."),
-        click.option("--int8", is_flag=True, help="Target: INT8 Q/DQ model, scales calibrated on the inputs."),
-        click.option("--fp8", is_flag=True, help="Target: FP8 (E4M3) Q/DQ model, scales calibrated on the inputs."),
+        click.option("--int8", is_flag=True,
+                     help="Target: INT8 Q/DQ model, scales calibrated on the inputs."),
+        click.option("--fp8", is_flag=True,
+                     help="Target: FP8 (E4M3) Q/DQ model, scales calibrated on the inputs."),
         click.option("--emulate", type=click.Choice(EMULATED), default=None,
                      help="Target: FP32 compute with tensors rounded to this type (runs on any CPU)."),
         click.option("--precision-plan", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from trtdiff.precision.apply import AppliedPlan, apply_plan
 from trtdiff.precision.calibrate import calibrate_ranges, check_feeds
-from trtdiff.precision.export import FORMATS, export_all, export_plan, export_text, export_texts
+from trtdiff.precision.export import (
+    FORMATS,
+    export_all,
+    export_plan,
+    export_text,
+    export_texts,
+)
 from trtdiff.precision.plan import PrecisionPlan, validate_plan
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +33,6 @@ TYPE_STRS = {
     "tensor(bool)": TensorProto.BOOL, "tensor(string)": TensorProto.STRING,
     "tensor(float8e4m3fn)": TensorProto.FLOAT8E4M3FN,
 }
-TYPE_OF_STR = {v: k for k, v in TYPE_STRS.items()}
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def op_signature(op_type: str, domain: str, opset: int) -> OpSignature | None:
     constraints = {c.type_param_str: frozenset(TYPE_STRS.get(t, -1) for t in c.allowed_type_strs)
                    for c in schema.type_constraints}
 
-    def slots(formals: list[onnx.defs.OpSchema.FormalParameter]) -> tuple[Slot, ...]:
+    def slots(formals: Sequence[onnx.defs.OpSchema.FormalParameter]) -> tuple[Slot, ...]:
         return tuple(Slot(f.type_str, 0, constraints[f.type_str]) if f.type_str in constraints
                      else Slot(None, TYPE_STRS.get(f.type_str, 0)) for f in formals)
 
@@ -86,13 +85,6 @@ def op_signature(op_type: str, domain: str, opset: int) -> OpSignature | None:
                        bool(schema.inputs) and schema.inputs[-1].option == variadic,
                        bool(schema.outputs) and schema.outputs[-1].option == variadic,
                        schema.since_version)
-
-
-def opset_of(model: onnx.ModelProto, domain: str) -> int:
-    for imp in model.opset_import:
-        if imp.domain in (domain, "ai.onnx" if domain == "" else domain):
-            return int(imp.version)
-    return 0
 
 
 def subgraphs(node: onnx.NodeProto) -> Iterator[onnx.GraphProto]:

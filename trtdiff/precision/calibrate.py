@@ -83,8 +83,11 @@ def calibrate_ranges(model: onnx.ModelProto, feeds: Feeds, method: str = "minmax
 
 
 def _run_calibrator(model: onnx.ModelProto, feeds: Feeds, method: str, percentile: float) -> Ranges:
-    from onnxruntime.quantization.calibrate import (CalibrationDataReader, CalibrationMethod,
-                                                    create_calibrator)
+    from onnxruntime.quantization.calibrate import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        create_calibrator,
+    )
 
     methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                "entropy": CalibrationMethod.Entropy}

@@ -17,11 +17,11 @@ from trtdiff.precision.analysis import FLOAT
 from trtdiff.precision.decide import FULL, LOW
 from trtdiff.precision.rewrite import Entry, GraphWalk, cast_node
 
-NUMPY_TYPES = {TensorProto.FLOAT16: np.dtype(np.float16),
+NUMPY_TYPES: dict[int, np.dtype] = {TensorProto.FLOAT16: np.dtype(np.float16),
                TensorProto.BFLOAT16: np.dtype(ml_dtypes.bfloat16),
                TensorProto.FLOAT8E4M3FN: np.dtype(ml_dtypes.float8_e4m3fn)}
-SUFFIX = {TensorProto.FLOAT16: "fp16", TensorProto.BFLOAT16: "bf16", TensorProto.FLOAT8E4M3FN: "fp8"}
-MAX_VALUE = {TensorProto.FLOAT16: 65504.0, TensorProto.FLOAT8E4M3FN: 448.0}
+SUFFIX: dict[int, str] = {TensorProto.FLOAT16: "fp16", TensorProto.BFLOAT16: "bf16", TensorProto.FLOAT8E4M3FN: "fp8"}
+MAX_VALUE: dict[int, float] = {TensorProto.FLOAT16: 65504.0, TensorProto.FLOAT8E4M3FN: 448.0}
 
 
 def to_low_array(value: TensorProto, elem: int, clamp: bool) -> np.ndarray:

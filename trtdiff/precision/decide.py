@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 import onnx
 from onnx import TensorProto
 
-from trtdiff.precision.analysis import FLOAT, SUBGRAPH_OPS, ModelFacts, OpSignature, amax
+from trtdiff.precision.analysis import (
+    FLOAT,
+    SUBGRAPH_OPS,
+    ModelFacts,
+    OpSignature,
+    amax,
+)
 from trtdiff.precision.plan import PrecisionPlan
 
 FULL, LOW, ACCEPT = "full", "low", "accept"
@@ -138,7 +144,7 @@ def _decide_lowering(node: onnx.NodeProto, sig: OpSignature, view: View, rules: 
                         [LOW if s is not None and s.param in lowered and n else FULL
                          for n, s in zip(node.output, out_slots)])
     accept: dict[str, list[int]] = {}
-    for i, (name, slot) in enumerate(zip(node.input, in_slots)):
+    for i, slot in enumerate(in_slots):
         if base.inputs[i] is None or slot is None or slot.param is None:
             continue
         if slot.param in lowered:

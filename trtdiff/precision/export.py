@@ -61,7 +61,8 @@ def modelopt_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str =
         settings = {"quantize_mode": plan.default, "calibration_method": _modelopt_calibration(plan)}
         args = ["python", "-m", tool, "--onnx_path", model_path, "--quantize_mode", plan.default,
                 "--calibration_method", settings["calibration_method"]]
-    args += (["--nodes_to_exclude", *nodes] if nodes else []) + (["--op_types_to_exclude", *ops] if ops else [])
+    args += ["--nodes_to_exclude", *nodes] if nodes else []
+    args += ["--op_types_to_exclude", *ops] if ops else []
     return _json({"tool": tool, **settings, "nodes_to_exclude": nodes, "op_types_to_exclude": ops,
                   "command": shlex.join(args)})
 

@@ -19,9 +19,9 @@ from trtdiff.precision.decide import FULL, LOW
 from trtdiff.precision.emulate import store_constant
 from trtdiff.precision.rewrite import Entry, GraphWalk
 
-QMAX = {TensorProto.INT8: 127.0, TensorProto.FLOAT8E4M3FN: 448.0}
-SUFFIX = {TensorProto.INT8: "int8", TensorProto.FLOAT8E4M3FN: "fp8"}
-NUMPY = {TensorProto.INT8: np.dtype(np.int8), TensorProto.FLOAT8E4M3FN: np.dtype(ml_dtypes.float8_e4m3fn)}
+QMAX: dict[int, float] = {TensorProto.INT8: 127.0, TensorProto.FLOAT8E4M3FN: 448.0}
+SUFFIX: dict[int, str] = {TensorProto.INT8: "int8", TensorProto.FLOAT8E4M3FN: "fp8"}
+NUMPY: dict[int, np.dtype] = {TensorProto.INT8: np.dtype(np.int8), TensorProto.FLOAT8E4M3FN: np.dtype(ml_dtypes.float8_e4m3fn)}
 
 
 def scale_of(amax: float | np.ndarray, elem: int) -> np.ndarray:
@@ -123,7 +123,9 @@ class QDQNative(_QDQ):
             quantize(values, _broadcast(scale, axis, values.ndim), self.elem), stored))
         scale_name, zero_name = self._params(walk, tensor, scale)
         target = walk.fresh(f"{tensor}__dequantized")
-        attrs = {"axis": axis} if axis is not None else {}
-        walk.emit(helper.make_node("DequantizeLinear", [stored, scale_name, zero_name], [target], **attrs))
+        node = helper.make_node("DequantizeLinear", [stored, scale_name, zero_name], [target])
+        if axis is not None:
+            node.attribute.append(helper.make_attribute("axis", axis))
+        walk.emit(node)
         walk.replaced.add(tensor)
         return target

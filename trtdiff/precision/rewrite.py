@@ -17,9 +17,24 @@ from typing import Protocol
 import onnx
 from onnx import TensorProto, helper
 
-from trtdiff.precision.analysis import ModelFacts, constant_value, data_tensors, outer_names, subgraphs
-from trtdiff.precision.decide import (ACCEPT, CONTROL, FULL, KEPT, LOW, LOWERED, Decision, Rules,
-                                      View, decide)
+from trtdiff.precision.analysis import (
+    constant_value,
+    data_tensors,
+    outer_names,
+    subgraphs,
+)
+from trtdiff.precision.decide import (
+    ACCEPT,
+    CONTROL,
+    FULL,
+    KEPT,
+    LOW,
+    LOWERED,
+    Decision,
+    Rules,
+    View,
+    decide,
+)
 
 
 @dataclass
@@ -60,10 +75,6 @@ class Context:
     reasons: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     retyped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def facts(self) -> ModelFacts:
-        return self.rules.facts
 
 
 class GraphWalk:
