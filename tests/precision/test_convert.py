@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
-from precision_helpers import build, feeds_for, node_names, node_outputs, run
+from precision_helpers import ROOT, build, feeds_for, node_names, node_outputs, run
 
 from trtdiff.precision import PrecisionPlan, apply_plan
 
@@ -209,3 +209,22 @@ def test_opset_too_old_for_bf16_says_how_to_fix() -> None:
     from trtdiff.errors import UsageError
     with pytest.raises(UsageError, match="opset 13 or later.*version_converter"):
         apply_plan(build.opset_model(11), PrecisionPlan("bf16"))
+
+
+def test_unnamed_nodes_are_reported_by_output() -> None:
+    model = build.chain(2)
+    for node in model.graph.node:
+        node.name = ""
+    applied = apply_plan(model, PrecisionPlan("fp16"))
+    onnx.checker.check_model(applied.model, full_check=True)
+    assert "MatMul(mm0)" in applied.lowered_nodes
+    assert len({n.name for n in applied.model.graph.node if n.name}) == 2  # only the inserted Casts
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "fixtures/precision").glob("*.onnx")), ids=lambda p: p.stem)
+def test_committed_fixture_files(path) -> None:
+    from trtdiff.model import load_model
+
+    model = load_model(path)
+    for plan in (PrecisionPlan("fp16"), PrecisionPlan("fp16", "emulated")):
+        onnx.checker.check_model(apply_plan(model, plan).model, full_check=True)

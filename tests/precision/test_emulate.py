@@ -84,3 +84,19 @@ def test_weights_rounded_once() -> None:
         assert value.dtype == np.float32
         np.testing.assert_array_equal(value.astype(np.float16).astype(np.float32), value)
     assert len(model.graph.initializer) == 6  # rounded in place, no copies
+
+
+@pytest.mark.parametrize("level", ["ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_ALL"])
+def test_emulation_survives_onnxruntime_optimisations(level: str) -> None:
+    """ONNX Runtime removes Cast pairs it considers redundant (even with optimisations off) and
+    runs float16 ops without a CPU kernel in float32, so a *native* FP16 model on the CPU
+    provider need not overflow where real FP16 does. Emulation's Cast pairs lose precision on
+    purpose, which ONNX Runtime keeps: the same inf at every optimisation level."""
+    import onnxruntime as ort
+
+    model = apply_plan(build.overflow(), PrecisionPlan("fp16", "emulated", out_of_range="clamp")).model
+    options = ort.SessionOptions()
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": np.array([[200.0, 1.0, -300.0, 0.5]], np.float32)})
+    assert np.isinf(y[0, 0]) and y[0, 2] == 0.0

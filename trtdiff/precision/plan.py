@@ -8,6 +8,7 @@ by node name and by op type. `apply_plan` (trtdiff.precision.apply) turns it int
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from collections.abc import Iterable
@@ -164,6 +165,11 @@ def all_op_types(graph: onnx.GraphProto) -> set[str]:
     return ops
 
 
+@functools.lru_cache(maxsize=1)
+def _onnx_op_types() -> frozenset[str]:
+    return frozenset(s.name for s in onnx.defs.get_all_schemas())
+
+
 def validate_plan(plan: PrecisionPlan, model: onnx.ModelProto) -> None:
     """Raise a UsageError for a node name the model does not have (listing close names), or an op
     type that is neither in the model nor an ONNX operator (a typo such as 'LayerNorm')."""
@@ -177,9 +183,8 @@ def validate_plan(plan: PrecisionPlan, model: onnx.ModelProto) -> None:
                          f"close names: {close_names(first, names)}",
                          "use node names (not tensor names) as shown by `trtdiff run`")
     model_ops = all_op_types(model.graph)
-    onnx_ops = {s.name for s in onnx.defs.get_all_schemas()}
     for op in plan.keep_fp32_ops:
-        if op not in model_ops and op not in onnx_ops:
+        if op not in model_ops and op not in _onnx_op_types():
             raise UsageError(f"the precision plan names op type '{op}', which is not an ONNX operator",
-                             f"close names: {close_names(op, sorted(model_ops | onnx_ops))}",
+                             f"close names: {close_names(op, sorted(model_ops | _onnx_op_types()))}",
                              "op types are case-sensitive, e.g. LayerNormalization")
