@@ -62,7 +62,7 @@ def render_report(comparison: Comparison, *, command: str | None = None) -> str:
         raise TrtDiffError(
             "could not render the HTML report",
             f"{type(err).__name__}: {err}",
-            "check that the result was written by this trtdiff version; run with -v for details",
+            "Check that the result was written by this trtdiff version; run with -v for details",
         ) from err
 
 
@@ -70,14 +70,14 @@ def _write_atomic(target: Path, text: str) -> None:
     """Write `text` to `target` through a temporary sibling and an atomic rename."""
     if target.is_dir():
         raise UsageError(f"cannot write the report to {target}", "it is a directory",
-                         "give a file name, e.g. report.html")
+                         "Give a file name, e.g. report.html")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                              dir=target.parent)
     except OSError as err:
         raise UsageError(f"cannot write the report to {target}", str(err),
-                         "choose a writable location") from err
+                         "Choose a writable location") from err
     written = False
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -89,7 +89,7 @@ def _write_atomic(target: Path, text: str) -> None:
         written = True
     except OSError as err:
         raise UsageError(f"cannot write the report to {target}", str(err),
-                         "check the free space and permissions there, or choose another path") from err
+                         "Check the free space and permissions there, or choose another path") from err
     finally:
         if not written:
             Path(temporary).unlink(missing_ok=True)

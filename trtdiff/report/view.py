@@ -109,6 +109,8 @@ def output_rows(comparison: Comparison, ids: dict[str, str]) -> list[dict[str, A
     rows.extend({"name": n, "anchor": "", "status": "not reported", "css": "skip",
                  "max_abs": fmt.MISSING, "atol": fmt.MISSING, "cosine": fmt.MISSING,
                  "snr_db": fmt.MISSING} for n in missing)
+    for position, row in enumerate(rows):
+        row["worst"] = position == 0 and len(rows) > 1
     return rows
 
 
