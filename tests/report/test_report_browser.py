@@ -26,6 +26,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 N_NODES = 300
 MAX_ABS_COLUMN = 6  # position of "max abs" in TENSOR_COLUMNS
+PAGE = 250  # trtdiff.report.tables.PAGE_ROWS: rows laid out before "show more"
 
 
 @dataclass
@@ -107,8 +108,14 @@ def test_chart_and_table_are_present(loaded, comparison):
     chart = page.locator("svg.chart")
     assert chart.is_visible() and chart.bounding_box()["width"] > 800
     assert page.locator("svg.chart text", has_text="first divergence").count() == 1
-    assert page.locator("#tensor-table tbody tr").count() == len(comparison.tensors)
-    assert visible_rows(page) == len(comparison.tensors)
+    total = len(comparison.tensors)
+    assert total > PAGE
+    assert page.locator("#tensor-table tbody tr").count() == total
+    assert visible_rows(page) == PAGE
+    assert page.locator("#filter-count").inner_text() == f"{PAGE} of {total} matching shown"
+    page.click("#show-all")
+    assert visible_rows(page) == total and not page.locator("#table-more").is_visible()
+    assert page.locator("#filter-count").inner_text() == f"{total} of {total} shown"
     assert page.locator("#verdict").inner_text().startswith("FAIL")
 
 
@@ -123,6 +130,8 @@ def test_failing_only_filter_changes_the_visible_rows(loaded, comparison):
     assert set(flags) == {"1"}
     assert page.locator("#filter-count").inner_text() == f"{failing} of {total} shown"
     page.uncheck("#filter-failing")
+    assert visible_rows(page) == PAGE
+    page.click("#show-more")
     assert visible_rows(page) == total
 
 
@@ -134,7 +143,18 @@ def test_op_and_name_filters(loaded, comparison):
     page.fill("#filter-name", "attn/exp")
     assert visible_rows(page) == 1
     page.fill("#filter-name", "")
-    assert visible_rows(page) == len(comparison.tensors)
+    assert visible_rows(page) == PAGE
+
+
+def test_link_to_a_hidden_row_reveals_it(loaded, comparison):
+    page = loaded.page
+    page.check("#filter-failing")
+    last = f"t-{len(comparison.tensors) - 2}"  # a passing row beyond the first page
+    assert page.locator(f"#{last}").is_hidden()
+    page.evaluate(f"location.hash = '#{last}'")
+    page.wait_for_function(f"!document.getElementById('{last}').hidden", timeout=2000)
+    assert not page.is_checked("#filter-failing")
+    page.evaluate("history.replaceState(null, '', location.pathname)")
 
 
 def test_sorting_orders_rows(loaded):

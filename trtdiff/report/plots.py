@@ -97,14 +97,24 @@ def _draw_series(ax: object, data: ChartData, floor: float, ceiling: float) -> N
             marker="." if small else None, markersize=3, label="cumulative error (max abs)")
     ax.plot(data.index, local, linestyle="none", marker=".", markersize=3 if small else 2,  # type: ignore[attr-defined]
             color=COLOURS["local"], alpha=0.8, label="local error (introduced)")
-    failing = [(i, v) for i, v, bad in zip(data.index, cumulative, data.failing) if bad]
-    if failing:
-        ax.plot([i for i, _ in failing], [v for _, v in failing], linestyle="none",  # type: ignore[attr-defined]
-                marker="o", markersize=2.5, color=COLOURS["failing"], label="failing tensor")
+    if any(data.failing):
+        _draw_failing(ax, data.index, cumulative, data.failing, markers=small)
     bad = [(i, ceiling) for i, v in zip(data.index, data.cumulative) if not math.isfinite(v)]
     if bad:
         ax.plot([i for i, _ in bad], [v for _, v in bad], linestyle="none", marker="x",  # type: ignore[attr-defined]
                 markersize=7, color="black", label="non-finite (drawn at top)")
+
+
+def _draw_failing(ax: object, index: list[int], cumulative: list[float], failing: list[bool],
+                  *, markers: bool) -> None:
+    """Failing stretches as one red line over the cumulative error (one SVG path, however many
+    layers); a failing tensor between two passing ones gets a dot, since a line needs two."""
+    values = [v if bad else math.nan for v, bad in zip(cumulative, failing)]
+    lonely = [i for i, bad in enumerate(failing) if bad and not (
+        (i > 0 and failing[i - 1]) or (i + 1 < len(failing) and failing[i + 1]))]
+    ax.plot(index, values, color=COLOURS["failing"], linewidth=2.2,  # type: ignore[attr-defined]
+            marker="o", markersize=2.5, markevery=list(range(len(values))) if markers else lonely,
+            label="failing (above tolerance)")
 
 
 def _draw_marks(ax: object, data: ChartData, floor: float, ceiling: float) -> None:

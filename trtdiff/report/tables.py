@@ -31,6 +31,9 @@ TENSOR_COLUMNS = (
     ("hints", "cause hints", False, "why the node introduces error"),
 )
 ENGINE_COLUMNS = ("name", "type", "precision", "tactic", "onnx_nodes")
+# Rows laid out at first; the rest wait behind "show more" (a 2,000-row table costs the browser
+# about a second of layout on a small machine; hidden rows cost almost nothing).
+PAGE_ROWS = 250
 
 
 def anchors(comparison: Comparison) -> dict[str, str]:
@@ -111,7 +114,10 @@ def tensor_row(tensor: TensorResult, row_id: str) -> dict[str, Any]:
 def tensor_table(comparison: Comparison, ids: dict[str, str]) -> dict[str, Any]:
     """Every tensor, in the order the comparison lists them (topological)."""
     rows = [tensor_row(t, f"t-{position}") for position, t in enumerate(comparison.tensors)]
+    for position, row in enumerate(rows):
+        row["hidden"] = position >= PAGE_ROWS
     failing = sum(1 for r in rows if r["failing"])
+    shown = min(len(rows), PAGE_ROWS)
     return {
         "columns": [{"key": k, "label": label, "numeric": numeric, "title": title}
                     for k, label, numeric, title in TENSOR_COLUMNS],
@@ -119,6 +125,10 @@ def tensor_table(comparison: Comparison, ids: dict[str, str]) -> dict[str, Any]:
         "op_types": sorted({t.op_type for t in comparison.tensors if t.op_type}),
         "total": f"{len(rows):,}",
         "failing": f"{failing:,}",
+        "page_rows": str(PAGE_ROWS),
+        "count_text": (f"{len(rows)} of {len(rows)} shown" if shown == len(rows)
+                       else f"{shown} of {len(rows)} matching shown"),
+        "more": shown < len(rows),
     }
 
 
