@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "report"))
 
-from report_factory import synthetic_comparison  # noqa: E402
+from report_factory import synthetic_comparison
 
-from trtdiff.report import write_report  # noqa: E402
+from trtdiff.report import write_report
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -57,7 +57,7 @@ def time_renders(path: Path, runs: int) -> tuple[list[float], list[float], list[
         for _ in range(runs):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("console", lambda m, seen=errors: seen.append(m.text) if m.type == "error" else None)
             start = time.perf_counter()
             page.goto(path.as_uri(), wait_until="load")
             page.evaluate(SETTLED)

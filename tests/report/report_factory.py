@@ -45,7 +45,7 @@ def _histogram(max_abs: float, size: int, rng: np.random.RandomState) -> tuple[i
     if max_abs == 0.0:
         counts[0] = size
         return tuple(counts)
-    top = min(max(int(math.ceil(math.log10(max_abs))), -10), 6)
+    top = min(max(math.ceil(math.log10(max_abs)), -10), 6)
     weights = np.array([0.5, 2.0, 5.0, 2.5, 0.7])
     bins = [min(max(top - 4 + k, -10), 5) for k in range(5)]
     parts = rng.multinomial(size - sum(counts), weights / weights.sum())

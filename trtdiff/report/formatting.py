@@ -80,7 +80,7 @@ def fmt_percent(value: float) -> str:
     return f"{value:.1f}%"
 
 
-def sort_key(value: float | int | None) -> str:
+def sort_key(value: float | None) -> str:
     """A string JavaScript's Number() reads back; empty for missing or NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""

@@ -13,8 +13,12 @@ import io
 import math
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from trtdiff.result import Comparison
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 COLOURS = {"cumulative": "#1f5fa8", "local": "#e08a00", "tolerance": "#c62828",
            "failing": "#c62828", "offender": "#8e0000", "divergence": "#555555"}
@@ -87,13 +91,13 @@ def _placed(values: list[float | None], floor: float, ceiling: float) -> list[fl
     return placed
 
 
-def _draw_series(ax: object, data: ChartData, floor: float, ceiling: float) -> None:
+def _draw_series(ax: Axes, data: ChartData, floor: float, ceiling: float) -> None:
     small = len(data.index) <= 400
     cumulative = _placed(list(data.cumulative), floor, ceiling)
     local = _placed(data.local, floor, ceiling)
-    ax.step(data.index, data.tolerance, where="mid", color=COLOURS["tolerance"],  # type: ignore[attr-defined]
+    ax.step(data.index, data.tolerance, where="mid", color=COLOURS["tolerance"],
             linestyle="--", linewidth=1.0, label="tolerance (atol)")
-    ax.plot(data.index, cumulative, color=COLOURS["cumulative"], linewidth=1.1,  # type: ignore[attr-defined]
+    ax.plot(data.index, cumulative, color=COLOURS["cumulative"], linewidth=1.1,
             marker="." if small else None, markersize=3, label="cumulative error (max abs)")
     _dots(ax, data.index, local, colour=COLOURS["local"], width=3.2 if small else 2.6,
           label="local error (introduced)")
@@ -101,11 +105,11 @@ def _draw_series(ax: object, data: ChartData, floor: float, ceiling: float) -> N
         _draw_failing(ax, data.index, cumulative, data.failing, markers=small)
     bad = [(i, ceiling) for i, v in zip(data.index, data.cumulative) if not math.isfinite(v)]
     if bad:
-        ax.plot([i for i, _ in bad], [v for _, v in bad], linestyle="none", marker="x",  # type: ignore[attr-defined]
+        ax.plot([i for i, _ in bad], [v for _, v in bad], linestyle="none", marker="x",
                 markersize=7, color="black", label="non-finite (drawn at top)")
 
 
-def _dots(ax: object, xs: list[int], ys: list[float], *, colour: str, width: float,
+def _dots(ax: Axes, xs: list[int], ys: list[float], *, colour: str, width: float,
           label: str) -> None:
     """A scatter drawn as ONE path of round-capped, almost zero-length strokes. Markers would be
     one SVG <use> element per point, which costs the browser about half a second to lay out for
@@ -118,41 +122,41 @@ def _dots(ax: object, xs: list[int], ys: list[float], *, colour: str, width: flo
         if not math.isnan(y):
             px += [x, x, math.nan]
             py += [y, y * 1.0005, math.nan]
-    ax.plot(px, py, color=colour, linewidth=width, solid_capstyle="round",  # type: ignore[attr-defined]
+    ax.plot(px, py, color=colour, linewidth=width, solid_capstyle="round",
             alpha=0.85)
-    ax.add_artist(Line2D([], [], linestyle="none", marker="o", markersize=width * 0.8,  # type: ignore[attr-defined]
+    ax.add_artist(Line2D([], [], linestyle="none", marker="o", markersize=width * 0.8,
                          color=colour, label=label))
 
 
-def _draw_failing(ax: object, index: list[int], cumulative: list[float], failing: list[bool],
+def _draw_failing(ax: Axes, index: list[int], cumulative: list[float], failing: list[bool],
                   *, markers: bool) -> None:
     """Failing stretches as one red line over the cumulative error (one SVG path, however many
     layers); a failing tensor between two passing ones gets a dot, since a line needs two."""
     values = [v if bad else math.nan for v, bad in zip(cumulative, failing)]
     lonely = [i for i, bad in enumerate(failing) if bad and not (
         (i > 0 and failing[i - 1]) or (i + 1 < len(failing) and failing[i + 1]))]
-    ax.plot(index, values, color=COLOURS["failing"], linewidth=2.2,  # type: ignore[attr-defined]
+    ax.plot(index, values, color=COLOURS["failing"], linewidth=2.2,
             marker="o", markersize=2.5, markevery=list(range(len(values))) if markers else lonely,
             label="failing (above tolerance)")
 
 
-def _draw_marks(ax: object, data: ChartData, floor: float, ceiling: float) -> None:
+def _draw_marks(ax: Axes, data: ChartData, floor: float, ceiling: float) -> None:
     """The first divergence as a dotted vertical line with the node's name; offenders as open
     triangles on their local error, labelled with their rank."""
     if data.first_divergence is not None:
         index, label = data.first_divergence
-        ax.axvline(index, color=COLOURS["divergence"], linestyle=":", linewidth=1.2)  # type: ignore[attr-defined]
-        ax.annotate(label, (index, 1.0), xycoords=("data", "axes fraction"), xytext=(6, -14),  # type: ignore[attr-defined]
+        ax.axvline(index, color=COLOURS["divergence"], linestyle=":", linewidth=1.2)
+        ax.annotate(label, (index, 1.0), xycoords=("data", "axes fraction"), xytext=(6, -14),
                     textcoords="offset points", va="top", ha="left", fontsize=8,
                     color=COLOURS["divergence"], parse_math=False,
                     bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
     if data.offenders:
         xs = [o[0] for o in data.offenders]
         ys = _placed([o[1] for o in data.offenders], floor, ceiling)
-        ax.plot(xs, ys, linestyle="none", marker="v", markersize=8, color=COLOURS["offender"],  # type: ignore[attr-defined]
+        ax.plot(xs, ys, linestyle="none", marker="v", markersize=8, color=COLOURS["offender"],
                 markerfacecolor="none", markeredgewidth=1.4, label="top offenders (#rank)")
         for (x, _, rank), y in zip(data.offenders, ys):
-            ax.annotate(f"#{rank}", (x, y), xytext=(0, 7), textcoords="offset points",  # type: ignore[attr-defined]
+            ax.annotate(f"#{rank}", (x, y), xytext=(0, 7), textcoords="offset points",
                         ha="center", fontsize=7, color=COLOURS["offender"])
 
 
@@ -188,7 +192,7 @@ def inline_svg(document: str) -> str:
     start = document.find("<svg")
     if start < 0:
         raise ValueError("matplotlib returned no <svg> element")
-    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", document[start:], count=1, flags=re.S)
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", document[start:], count=1, flags=re.DOTALL)
     head_end = svg.find(">")
     head = re.sub(r'\s(width|height)="[^"]*"', "", svg[:head_end])
     return head + ' class="chart" role="img" aria-label="per-layer error chart"' + svg[head_end:]

@@ -41,7 +41,7 @@ def _tensor_error(tensor: TensorResult | None) -> tuple[str, str]:
     return fmt.fmt_error(tensor.metrics.max_abs), css
 
 
-def _edge(name: str, by_name: dict[str, TensorResult], ids: dict[str, str]) -> dict[str, str]:
+def _edge(name: str, by_name: dict[str, TensorResult], ids: dict[str, str]) -> dict[str, Any]:
     error, css = _tensor_error(by_name.get(name))
     return {"tensor": name, "anchor": ids.get(name, ""), "error": error, "css": css}
 
@@ -54,18 +54,18 @@ def _neighbourhood(node: GraphNode, producer: dict[str, GraphNode],
         if not name:
             continue
         source = producer.get(name)
-        edge = _edge(name, by_name, ids)
-        edge["from"] = f"{source.name} ({source.op_type})" if source else (
+        incoming = _edge(name, by_name, ids)
+        incoming["from"] = f"{source.name} ({source.op_type})" if source else (
             "graph input" if name in by_name else "weight or constant")
-        inputs.append(edge)
+        inputs.append(incoming)
     outputs = []
     for name in node.outputs:
-        edge: dict[str, Any] = _edge(name, by_name, ids)
+        outgoing = _edge(name, by_name, ids)
         users = consumers.get(name, [])
-        edge["to"] = [f"{u.name} ({u.op_type})" for u in users[:MAX_CONSUMERS]]
-        edge["more"] = (f"and {len(users) - MAX_CONSUMERS} more" if len(users) > MAX_CONSUMERS
-                        else "")
-        outputs.append(edge)
+        outgoing["to"] = [f"{u.name} ({u.op_type})" for u in users[:MAX_CONSUMERS]]
+        outgoing["more"] = (f"and {len(users) - MAX_CONSUMERS} more" if len(users) > MAX_CONSUMERS
+                            else "")
+        outputs.append(outgoing)
     return {"inputs": inputs, "outputs": outputs}
 
 
@@ -81,8 +81,8 @@ def neighbourhoods(comparison: Comparison, ids: dict[str, str]) -> list[dict[str
     by_name = {t.name: t for t in comparison.tensors}
     result = []
     for row in offender_rows(comparison, ids)[:NEIGHBOURHOOD_OFFENDERS]:
-        node = nodes.get(row["node"])
-        hood = (_neighbourhood(node, producer, consumers, by_name, ids) if node is not None
+        found = nodes.get(row["node"])
+        hood = (_neighbourhood(found, producer, consumers, by_name, ids) if found is not None
                 else None)
         result.append({**row, "hood": hood, "tensor_error": _tensor_error(by_name.get(row["tensor"]))[0]})
     return result
@@ -151,11 +151,12 @@ def bisect_view(bisect: dict[str, Any] | None) -> dict[str, Any] | None:
                 "after": fmt.fmt_error(_as_float(after.get(name)))}
                for name in dict.fromkeys([*before, *after])]
     passed = bisect.get("passed")
+    passed = passed if isinstance(passed, bool) else None
     evaluations = bisect.get("evaluations")
     fp32_nodes = [_fp32_node(item) for item in bisect.get("fp32_nodes") or []]
     return {
-        "label": {True: "passes", False: "does not pass"}.get(passed, "unknown"),
-        "css": {True: "pass", False: "fail"}.get(passed, "skip"),
+        "label": {True: "passes", False: "does not pass", None: "unknown"}[passed],
+        "css": {True: "pass", False: "fail", None: "skip"}[passed],
         "evaluations": fmt.MISSING if evaluations is None else str(evaluations),
         "fp32_nodes": fp32_nodes,
         "fp32_count": f"{len(fp32_nodes):,} node" + ("" if len(fp32_nodes) == 1 else "s"),

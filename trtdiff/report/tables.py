@@ -44,7 +44,7 @@ def anchors(comparison: Comparison) -> dict[str, str]:
     return ids
 
 
-def _num(text: str, value: float | int | None) -> dict[str, str | None]:
+def _num(text: str, value: float | None) -> dict[str, str | None]:
     return {"text": text, "v": fmt.sort_key(value)}
 
 

@@ -94,7 +94,7 @@ def output_rows(comparison: Comparison, ids: dict[str, str]) -> list[dict[str, A
     names = list(comparison.outputs) or [t.name for t in comparison.tensors if t.is_output]
     by_name = {t.name: t for t in comparison.tensors}
     found = sorted((by_name[n] for n in names if n in by_name), key=_worst_key, reverse=True)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for tensor in found:
         metrics = tensor.metrics
         rows.append({
@@ -129,8 +129,8 @@ def environment_view(comparison: Comparison, command: str | None) -> dict[str, A
     rows = [
         ("reference", settings.reference or fmt.MISSING),
         ("target", settings.target or fmt.MISSING),
-        ("tolerances", f"atol {fmt.fmt_error(tol.atol)}, rtol {fmt.fmt_error(tol.rtol)}, "
-                       f"check {tol.check}, relative-error floor {fmt.fmt_error(tol.rel_floor)}"),
+        ("tolerances", (f"atol {fmt.fmt_error(tol.atol)}, rtol {fmt.fmt_error(tol.rtol)}, "
+                        f"check {tol.check}, relative-error floor {fmt.fmt_error(tol.rel_floor)}")),
     ]
     rows += [(f"atol for {name}", fmt.fmt_error(v)) for name, v in tol.per_tensor_atol.items()]
     rows += [(f"rtol for {name}", fmt.fmt_error(v)) for name, v in tol.per_tensor_rtol.items()]
