@@ -81,7 +81,8 @@ def test_template_has_no_arithmetic_and_no_numeric_filters(name):
 
 def test_verdict_and_first_divergence(view, comparison):
     assert view["verdict"]["label"] == "FAIL"
-    assert "outside tolerance" in view["verdict"]["detail"]
+    assert view["verdict"]["detail"].startswith("2 of 2 outputs outside tolerance; ")
+    assert "could not be compared" in view["verdict"]["detail"]
     first = view["first_divergence"]
     assert first["tensor"] == comparison.first_divergence
     assert first["anchor"].startswith("t-")
@@ -133,6 +134,8 @@ def test_table_has_every_tensor_and_flags_failing_rows(view, comparison):
     failing = [r for r in table["rows"] if r["failing"]]
     assert table["failing"] == f"{len(failing):,}" and 0 < len(failing) < len(comparison.tensors)
     assert SCRIPT_NODE in {r["cells"][2]["text"] for r in table["rows"]}
+    statuses = {r["cells"][5]["text"] for r in table["rows"]}
+    assert {"pass", "FAIL", "FAIL; Inf in target 3", "reference only", "shape mismatch"} <= statuses
     assert "Exp" in table["op_types"]
 
 

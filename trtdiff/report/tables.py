@@ -71,10 +71,18 @@ def _dtype(tensor: TensorResult) -> str:
 
 
 def status_text(tensor: TensorResult) -> str:
-    """pass / FAIL / not checked, or why the tensor was not compared."""
+    """pass / FAIL / not checked, or why the tensor was not compared; NaN and Inf that appear
+    on one side are named, since they are the usual reason a tensor fails outright."""
     if tensor.status != "compared":
         return tensor.status.replace("_", " ")
-    return {True: "pass", False: "FAIL", None: "not checked"}[tensor.passed]
+    text = {True: "pass", False: "FAIL", None: "not checked"}[tensor.passed]
+    metrics = tensor.metrics
+    if metrics is not None:
+        extra = [f"{label} {count:,}" for label, count in (
+            ("NaN in target", metrics.nan_target - metrics.nan_ref),
+            ("Inf in target", metrics.inf_target - metrics.inf_ref)) if count > 0]
+        text = "; ".join([text, *extra])
+    return text
 
 
 def is_failing(tensor: TensorResult) -> bool:

@@ -57,17 +57,23 @@ def _worst_key(tensor: TensorResult) -> float:
 
 
 def verdict(comparison: Comparison) -> dict[str, str]:
+    """PASS/FAIL with what it rests on: the outputs first, then every compared tensor."""
+    by_name = {t.name: t for t in comparison.tensors}
+    outputs = [by_name[n] for n in comparison.outputs if n in by_name]
+    bad_outputs = sum(1 for t in outputs if t.passed is False or t.status != "compared")
     compared = [t for t in comparison.compared if t.passed is not None]
     failing = sum(1 for t in compared if t.passed is False)
-    if not comparison.tensors:
-        detail = "no tensors were compared"
-    else:
-        detail = (f"{failing:,} of {len(compared):,} compared tensors outside tolerance; "
-                  f"{len(comparison.tensors) - len(comparison.compared):,} could not be compared")
+    parts = []
+    if outputs:
+        parts.append(f"{bad_outputs:,} of {len(outputs):,} outputs outside tolerance" if bad_outputs
+                     else f"all {len(outputs):,} outputs within tolerance")
+    if comparison.tensors:
+        parts.append(f"{failing:,} of {len(compared):,} compared tensors outside tolerance")
+        parts.append(f"{len(comparison.tensors) - len(comparison.compared):,} could not be compared")
     return {
         "label": "PASS" if comparison.passed else "FAIL",
         "css": "pass" if comparison.passed else "fail",
-        "detail": detail,
+        "detail": "; ".join(parts) or "no tensors were compared",
         "reference": comparison.settings.reference or fmt.MISSING,
         "target": comparison.settings.target or fmt.MISSING,
     }
