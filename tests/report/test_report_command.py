@@ -15,7 +15,7 @@ from trtdiff.result import comparison_to_json
 
 @pytest.fixture(scope="module")
 def result_text():
-    return comparison_to_json(synthetic_comparison(60))
+    return comparison_to_json(synthetic_comparison(30))
 
 
 def test_report_command_writes_the_report(tmp_path, result_text):

@@ -53,6 +53,12 @@ def comparison():
 
 
 @pytest.fixture(scope="module")
+def small():
+    """For tests about writing files, where the size of the model does not matter."""
+    return synthetic_comparison(30)
+
+
+@pytest.fixture(scope="module")
 def page(comparison):
     return render_report(comparison, command="trtdiff report r.json -o r.html")
 
@@ -130,21 +136,21 @@ def test_json_round_trip_renders_the_same_report(comparison, page):
     assert render_report(again, command="trtdiff report r.json -o r.html") == page
 
 
-def test_write_report_writes_a_readable_file(tmp_path, comparison):
+def test_write_report_writes_a_readable_file(tmp_path, small):
     target = tmp_path / "new" / "dir" / "report.html"
-    write_report(comparison, target)
+    write_report(small, target)
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert os.stat(target).st_mode & 0o044 == 0o044
     assert os.listdir(target.parent) == ["report.html"]
 
 
-def test_render_failure_leaves_the_old_file_and_says_why(tmp_path, comparison):
+def test_render_failure_leaves_the_old_file_and_says_why(tmp_path, small):
     """Acceptance 6: a result that cannot be rendered raises TrtDiffError naming the cause; the
     previous report stays as it was and no temporary file is left."""
     target = tmp_path / "report.html"
     target.write_text("previous report")
-    broken = dataclasses.replace(comparison, tensors=(dataclasses.replace(
-        comparison.tensors[0], metrics="not metrics"),))
+    broken = dataclasses.replace(small, tensors=(dataclasses.replace(
+        small.tensors[0], metrics="not metrics"),))
     with pytest.raises(TrtDiffError) as caught:
         write_report(broken, target)
     assert "could not render the HTML report" in str(caught.value)
@@ -153,24 +159,24 @@ def test_render_failure_leaves_the_old_file_and_says_why(tmp_path, comparison):
     assert os.listdir(tmp_path) == ["report.html"]
 
 
-def test_write_failure_removes_the_temporary_file(tmp_path, comparison, monkeypatch):
+def test_write_failure_removes_the_temporary_file(tmp_path, small, monkeypatch):
     """Acceptance 6: a failure between writing and renaming leaves no partial file anywhere."""
     def refuse(src, dst):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(report_html.os, "replace", refuse)
     with pytest.raises(UsageError, match="No space left on device"):
-        write_report(comparison, tmp_path / "report.html")
+        write_report(small, tmp_path / "report.html")
     assert os.listdir(tmp_path) == []
 
 
-def test_unwritable_paths_are_usage_errors(tmp_path, comparison):
+def test_unwritable_paths_are_usage_errors(tmp_path, small):
     with pytest.raises(UsageError, match="it is a directory"):
-        write_report(comparison, tmp_path)
+        write_report(small, tmp_path)
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(UsageError, match="cannot write the report"):
-        write_report(comparison, blocker / "report.html")
+        write_report(small, blocker / "report.html")
     assert os.listdir(tmp_path) == ["file"]
 
 

@@ -68,9 +68,6 @@ def render_report(comparison: Comparison, *, command: str | None = None) -> str:
 
 def _write_atomic(target: Path, text: str) -> None:
     """Write `text` to `target` through a temporary sibling and an atomic rename."""
-    if target.is_dir():
-        raise UsageError(f"cannot write the report to {target}", "it is a directory",
-                         "Give a file name, e.g. report.html")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
@@ -102,5 +99,8 @@ def write_report(comparison: Comparison, path: str | Path, *, command: str | Non
     ran the comparison (e.g. `trtdiff report result.json`). Raises TrtDiffError (UsageError when
     the path cannot be written); on any failure no partial file is left behind.
     """
-    text = render_report(comparison, command=command)
-    _write_atomic(Path(path), text)
+    target = Path(path)
+    if target.is_dir():  # checked before the (slow) rendering
+        raise UsageError(f"cannot write the report to {target}", "it is a directory",
+                         "Give a file name, e.g. report.html")
+    _write_atomic(target, render_report(comparison, command=command))
