@@ -32,6 +32,8 @@ def view_from_comparison(comparison: Comparison, *, command: str | None = None) 
         "model": model,
         "verdict": verdict(comparison),
         "first_divergence": first_divergence(comparison, ids),
+        "no_divergence": ("No tensor is outside tolerance." if comparison.compared
+                          else "Not recorded: no tensors were compared."),
         "outputs": output_rows(comparison, ids),
         "top_offenders": offender_rows(comparison, ids)[:SUMMARY_OFFENDERS],
         "warnings": list(comparison.warnings),
