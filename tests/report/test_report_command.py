@@ -40,6 +40,7 @@ def test_report_command_defaults_to_the_result_name(tmp_path, result_text):
 
 BAD_RESULTS = {
     "missing": None,
+    "directory": None,
     "not-json": "{ this is not json",
     "binary": b"\xff\xfe\x00garbage",
     "a-list": "[1, 2, 3]",
@@ -56,7 +57,9 @@ def test_bad_result_is_one_usage_line(tmp_path, case):
     and the fix, and no report is written."""
     result = tmp_path / f"{case}.json"
     content = BAD_RESULTS[case]
-    if isinstance(content, bytes):
+    if case == "directory":
+        result.mkdir()
+    elif isinstance(content, bytes):
         result.write_bytes(content)
     elif content is not None:
         result.write_text(content)

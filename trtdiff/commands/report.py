@@ -12,8 +12,8 @@ from trtdiff.report.load import comparison_from_file
 
 
 @click.command("report")
-@click.argument("result", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.argument("result", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Where to write the HTML report [default: RESULT with the suffix .html].")
 def report_command(result: Path, output: Path | None) -> None:
     """Write the HTML precision report for RESULT, the JSON written by `trtdiff run --json`.
