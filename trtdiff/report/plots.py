@@ -99,8 +99,9 @@ def _draw_series(ax: Axes, data: ChartData, floor: float, ceiling: float) -> Non
             linestyle="--", linewidth=1.0, label="tolerance (atol)")
     ax.plot(data.index, cumulative, color=COLOURS["cumulative"], linewidth=1.1,
             marker="." if small else None, markersize=3, label="cumulative error (max abs)")
-    _dots(ax, data.index, local, colour=COLOURS["local"], width=3.2 if small else 2.6,
-          label="local error (introduced)")
+    if any(v is not None for v in data.local):
+        _dots(ax, data.index, local, colour=COLOURS["local"], width=3.2 if small else 2.6,
+              label="local error (introduced)")
     if any(data.failing):
         _draw_failing(ax, data.index, cumulative, data.failing, markers=small)
     bad = [(i, ceiling) for i, v in zip(data.index, data.cumulative) if not math.isfinite(v)]

@@ -64,10 +64,15 @@ def _metric_cells(metrics: ErrorMetrics | None) -> list[dict[str, str | None]]:
     ]
 
 
+SHORT_DTYPES = {"float64": "fp64", "float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
+
+
 def _dtype(tensor: TensorResult) -> str:
+    """'fp32→fp16' when the target stores the tensor in another type."""
+    ref = SHORT_DTYPES.get(tensor.dtype, tensor.dtype)
     if tensor.target_dtype and tensor.target_dtype != tensor.dtype:
-        return f"{tensor.dtype} → {tensor.target_dtype}"
-    return tensor.dtype
+        return f"{ref}→{SHORT_DTYPES.get(tensor.target_dtype, tensor.target_dtype)}"
+    return ref
 
 
 def status_text(tensor: TensorResult) -> str:

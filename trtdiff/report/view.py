@@ -151,5 +151,5 @@ def environment_view(comparison: Comparison, command: str | None) -> dict[str, A
         "precision_plan": json.dumps(plan, indent=2, sort_keys=True, default=str) if plan else "",
         "command": settings.command,
         "report_command": command if command and command != settings.command else "",
-        "timings": [(k, fmt.fmt_seconds(v)) for k, v in comparison.timings.items()],
+        "timings": [(k.removesuffix("_s"), fmt.fmt_seconds(v)) for k, v in comparison.timings.items()],
     }
