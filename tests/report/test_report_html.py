@@ -182,3 +182,20 @@ def test_unwritable_paths_are_usage_errors(tmp_path, small):
 
 def test_rendering_is_deterministic(comparison, page):
     assert render_report(comparison, command="trtdiff report r.json -o r.html") == page
+
+
+def test_inconsistent_but_valid_results_still_render(small):
+    """Fields that disagree with each other (as a hand-edited or older JSON might) still give a
+    page: an offender and a first divergence naming absent tensors, a histogram of another
+    length, a graph node with an empty input, engine layers missing their fields."""
+    from trtdiff.result import GraphNode, Offender
+
+    tensors = [dataclasses.replace(t, metrics=dataclasses.replace(t.metrics, histogram=(1, 2, 3)))
+               if t.metrics else t for t in small.tensors]
+    odd = dataclasses.replace(
+        small, tensors=tuple(tensors), first_divergence="gone",
+        offenders=(Offender(1, "ghost", "ghost_out", "Exp", -1, float("nan"), ("overflow",)),),
+        graph=small.graph + (GraphNode("ghost", "Exp", 99, ("", "w"), ("ghost_out",)),),
+        engine_layers=({}, {"name": None, "onnx_nodes": []}), bisect={"exports": {"x": None}})
+    page = render_report(odd)
+    assert "ghost" in page and "bin 2" in page and "gone" in page
