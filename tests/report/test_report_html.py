@@ -10,6 +10,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+
+from trtdiff import fileio
 from report_factory import DOLLAR_NODE, IMG_TENSOR, SCRIPT_NODE, minimal_comparison, synthetic_comparison
 
 from trtdiff.errors import ExitCode, TrtDiffError, UsageError
@@ -164,7 +166,7 @@ def test_write_failure_removes_the_temporary_file(tmp_path, small, monkeypatch):
     def refuse(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report_html.os, "replace", refuse)
+    monkeypatch.setattr(fileio.os, "replace", refuse)
     with pytest.raises(UsageError, match="No space left on device"):
         write_report(small, tmp_path / "report.html")
     assert os.listdir(tmp_path) == []
@@ -175,7 +177,7 @@ def test_unwritable_paths_are_usage_errors(tmp_path, small):
         write_report(small, tmp_path)
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(UsageError, match="cannot write the report"):
+    with pytest.raises(UsageError, match="cannot write"):
         write_report(small, blocker / "report.html")
     assert os.listdir(tmp_path) == ["file"]
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
 
 from trtdiff.errors import TrtDiffError, UsageError
+from trtdiff.fileio import write_text_atomic
 from trtdiff.report.view import view_from_comparison
 from trtdiff.result import Comparison
 
@@ -66,32 +65,6 @@ def render_report(comparison: Comparison, *, command: str | None = None) -> str:
         ) from err
 
 
-def _write_atomic(target: Path, text: str) -> None:
-    """Write `text` to `target` through a temporary sibling and an atomic rename."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                             dir=target.parent)
-    except OSError as err:
-        raise UsageError(f"cannot write the report to {target}", str(err),
-                         "Choose a writable location") from err
-    written = False
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is meant to be shared
-        os.replace(temporary, target)
-        written = True
-    except OSError as err:
-        raise UsageError(f"cannot write the report to {target}", str(err),
-                         "Check the free space and permissions there, or choose another path") from err
-    finally:
-        if not written:
-            Path(temporary).unlink(missing_ok=True)
-
-
 def write_report(comparison: Comparison, path: str | Path, *, command: str | None = None) -> None:
     """Render the report for `comparison` and write it to `path` atomically.
 
@@ -103,4 +76,4 @@ def write_report(comparison: Comparison, path: str | Path, *, command: str | Non
     if target.is_dir():  # checked before the (slow) rendering
         raise UsageError(f"cannot write the report to {target}", "it is a directory",
                          "Give a file name, e.g. report.html")
-    _write_atomic(target, render_report(comparison, command=command))
+    write_text_atomic(target, render_report(comparison, command=command))
