@@ -15,6 +15,7 @@ from trtdiff.errors import ExitCode
 from trtdiff.fileio import ensure_writable, write_text_atomic
 from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
 from trtdiff.result import comparison_to_json
+from trtdiff.runners.onnxrt import resolve_providers
 from trtdiff.terminal import print_comparison
 
 
@@ -58,7 +59,7 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
                                    options.pop("seed"), options.pop("load_inputs")),
         tolerances=tolerances_from(options.pop("atol"), options.pop("rtol"), options.pop("check"),
                                    options.pop("rel_floor")),
-        reference_providers=tuple(p.strip() for p in providers.split(",") if p.strip()),
+        reference_providers=tuple(resolve_providers([p.strip() for p in providers.split(",") if p.strip()])),
         fail_on=fail_on,
         command=" ".join(shlex.quote(a) for a in ["trtdiff", *sys.argv[1:]]),
         save_inputs=save_inputs,
