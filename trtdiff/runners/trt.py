@@ -9,10 +9,8 @@ and exposes intermediate tensors in one of three modes:
 - `outputs`: mark them as network outputs; perturbs fusion and memory (Polygraphy's mark-all).
 Engine layers map back to ONNX nodes through the engine inspector's JSON (`trtdiff.trt`).
 
-CUDA memory and streams come from Polygraphy's `polygraphy.cuda` (ctypes over libcudart), not
-`cuda-python`: Polygraphy is already a dependency, is released with TensorRT by NVIDIA, finds the
-CUDA runtime that TensorRT's wheels install, and needs nothing matched to the CUDA major version,
-whereas cuda-python would be one more dependency whose module layout differs between releases.
+CUDA memory and streams: Polygraphy's `polygraphy.cuda`, not cuda-python (`trt_io` says why).
+Building: `trt_build`. Both take the `tensorrt` module from here and never import it themselves.
 
 NOT EXERCISED in this project's CI: TensorRT cannot be installed on our machines. The code follows
 the TensorRT 10/11 Python bindings and Polygraphy 0.53's runner; tests marked `trt` run it.
@@ -33,7 +31,7 @@ import onnx
 
 from trtdiff.errors import ToolError, UsageError
 from trtdiff.model import session_source
-from trtdiff.runners import trt_build
+from trtdiff.runners import trt_build, trt_io
 from trtdiff.runners.base import TensorConsumer, TensorSpec
 from trtdiff.trt import capability, dtypes, mapping, versions
 from trtdiff.trt import plan as planfile
@@ -68,13 +66,6 @@ def require_tensorrt() -> ModuleType:
     return importlib.import_module("tensorrt")
 
 
-def _cuda() -> Any:
-    """Polygraphy's CUDA wrapper module (see the module docstring for why this one)."""
-    from polygraphy import cuda
-
-    return cuda
-
-
 def unsupported_nodes(model: onnx.ModelProto) -> dict[str, str]:
     """Node name -> reason, for the nodes TensorRT's ONNX parser cannot take
     (`OnnxParser.supports_model_v2`, 10.1+; `supports_model` before it, removed in 11.1)."""
@@ -99,89 +90,6 @@ def unsupported_nodes(model: onnx.ModelProto) -> dict[str, str]:
         issues.append(capability.ParserIssue(int(err.node()), err.node_name(), err.node_operator(),
                                              str(err.code()), err.desc()))
     return capability.unsupported_reasons([n.name for n in model.graph.node], subgraphs, issues)
-
-
-def _make_listener(trt: ModuleType, router: TensorRouter) -> Any:
-    class _DebugListener(trt.IDebugListener):  # type: ignore[misc,name-defined]
-        """Copies each debug tensor to the host inside the callback (its buffer is valid only
-        there) and hands it to the router, which maps, filters and passes it on."""
-
-        def __init__(self) -> None:
-            trt.IDebugListener.__init__(self)
-
-        def process_debug_tensor(self, addr: int, location: Any, type: Any, shape: Any,
-                                 name: str, stream: int) -> None:
-            if not router.accepts(name):
-                return
-            if type.name in dtypes.PACKED:
-                log.warning("skipping debug tensor %s: packed %s has no per-element form", name, type.name)
-                return
-            try:
-                on_host = location == trt.TensorLocation.HOST
-                array = _copy_to_host(addr, type.name, tuple(shape), stream, on_host)
-            except Exception as err:  # noqa: BLE001 - TensorRT would swallow it; re-raised after the run
-                router.fail(err)
-                return
-            router.deliver(name, array)
-
-    return _DebugListener()
-
-
-def _make_allocator(trt: ModuleType) -> Any:
-    cuda = _cuda()
-
-    class _OutputAllocator(trt.IOutputAllocator):  # type: ignore[misc,name-defined]
-        """Device memory for network outputs, grown on demand (handles data-dependent shapes)."""
-
-        def __init__(self) -> None:
-            trt.IOutputAllocator.__init__(self)
-            self.buffers: dict[str, Any] = {}
-            self.shapes: dict[str, tuple[int, ...]] = {}
-
-        def reallocate_output(self, tensor_name: str, memory: int, size: int, alignment: int) -> int:
-            buffer = self.buffers.get(tensor_name)
-            if buffer is None:
-                buffer = self.buffers[tensor_name] = cuda.DeviceArray.raw((max(size, 1),))
-            else:
-                buffer.resize((max(size, 1),))
-            return int(buffer.ptr)
-
-        def reallocate_output_async(self, tensor_name: str, memory: int, size: int,
-                                    alignment: int, stream: int) -> int:
-            return self.reallocate_output(tensor_name, memory, size, alignment)
-
-        def notify_shape(self, tensor_name: str, shape: Any) -> None:
-            self.shapes[tensor_name] = tuple(int(d) for d in shape)
-
-        def free(self) -> None:
-            for buffer in self.buffers.values():
-                buffer.free()
-            self.buffers.clear()
-
-    return _OutputAllocator()
-
-
-def _copy_to_host(addr: int, trt_type: str, shape: tuple[int, ...], stream: int,
-                  on_host: bool) -> np.ndarray:
-    """An owned host array holding the tensor at `addr` (device or host memory)."""
-    import ctypes
-
-    dtype = dtypes.numpy_dtype(trt_type)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
-    raw = bytearray(nbytes)
-    if nbytes:
-        target = (ctypes.c_char * nbytes).from_buffer(raw)
-        if on_host:
-            ctypes.memmove(target, addr, nbytes)
-        else:
-            cuda = _cuda()
-            wrapper = cuda.wrapper()
-            wrapper.stream_synchronize(stream)
-            wrapper.memcpy(dst=ctypes.addressof(target), src=addr, nbytes=nbytes,
-                           kind=cuda.MemcpyKind.DeviceToHost, stream_ptr=stream)
-            wrapper.stream_synchronize(stream)
-        del target
-    return dtypes.host_array(raw, trt_type, shape, copy=False)
 
 
 class TensorRTRunner:
@@ -282,10 +190,10 @@ class TensorRTRunner:
 
     def _setup_run(self, trt: ModuleType) -> None:
         """Stream, output allocator, and the debug listener for the `unfused`/`debug` modes."""
-        cuda = _cuda()
+        cuda = trt_io.cuda_module()
         self._stream = cuda.Stream()
         self._device_inputs: dict[str, Any] = {}
-        self._allocator = _make_allocator(trt)
+        self._allocator = trt_io.make_allocator(trt)
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
         self._inputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self._outputs = [n for n in names if n not in self._inputs]
@@ -293,7 +201,7 @@ class TensorRTRunner:
         self._router = TensorRouter(self._onnx_tensors or None, wanted)
         self._listener = None
         if self.mode in ("unfused", "debug") and hasattr(self._context, "set_debug_listener"):
-            self._listener = _make_listener(trt, self._router)
+            self._listener = trt_io.make_listener(trt, self._router)
             self._context.set_debug_listener(self._listener)
             if hasattr(self._context, "unfused_tensors_debug_state"):
                 self._context.unfused_tensors_debug_state = True
@@ -336,7 +244,7 @@ class TensorRTRunner:
                 self._router.raise_pending()
 
     def _bind_inputs(self, feeds: Mapping[str, np.ndarray]) -> None:
-        cuda = _cuda()
+        cuda = trt_io.cuda_module()
         self._host_inputs = []  # keep host shape-tensor inputs alive through the run
         for name in self._inputs:
             if name not in feeds:
@@ -370,7 +278,7 @@ class TensorRTRunner:
             shape = tuple(int(d) for d in self._context.get_tensor_shape(name))
         trt_type = self._engine.get_tensor_dtype(name).name
         buffer = self._allocator.buffers[name]
-        return _copy_to_host(int(buffer.ptr), trt_type, shape, self._stream.ptr, on_host=False)
+        return trt_io.copy_to_host(int(buffer.ptr), trt_type, shape, self._stream.ptr, on_host=False)
 
     # -- facts for the report --------------------------------------------------------------
 

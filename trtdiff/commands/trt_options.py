@@ -1,0 +1,107 @@
+"""The TensorRT options shared by every command that can run TensorRT (`run`, `bisect`, `check`):
+`@trt_options` adds them to a click command, `trt_options_from_cli(**kwargs)` turns the parsed
+values into a `TrtOptions`. Names follow trtexec/Polygraphy where users know them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from trtdiff.trt.options import (
+    HARDWARE_COMPATIBILITY,
+    INTERMEDIATE_MODES,
+    WEAK_TYPES,
+    TrtOptions,
+    parse_layer_precisions,
+    parse_pool_limits,
+    parse_shapes,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TRT_OPTION_NAMES = (
+    "trt_mode", "trt_min_shapes", "trt_opt_shapes", "trt_max_shapes", "trt_pool_limit", "trt_tf32",
+    "trt_opt_level", "trt_timing_cache", "trt_plugins", "trt_version_compatible",
+    "trt_exclude_lean_runtime", "trt_hardware_compatibility", "load_engine", "save_engine",
+    "trt_weak_typing", "trt_layer_precision",
+)
+
+_PATH = click.Path(dir_okay=False, path_type=Path)
+_SHAPES_HELP = ("{} shapes of the optimization profile: NAME:[1,3,224,224] or trtexec's "
+                "NAME:1x3x224x224; several per value (comma-separated) or repeat the option.")
+
+_OPTIONS = [
+    click.option("--trt-mode", type=click.Choice(INTERMEDIATE_MODES), default=None,
+                 help="How TensorRT exposes intermediate tensors: unfused (default on 10.12+: "
+                      "fusion untouched), debug (mark_debug on the compared tensors; default "
+                      "before 10.12) or outputs (mark as network outputs; perturbs fusion)."),
+    click.option("--trt-min-shapes", multiple=True, help=_SHAPES_HELP.format("Minimum")),
+    click.option("--trt-opt-shapes", multiple=True,
+                 help=_SHAPES_HELP.format("Optimum") + " Alone it fixes the shape."),
+    click.option("--trt-max-shapes", multiple=True, help=_SHAPES_HELP.format("Maximum")),
+    click.option("--trt-pool-limit", multiple=True, metavar="POOL:SIZE",
+                 help="Memory-pool limit, e.g. workspace:2G (bare number = MiB, as trtexec "
+                      "--memPoolSize). Pools: workspace, tactic_shared_memory, tactic_dram, "
+                      "dla_managed_sram, dla_local_dram, dla_global_dram."),
+    click.option("--trt-tf32/--trt-no-tf32", default=False, show_default=True,
+                 help="Allow TF32 for FP32 layers (off: FP32 layers compute in true FP32)."),
+    click.option("--trt-opt-level", type=click.IntRange(0, 5), default=None,
+                 help="Builder optimisation level 0-5 (TensorRT's default: 3)."),
+    click.option("--trt-timing-cache", type=_PATH, default=None,
+                 help="Timing cache file: read if present, written back after the build."),
+    click.option("--trt-plugins", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+                 help="Plugin library (.so) to load; repeat for several."),
+    click.option("--trt-version-compatible", is_flag=True,
+                 help="Build a version-compatible engine (runs on later TensorRT versions)."),
+    click.option("--trt-exclude-lean-runtime", is_flag=True,
+                 help="With --trt-version-compatible: leave the lean runtime out of the plan."),
+    click.option("--trt-hardware-compatibility", type=click.Choice(HARDWARE_COMPATIBILITY),
+                 default=None, help="Hardware compatibility level of the engine."),
+    click.option("--load-engine", type=_PATH, default=None,
+                 help="Load this serialized TensorRT engine instead of building one."),
+    click.option("--save-engine", type=_PATH, default=None,
+                 help="Save the built engine here (with a .trtdiff.json sidecar)."),
+    click.option("--trt-weak-typing", multiple=True, type=click.Choice(WEAK_TYPES),
+                 help="TensorRT < 10.12 only: weakly typed build with these precision flags "
+                      "(deprecated by NVIDIA; the precision plan is the way on 10.12+ and 11)."),
+    click.option("--trt-layer-precision", multiple=True, metavar="LAYER:PRECISION",
+                 help="TensorRT < 10.12 only, with --trt-weak-typing: per-layer precision "
+                      "(trtexec --layerPrecisions form), e.g. Conv_3:fp32."),
+]
+
+
+def trt_options(command: F) -> F:
+    """Add the TensorRT options (in the order above) to a click command."""
+    for option in reversed(_OPTIONS):
+        command = option(command)
+    return command
+
+
+def trt_options_from_cli(**kwargs: Any) -> TrtOptions:
+    """A `TrtOptions` from the values click parsed; keys other than the TensorRT ones are
+    ignored, so a command may pass all its kwargs. Raises UsageError on bad values."""
+    def get(name: str, default: Any = None) -> Any:
+        return kwargs.get(name, default)
+
+    return TrtOptions(
+        mode=get("trt_mode"),
+        min_shapes=parse_shapes(get("trt_min_shapes", ()), "--trt-min-shapes"),
+        opt_shapes=parse_shapes(get("trt_opt_shapes", ()), "--trt-opt-shapes"),
+        max_shapes=parse_shapes(get("trt_max_shapes", ()), "--trt-max-shapes"),
+        pool_limits=parse_pool_limits(get("trt_pool_limit", ())),
+        tf32=bool(get("trt_tf32", False)),
+        optimization_level=get("trt_opt_level"),
+        timing_cache=get("trt_timing_cache"),
+        plugins=tuple(Path(p) for p in get("trt_plugins", ())),
+        version_compatible=bool(get("trt_version_compatible", False)),
+        exclude_lean_runtime=bool(get("trt_exclude_lean_runtime", False)),
+        hardware_compatibility=get("trt_hardware_compatibility"),
+        load_engine=get("load_engine"),
+        save_engine=get("save_engine"),
+        weak_typing=tuple(dict.fromkeys(get("trt_weak_typing", ()))),
+        layer_precisions=parse_layer_precisions(get("trt_layer_precision", ())),
+    )
