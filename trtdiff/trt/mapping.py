@@ -31,7 +31,8 @@ class LayerSource:
     """The ONNX nodes one engine layer computes, and how we know."""
 
     nodes: tuple[str, ...]
-    evidence: str  # "metadata", "name", "name-range" (Myelin range, approximate) or "none"
+    evidence: str  # "metadata", "name", "name-range" (Myelin range, approximate), "inserted"
+    # (a reformat layer TensorRT added) or "none"
 
 
 def nodes_from_metadata(metadata: str | None) -> list[str]:
@@ -72,7 +73,10 @@ def nodes_from_layer_name(name: str, node_order: Sequence[str]) -> LayerSource:
 
 
 def layer_source(layer: EngineLayer, node_order: Sequence[str]) -> LayerSource:
-    """Metadata first (exact), then the layer name (heuristic)."""
+    """Metadata first (exact), then the layer name (heuristic). Reformat layers TensorRT
+    inserts between formats compute no ONNX node, though their names mention one."""
+    if layer.layer_type == "Reformat" or layer.name.startswith("Reformatting CopyNode"):
+        return LayerSource((), "inserted")
     from_meta = nodes_from_metadata(layer.metadata)
     if from_meta:
         return LayerSource(tuple(from_meta), "metadata")
