@@ -148,3 +148,16 @@ def test_unsupported_reasons_from_parser_facts():
     assert reasons["nms"] == "NonMaxSuppression: UNSUPPORTED_NODE_ATTR: center_point_box=1"
     only_subgraph = unsupported_reasons(names, [(False, [2, 99])], [])
     assert only_subgraph == {"relu": "in a subgraph the TensorRT ONNX parser does not support"}
+
+
+def test_cuda_failures_become_one_line_tool_errors():
+    from polygraphy.exception import PolygraphyException
+
+    from trtdiff.runners.trt_io import cuda_errors
+
+    with pytest.raises(ToolError) as info:
+        with cuda_errors("running TensorRT"):
+            raise PolygraphyException("CUDA Error: 2.\nTo figure out what this means, refer to ...")
+    line = info.value.one_line()
+    assert line.startswith("a CUDA call failed while running TensorRT: CUDA Error: 2.")
+    assert "\n" not in line and "trtdiff doctor" in line

@@ -114,6 +114,7 @@ class TensorRTRunner:
         self._marked: list[str] = []
         self._info: EngineInfo | None = None
         self._trt: Any = None
+        self.mode: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -136,11 +137,16 @@ class TensorRTRunner:
             raise ToolError("TensorRT could not create an execution context",
                             "usually the GPU is out of memory", "free GPU memory or use a smaller profile")
         self._info = self._inspect(trt)
-        self._setup_run(trt)
+        with trt_io.cuda_errors("setting up TensorRT inference"):
+            self._setup_run(trt)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        with trt_io.cuda_errors("freeing TensorRT's GPU memory"):
+            self._free()
+
+    def _free(self) -> None:
         for buffer in getattr(self, "_device_inputs", {}).values():
             buffer.free()
         allocator = getattr(self, "_allocator", None)
@@ -165,6 +171,7 @@ class TensorRTRunner:
             self._facts.update(engine=f"loaded from {self.options.load_engine}",
                                version_compatible=bool(facts and facts.version_compatible))
         else:
+            assert self.model is not None  # __init__ refuses no model and no engine
             mode = versions.resolve_mode(self.options, version)
             started = time.perf_counter()
             plan, self._marked, self._missing = trt_build.build_plan(
@@ -184,8 +191,10 @@ class TensorRTRunner:
         inspector.execution_context = self._context
         info = parse_engine_info(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
         if not info.detailed:
-            self._warnings.append("the engine was built without DETAILED profiling verbosity: "
-                                  "layer precisions, tactics and fused-away tensors are unknown")
+            warning = ("the engine was built without DETAILED profiling verbosity: layer "
+                       "precisions, tactics and fused-away tensors are unknown")
+            log.warning("%s", warning)
+            self._warnings.append(warning)
         return info
 
     def _setup_run(self, trt: ModuleType) -> None:
@@ -229,18 +238,21 @@ class TensorRTRunner:
         """Run once; debug tensors reach `consume` from the listener while the engine runs,
         then the network outputs."""
         self._router.start(consume)
-        self._bind_inputs(feeds)
-        for name in self._outputs:
-            self._context.set_output_allocator(name, self._allocator)
-        ok = self._context.execute_async_v3(self._stream.ptr)
-        self._stream.synchronize()
+        with trt_io.cuda_errors("running TensorRT"):
+            self._bind_inputs(feeds)
+            for name in self._outputs:
+                self._context.set_output_allocator(name, self._allocator)
+            ok = self._context.execute_async_v3(self._stream.ptr)
+            self._stream.synchronize()
         self._router.raise_pending()
         if not ok:
             raise ToolError("TensorRT inference failed", "execute_async_v3 returned false",
                             "see TensorRT's errors above (-v)")
         for name in self._outputs:
             if self._router.accepts(name):
-                self._router.deliver(name, self._output_to_host(name))
+                with trt_io.cuda_errors(f"copying output {name} to the host"):
+                    array = self._output_to_host(name)
+                self._router.deliver(name, array)
                 self._router.raise_pending()
 
     def _bind_inputs(self, feeds: Mapping[str, np.ndarray]) -> None:

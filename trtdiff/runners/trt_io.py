@@ -10,13 +10,16 @@ whereas cuda-python would be one more dependency whose module layout differs bet
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from trtdiff.errors import ToolError
 from trtdiff.trt import dtypes
 from trtdiff.trt.collect import TensorRouter
 
@@ -28,6 +31,20 @@ def cuda_module() -> Any:
     from polygraphy import cuda
 
     return cuda
+
+
+@contextlib.contextmanager
+def cuda_errors(action: str) -> Iterator[None]:
+    """Polygraphy's CUDA wrapper raises PolygraphyException (via G_LOGGER.critical): turn it into
+    a ToolError with a fix, so the CLI prints one line instead of a traceback."""
+    from polygraphy.exception import PolygraphyException
+
+    try:
+        yield
+    except PolygraphyException as err:
+        text = " ".join(str(err).split())
+        raise ToolError(f"a CUDA call failed while {action}", text[:300],
+                        "check the GPU, driver and CUDA runtime with `trtdiff doctor`") from err
 
 
 def make_listener(trt: ModuleType, router: TensorRouter) -> Any:

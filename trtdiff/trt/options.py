@@ -163,7 +163,9 @@ def parse_shapes(values: str | list[str] | tuple[str, ...], option: str = "--trt
 
 def _split_entries(text: str) -> list[str]:
     """Split on commas and whitespace that are outside square brackets and quotes."""
-    entries, current, depth, quote = [], [], 0, ""
+    entries: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for char in text:
         if quote:
             quote = "" if char == quote else quote
