@@ -92,3 +92,55 @@ def test_tensor_names_and_producers(model):
     assert onnx_tensor_for("relu1_out", onnx_names) == "relu1_out"
     assert onnx_tensor_for("Reformatted Input Tensor 0 to conv1 + relu1", onnx_names) is None
     assert node_of_tensor(model.graph.node)["swish_out"] == "swish"
+
+
+def _internal_names(sample_text):
+    """The 11.x sample with the names an unfused debug listener might see (NvInfer.h: "internal
+    tensor names ... correspond to the names obtained by IEngineInspector")."""
+    text = sample_text("inspector_11x.json").replace('"relu1_out"', '"conv1 + relu1_out_int"')
+    return parse_engine_info(text.replace('"swish_out"', '"__mye42"'))
+
+
+def test_internal_engine_names_map_through_their_layer(sample_text, model, node_order):
+    from trtdiff.trt.mapping import tensor_aliases
+
+    info = _internal_names(sample_text)
+    outputs = {n.name: list(n.output) for n in model.graph.node}
+    aliases = tensor_aliases(info, node_order, outputs)
+    assert aliases["conv1 + relu1_out_int"] == "relu1_out"  # last node of conv1 + relu1
+    assert aliases["__mye42"] == "swish_out"  # PWN(PWN(sig), swish): swish is last
+    assert aliases["probs"] == "probs" and aliases["conv1_out"] == "conv1_out"
+    wanted = [o for outs in outputs.values() for o in outs]
+    assert fused_away(info, wanted, aliases) == ["conv1_out", "sig_out", "flat_out", "fc_out"]
+    assert fused_away(info, wanted) == ["conv1_out", "relu1_out", "sig_out", "swish_out",
+                                        "flat_out", "fc_out"]
+    facts = engine_layer_facts(info, node_order, aliases)
+    assert facts[0]["outputs"] == ["conv1 + relu1_out_int"]
+    assert facts[0]["onnx_outputs"] == ["relu1_out"]
+
+
+def test_no_alias_when_the_onnx_name_is_already_there_or_ambiguous(sample_text, model, node_order):
+    from trtdiff.trt.mapping import tensor_aliases
+
+    info = parse_engine_info(sample_text("inspector_10x.json"))
+    outputs = {n.name: list(n.output) for n in model.graph.node}
+    aliases = tensor_aliases(info, node_order, outputs)
+    assert "Reformatted Input Tensor 0 to conv1 + relu1" not in aliases  # inserted layer
+    assert all(k == v for k, v in aliases.items())  # every engine name here is an ONNX name
+    outputs["relu1"] = ["relu1_out", "relu1_mask"]  # two outputs: which one is unknowable
+    aliases = tensor_aliases(_internal_names(sample_text), node_order, outputs)
+    assert "conv1 + relu1_out_int" not in aliases
+
+
+def test_router_uses_aliases():
+    from trtdiff.trt.collect import TensorRouter
+    import numpy as np
+
+    router = TensorRouter({"relu1_out": "relu1_out", "conv1 + relu1_out_int": "relu1_out"})
+    got = []
+    router.start(lambda name, array: got.append(name))
+    assert router.accepts("conv1 + relu1_out_int")
+    router.deliver("conv1 + relu1_out_int", np.zeros(1))
+    assert not router.accepts("relu1_out")  # the same ONNX tensor is not delivered twice
+    router.deliver("relu1_out", np.zeros(1))
+    assert got == ["relu1_out"]

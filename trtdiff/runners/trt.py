@@ -113,6 +113,7 @@ class TensorRTRunner:
         self._missing: list[str] = []
         self._marked: list[str] = []
         self._info: EngineInfo | None = None
+        self._aliases: dict[str, str] | None = None
         self._trt: Any = None
         self.mode: str | None = None
 
@@ -137,6 +138,9 @@ class TensorRTRunner:
             raise ToolError("TensorRT could not create an execution context",
                             "usually the GPU is out of memory", "free GPU memory or use a smaller profile")
         self._info = self._inspect(trt)
+        if self.model is not None:
+            self._aliases = mapping.tensor_aliases(
+                self._info, self._node_order, {n.name: list(n.output) for n in self.model.graph.node})
         with trt_io.cuda_errors("setting up TensorRT inference"):
             self._setup_run(trt)
         return self
@@ -207,7 +211,7 @@ class TensorRTRunner:
         self._inputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self._outputs = [n for n in names if n not in self._inputs]
         wanted = None if self.tensors is None else set(self.tensors) | set(self._outputs)
-        self._router = TensorRouter(self._onnx_tensors or None, wanted)
+        self._router = TensorRouter(self._aliases, wanted)
         self._listener = None
         if self.mode in ("unfused", "debug") and hasattr(self._context, "set_debug_listener"):
             self._listener = trt_io.make_listener(trt, self._router)
@@ -299,8 +303,10 @@ class TensorRTRunner:
         facts = dict(self._facts, version=trt_version, mode=getattr(self, "mode", None),
                      options=self.options.describe(), warnings=list(self._warnings))
         if self._info is not None:
+            inferred = sum(1 for k, v in (self._aliases or {}).items() if k != v)
             facts.update(layers=len(self._info.layers), inspector_layout=self._info.layout,
-                         marked=len(self._marked), fused_away=len(self.fused_away()))
+                         marked=len(self._marked), fused_away=len(self.fused_away()),
+                         tensors_mapped_by_layer=inferred)
         router = getattr(self, "_router", None)
         if router is not None:
             facts.update(delivered=len(router.delivered), internal_tensors=len(router.internal))
@@ -310,7 +316,7 @@ class TensorRTRunner:
         """Per engine layer: name, type, precision, tactic, onnx_nodes (see trt.mapping)."""
         if self._info is None:
             return []
-        return mapping.engine_layer_facts(self._info, self._node_order)
+        return mapping.engine_layer_facts(self._info, self._node_order, self._aliases)
 
     def fused_away(self) -> list[str]:
         """ONNX tensors asked for (or all node outputs) with no counterpart in the engine."""
@@ -318,5 +324,5 @@ class TensorRTRunner:
             return []
         wanted = self.tensors if self.tensors is not None else [
             o for n in (self.model.graph.node if self.model is not None else []) for o in n.output if o]
-        gone = mapping.fused_away(self._info, wanted)
+        gone = mapping.fused_away(self._info, wanted, self._aliases)
         return list(dict.fromkeys(gone + [m for m in self._missing if m in wanted]))

@@ -10,7 +10,7 @@ and re-raised by the runner once `execute_async_v3` returns; later tensors of th
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -22,14 +22,20 @@ Consumer = Callable[[str, np.ndarray], None]
 class TensorRouter:
     """Routes (engine name, host array) pairs to `consume(onnx_name, array)` for one run."""
 
-    def __init__(self, onnx_tensors: Iterable[str] | None, wanted: Iterable[str] | None = None) -> None:
-        """`onnx_tensors`: the model's tensor names (None: no model, every engine name counts);
-        `wanted`: the tensors to hand on (None: all of them)."""
-        self.onnx_tensors = set(onnx_tensors) if onnx_tensors is not None else None
+    def __init__(self, aliases: Mapping[str, str] | Iterable[str] | None,
+                 wanted: Iterable[str] | None = None) -> None:
+        """`aliases`: engine tensor name -> ONNX tensor name (`trt.mapping.tensor_aliases`; a
+        plain collection of names maps each to itself; None: no model, every engine name is
+        taken as it is); `wanted`: the ONNX tensors to hand on (None: all of them)."""
+        if aliases is None or isinstance(aliases, Mapping):
+            self.aliases = dict(aliases) if aliases is not None else None
+        else:
+            self.aliases = {name: name for name in aliases}
         self.wanted = set(wanted) if wanted is not None else None
         self.consume: Consumer | None = None
         self.error: BaseException | None = None
         self.delivered: list[str] = []
+        self._delivered: set[str] = set()
         self.internal: list[str] = []  # engine tensors with no ONNX counterpart
 
     def start(self, consume: Consumer) -> None:
@@ -37,30 +43,31 @@ class TensorRouter:
         self.consume = consume
         self.error = None
         self.delivered = []
+        self._delivered = set()
         self.internal = []
 
     def onnx_name(self, engine_name: str) -> str | None:
         """The ONNX tensor this engine tensor is, if it is one the caller wants."""
-        if self.onnx_tensors is not None and engine_name not in self.onnx_tensors:
+        name = engine_name if self.aliases is None else self.aliases.get(engine_name)
+        if name is None or (self.wanted is not None and name not in self.wanted):
             return None
-        if self.wanted is not None and engine_name not in self.wanted:
-            return None
-        return engine_name
+        return name
 
     def accepts(self, engine_name: str) -> bool:
         """Whether a tensor is worth copying to the host at all (checked before the copy)."""
         if self.error is not None or self.consume is None:
             return False
-        if self.onnx_tensors is not None and engine_name not in self.onnx_tensors:
+        if self.aliases is not None and engine_name not in self.aliases:
             if engine_name not in self.internal:
                 self.internal.append(engine_name)
             return False
-        return self.onnx_name(engine_name) is not None and engine_name not in self.delivered
+        name = self.onnx_name(engine_name)
+        return name is not None and name not in self._delivered
 
     def deliver(self, engine_name: str, array: np.ndarray) -> None:
         """Hand one tensor on; never raises (the error is kept for `raise_pending`)."""
         name = self.onnx_name(engine_name)
-        if name is None or self.consume is None or self.error is not None:
+        if name is None or name in self._delivered or self.consume is None or self.error is not None:
             return
         try:
             self.consume(name, array)
@@ -69,6 +76,7 @@ class TensorRouter:
             self.error = err
             return
         self.delivered.append(name)
+        self._delivered.add(name)
 
     def fail(self, err: BaseException) -> None:
         """Record an error raised while copying a tensor out (inside the listener)."""

@@ -9,13 +9,17 @@ Where a layer came from, best evidence first:
    `PWN(a, b)` (possibly nested), Myelin regions `{ForeignNode[first...last]}`: every node from
    `first` to `last` in topological order, an approximation marked as such.
 Tensors: TensorRT keeps ONNX tensor names on the tensors the parser creates, so an engine tensor
-maps to the ONNX tensor of the same name; any other name is internal to TensorRT.
+maps to the ONNX tensor of the same name. Tensors marked by `mark_unfused_tensors_as_debug_tensors`
+reach the debug listener under "internal" names that match the engine inspector's layer I/O names
+(NvInfer.h); such a name, when it is not an ONNX name, is mapped through the layer that writes it:
+a single-output layer computes the output of the last ONNX node it fused, if that node has one
+output. Anything else is internal to TensorRT and is not compared.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,9 +87,12 @@ def layer_source(layer: EngineLayer, node_order: Sequence[str]) -> LayerSource:
     return nodes_from_layer_name(layer.name, node_order)
 
 
-def engine_layer_facts(info: EngineInfo, node_order: Sequence[str]) -> list[dict[str, Any]]:
-    """Per engine layer: name, type, precision, tactic, the ONNX nodes it fused, and tensors.
-    This is what `Comparison.engine_layers` and the report show."""
+def engine_layer_facts(info: EngineInfo, node_order: Sequence[str],
+                       aliases: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Per engine layer: name, type, precision, tactic, the ONNX nodes it fused, its tensors and
+    the ONNX tensors its outputs stand for (None: internal). This is what
+    `Comparison.engine_layers` and the report show."""
+    known = aliases or {}
     facts = []
     for index, layer in enumerate(info.layers):
         source = layer_source(layer, node_order)
@@ -100,6 +107,7 @@ def engine_layer_facts(info: EngineInfo, node_order: Sequence[str]) -> list[dict
             "inputs": [t.name for t in layer.inputs],
             "outputs": [t.name for t in layer.outputs],
             "output_dtypes": [t.dtype for t in layer.outputs],
+            "onnx_outputs": [known.get(t.name) for t in layer.outputs],
         })
     return facts
 
@@ -110,7 +118,31 @@ def onnx_tensor_for(engine_name: str, onnx_tensors: Iterable[str] | set[str]) ->
     return engine_name if engine_name in names else None
 
 
-def fused_away(info: EngineInfo, wanted: Iterable[str]) -> list[str]:
+def tensor_aliases(info: EngineInfo, node_order: Sequence[str],
+                   node_outputs: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Engine tensor name -> ONNX tensor name: every ONNX tensor under its own name, plus engine
+    names that are not ONNX names, mapped through their writing layer (see the module docstring).
+    An ONNX tensor that already appears under its own name is never given a second engine name."""
+    onnx_names = {t for outputs in node_outputs.values() for t in outputs if t}
+    aliases = {name: name for name in onnx_names}
+    present = info.tensor_names() & onnx_names
+    position = {node: i for i, node in enumerate(node_order)}
+    for layer in info.layers:
+        if len(layer.outputs) != 1 or layer.outputs[0].name in onnx_names:
+            continue
+        nodes = [n for n in layer_source(layer, node_order).nodes if n in position]
+        if not nodes:
+            continue
+        last = max(nodes, key=position.__getitem__)
+        outputs = [t for t in node_outputs.get(last, ()) if t]
+        if len(outputs) == 1 and outputs[0] not in present:  # one engine name per ONNX tensor
+            aliases[layer.outputs[0].name] = outputs[0]
+            present.add(outputs[0])
+    return aliases
+
+
+def fused_away(info: EngineInfo, wanted: Iterable[str],
+               aliases: Mapping[str, str] | None = None) -> list[str]:
     """ONNX tensors with no counterpart among the engine's tensors, in the order given.
 
     Only meaningful for an engine built with DETAILED profiling verbosity; for a names-only
@@ -118,6 +150,8 @@ def fused_away(info: EngineInfo, wanted: Iterable[str]) -> list[str]:
     if not info.detailed:
         return []
     present = info.tensor_names()
+    if aliases:
+        present = present | {aliases[name] for name in present if name in aliases}
     return [name for name in wanted if name not in present]
 
 
