@@ -94,10 +94,9 @@ def engine_layer_facts(info: EngineInfo, node_order: Sequence[str],
     `Comparison.engine_layers` and the report show."""
     known = aliases or {}
     facts = []
-    for index, layer in enumerate(info.layers):
+    for layer in info.layers:
         source = layer_source(layer, node_order)
         facts.append({
-            "index": index,
             "name": layer.name,
             "type": layer.layer_type,
             "precision": layer.precision,
@@ -106,7 +105,6 @@ def engine_layer_facts(info: EngineInfo, node_order: Sequence[str],
             "mapping": source.evidence,
             "inputs": [t.name for t in layer.inputs],
             "outputs": [t.name for t in layer.outputs],
-            "output_dtypes": [t.dtype for t in layer.outputs],
             "onnx_outputs": [known.get(t.name) for t in layer.outputs],
         })
     return facts
