@@ -86,7 +86,8 @@ class Recorder:
 
 
 def network():
-    tensors = {n: Tensor(n) for n in ["conv1_out", "relu1_out", "(Unnamed Layer* 3) [Shuffle]_output", "probs"]}
+    names = ["conv1_out", "relu1_out", "(Unnamed Layer* 3) [Shuffle]_output", "probs"]
+    tensors = {n: Tensor(n) for n in names}
     layers = [Layer("conv1", [tensors["conv1_out"]], "[ONNX Layer: conv1]"),
               Layer("relu1", [tensors["relu1_out"]], "[ONNX Layer: relu1]"),
               Layer("(Unnamed Layer* 3) [Shuffle]", [tensors["(Unnamed Layer* 3) [Shuffle]_output"]]),
