@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import onnx
 
+from trtdiff.trt.marked import split_marked_outputs
 from trtdiff.trt.options import (
     HARDWARE_COMPATIBILITY,
     INTERMEDIATE_MODES,
@@ -105,3 +107,36 @@ def trt_options_from_cli(**kwargs: Any) -> TrtOptions:
         weak_typing=tuple(dict.fromkeys(get("trt_weak_typing", ()))),
         layer_precisions=parse_layer_precisions(get("trt_layer_precision", ())),
     )
+
+
+def tensorrt_runner_factory(options: TrtOptions, name: str = "target") -> Callable[[onnx.ModelProto], Any]:
+    """A `pipeline.RunnerFactory` for TensorRT. The pipeline passes a model with the compared
+    tensors appended as graph outputs; the factory takes them off again and asks the runner to
+    expose them in the chosen mode instead (`trtdiff.trt.marked`)."""
+    def make(marked: onnx.ModelProto) -> Any:
+        from trtdiff.runners.trt import TensorRTRunner
+
+        own, extra = split_marked_outputs(marked)
+        return TensorRTRunner(own, options, name=name, tensors=extra)
+
+    return make
+
+
+def trt_target_from_options(options: dict[str, Any]) -> Any:
+    """The `pipeline.TargetSpec` for `--target trt`: the precision plan (if any) applied as an
+    ONNX transform, always native (the precision lives in the model), then built by TensorRT."""
+    from trtdiff.commands.precision_options import plan_from_options
+    from trtdiff.commands.targets import plan_builder
+    from trtdiff.pipeline import BuiltTarget, TargetSpec
+
+    trt = trt_options_from_cli(**options)
+    plan = plan_from_options(**options)
+    notes: tuple[str, ...] = ()
+    if trt.load_engine is not None:
+        notes = (f"the target engine was loaded from {trt.load_engine}; the precision options only "
+                 "name its ONNX tensors, they did not build it",)
+    if plan is None:
+        return TargetSpec("fp32 (model as given) on TensorRT", lambda model, _feeds: BuiltTarget(model, ()),
+                          tensorrt_runner_factory(trt), notes=notes)
+    return TargetSpec(f"{plan.describe()} on TensorRT", plan_builder(plan), tensorrt_runner_factory(trt),
+                      plan=plan.to_dict(), notes=notes)
