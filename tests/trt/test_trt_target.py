@@ -99,3 +99,16 @@ def test_pipeline_with_trt_target_fails_with_one_line(model, tmp_path):
     line = info.value.one_line()
     assert info.value.exit_code == 3 and "\n" not in line
     assert line.startswith("TensorRT is not available") and "pip install tensorrt" in line
+
+
+def test_target_model_on_tensorrt(model, tmp_path):
+    path = tmp_path / "other.onnx"
+    save_model(model, path)
+    spec = trt_target_from_options({"target_model": str(path)})
+    assert spec.own_tensors and spec.description == f"{path} on TensorRT"
+    built = spec.build_model(model, {}).model
+    assert [n.name for n in built.graph.node] == [n.name for n in model.graph.node]
+    from trtdiff.errors import UsageError
+
+    with pytest.raises(UsageError, match="--target-model was given with a precision option"):
+        trt_target_from_options({"target_model": str(path), "fp16": True})

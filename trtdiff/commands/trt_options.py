@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 import onnx
 
+from trtdiff.errors import UsageError
 from trtdiff.trt.marked import split_marked_outputs
 from trtdiff.trt.options import (
     HARDWARE_COMPATIBILITY,
@@ -131,7 +132,18 @@ def trt_target_from_options(options: dict[str, Any]) -> Any:
 
     trt = trt_options_from_cli(**options)
     plan = plan_from_options(**options)
+    target_model = options.get("target_model")
     notes: tuple[str, ...] = ()
+    if target_model:
+        if plan is not None:
+            raise UsageError("--target-model was given with a precision option",
+                             "the target is either a converted model or your own model",
+                             "drop --target-model, or drop the precision options")
+        from trtdiff.model import load_model
+
+        other = load_model(target_model)
+        return TargetSpec(f"{target_model} on TensorRT", lambda _m, _f: BuiltTarget(other, ()),
+                          tensorrt_runner_factory(trt), own_tensors=True)
     if trt.load_engine is not None:
         notes = (f"the target engine was loaded from {trt.load_engine}; the precision options only "
                  "name its ONNX tensors, they did not build it",)
