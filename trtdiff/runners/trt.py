@@ -261,7 +261,7 @@ class TensorRTRunner:
 
     def _bind_inputs(self, feeds: Mapping[str, np.ndarray]) -> None:
         cuda = trt_io.cuda_module()
-        self._host_inputs = []  # keep host shape-tensor inputs alive through the run
+        self._host_inputs = []  # host copies stay alive until the run ends (async copies, shape inputs)
         for name in self._inputs:
             if name not in feeds:
                 raise UsageError(f"no value for TensorRT input '{name}'", "every engine input needs "
@@ -276,8 +276,8 @@ class TensorRTRunner:
                 raise UsageError(f"input '{name}' shape {list(array.shape)} is outside the engine's "
                                  f"profile", f"min {list(low)}, opt {list(opt)}, max {list(high)}",
                                  "rebuild with --trt-min-shapes/--trt-max-shapes covering it")
+            self._host_inputs.append(array)
             if self._engine.is_shape_inference_io(name):
-                self._host_inputs.append(array)
                 self._context.set_tensor_address(name, array.ctypes.data)
                 continue
             buffer = self._device_inputs.get(name)
