@@ -112,3 +112,16 @@ def test_target_model_on_tensorrt(model, tmp_path):
 
     with pytest.raises(UsageError, match="--target-model was given with a precision option"):
         trt_target_from_options({"target_model": str(path), "fp16": True})
+
+
+def test_run_input_shapes_fix_the_profile_when_none_is_given(model):
+    import numpy as np
+
+    spec = trt_target_from_options({})
+    spec.build_model(model, {"input": np.zeros((3, 3, 8, 8), np.float32)})
+    runner = spec.make_runner(with_outputs(model, ["relu1_out"]))
+    assert runner.options.opt_shapes == {"input": (3, 3, 8, 8)}
+    assert runner.tensors == ["relu1_out"]
+    given = trt_target_from_options({"trt_opt_shapes": ("input:[2,3,8,8]",)})
+    given.build_model(model, {"input": np.zeros((3, 3, 8, 8), np.float32)})
+    assert given.make_runner(model).options.opt_shapes == {"input": (2, 3, 8, 8)}

@@ -6,6 +6,7 @@ values into a `TrtOptions`. Names follow trtexec/Polygraphy where users know the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -110,22 +111,31 @@ def trt_options_from_cli(**kwargs: Any) -> TrtOptions:
     )
 
 
-def tensorrt_runner_factory(options: TrtOptions, name: str = "target") -> Callable[[onnx.ModelProto], Any]:
+def tensorrt_runner_factory(options: TrtOptions, name: str = "target",
+                            feed_shapes: dict[str, tuple[int, ...]] | None = None,
+                            ) -> Callable[[onnx.ModelProto], Any]:
     """A `pipeline.RunnerFactory` for TensorRT. The pipeline passes a model with the compared
     tensors appended as graph outputs; the factory takes them off again and asks the runner to
-    expose them in the chosen mode instead (`trtdiff.trt.marked`)."""
+    expose them in the chosen mode instead (`trtdiff.trt.marked`). Where the user gave no
+    profile shapes, the shapes of the run's own inputs (`feed_shapes`, filled when the target
+    model is built) fix the profile, so `--input-shapes` alone is enough for a dynamic model."""
     def make(marked: onnx.ModelProto) -> Any:
         from trtdiff.runners.trt import TensorRTRunner
 
         own, extra = split_marked_outputs(marked)
-        return TensorRTRunner(own, options, name=name, tensors=extra)
+        chosen = options
+        no_profile = not (options.min_shapes or options.opt_shapes or options.max_shapes)
+        if feed_shapes and no_profile and options.load_engine is None:
+            chosen = replace(options, opt_shapes=dict(feed_shapes))
+        return TensorRTRunner(own, chosen, name=name, tensors=extra)
 
     return make
 
 
 def trt_target_from_options(options: dict[str, Any]) -> Any:
     """The `pipeline.TargetSpec` for `--target trt`: the precision plan (if any) applied as an
-    ONNX transform, always native (the precision lives in the model), then built by TensorRT."""
+    ONNX transform, always native (the precision lives in the model), then built by TensorRT;
+    or, with --target-model, the user's own model built by TensorRT."""
     from trtdiff.commands.precision_options import plan_from_options
     from trtdiff.commands.targets import plan_builder
     from trtdiff.pipeline import BuiltTarget, TargetSpec
@@ -133,22 +143,30 @@ def trt_target_from_options(options: dict[str, Any]) -> Any:
     trt = trt_options_from_cli(**options)
     plan = plan_from_options(**options)
     target_model = options.get("target_model")
+    if target_model and plan is not None:
+        raise UsageError("--target-model was given with a precision option",
+                         "the target is either a converted model or your own model",
+                         "drop --target-model, or drop the precision options")
     notes: tuple[str, ...] = ()
+    if trt.load_engine is not None:
+        notes = (f"the target engine was loaded from {trt.load_engine}; the model and precision "
+                 "options only name its ONNX tensors, they did not build it",)
     if target_model:
-        if plan is not None:
-            raise UsageError("--target-model was given with a precision option",
-                             "the target is either a converted model or your own model",
-                             "drop --target-model, or drop the precision options")
         from trtdiff.model import load_model
 
         other = load_model(target_model)
-        return TargetSpec(f"{target_model} on TensorRT", lambda _m, _f: BuiltTarget(other, ()),
-                          tensorrt_runner_factory(trt), own_tensors=True)
-    if trt.load_engine is not None:
-        notes = (f"the target engine was loaded from {trt.load_engine}; the precision options only "
-                 "name its ONNX tensors, they did not build it",)
-    if plan is None:
-        return TargetSpec("fp32 (model as given) on TensorRT", lambda model, _feeds: BuiltTarget(model, ()),
-                          tensorrt_runner_factory(trt), notes=notes)
-    return TargetSpec(f"{plan.describe()} on TensorRT", plan_builder(plan), tensorrt_runner_factory(trt),
-                      plan=plan.to_dict(), notes=notes)
+        description, build = f"{target_model} on TensorRT", (lambda _m, _f: BuiltTarget(other, ()))
+    elif plan is None:
+        description, build = "fp32 (model as given) on TensorRT", (lambda m, _f: BuiltTarget(m, ()))
+    else:
+        description, build = f"{plan.describe()} on TensorRT", plan_builder(plan)
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def build_and_record(model: onnx.ModelProto, feeds: Any) -> Any:
+        shapes.clear()
+        shapes.update({name: tuple(array.shape) for name, array in feeds.items()})
+        return build(model, feeds)
+
+    return TargetSpec(description, build_and_record, tensorrt_runner_factory(trt, feed_shapes=shapes),
+                      plan=plan.to_dict() if plan is not None else None, notes=notes,
+                      own_tensors=bool(target_model))
