@@ -158,3 +158,17 @@ def test_runner_takes_session_options_and_rejects_unknown_ones():
     with pytest.raises(UsageError, match="unknown ONNX Runtime session option 'bogus'"):
         with OnnxRuntimeRunner(conv_relu_model(), session_options={"bogus": 1}):
             pass
+
+
+@pytest.mark.parametrize("flag", [["--target", "trt"], ["--reference", "trt"]])
+def test_tensorrt_either_side_without_tensorrt_is_one_line_exit_3(cli_run, flag):
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("TensorRT is installed: the absent-TensorRT message cannot be shown")
+    result = cli_run("run", DEMO, "--fp16", *flag)
+    assert result.exit_code == 3, result.output
+    assert "TensorRT is not available" in result.output and "pip install tensorrt" in result.output
+    _no_traceback(result)

@@ -76,5 +76,5 @@ def sample_text():
 def tensorrt() -> ModuleType:
     """The real tensorrt module; skips the test (with the reason) where it cannot be imported."""
     return pytest.importorskip(
-        "tensorrt", reason="TensorRT is not installed here (see docs/tensorrt-status.md); "
+        "tensorrt", reason="TensorRT is not installed here (see the README section TensorRT support status); "
                            "run `pytest -m trt tests/trt` on a machine with TensorRT 10/11 and a GPU")
