@@ -1,0 +1,93 @@
+"""Run shadow models and measure each node's local error against the reference.
+
+Each shadow model runs once on the target's runner factory (same backend and providers as the
+target), its outputs are compared as they arrive and dropped, so memory stays within what one
+shadow model feeds and produces.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from trtdiff.attribution.hints import local_hints
+from trtdiff.attribution.rank import local_score
+from trtdiff.attribution.shadow import LocalOutput, ShadowModel
+from trtdiff.compare.metrics import compute_metrics
+from trtdiff.compare.tolerance import ToleranceSpec
+from trtdiff.result import CauseHint, ErrorMetrics
+from trtdiff.runners.base import Runner, infer_each
+
+log = logging.getLogger(__name__)
+NOTABLE = 1e-2  # local relative RMS error beyond which hints look at the arrays (~20x FP16 rounding)
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    tensor: str
+    node: str
+    precision: str  # the lowest type the node's cone computes or stores in
+    metrics: ErrorMetrics
+    passed: bool  # local error within the tensor's tolerance
+    score: float  # see rank.local_score
+    hints: tuple[CauseHint, ...]
+
+
+def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray],
+                make_runner: Callable[[onnx.ModelProto], Runner], tolerances: ToleranceSpec,
+                node_inputs: Mapping[str, list[str]]) -> tuple[dict[str, LocalResult], list[str], int]:
+    """Local results by tensor name, warnings, and the number of shadow models run."""
+    results: dict[str, LocalResult] = {}
+    warnings: list[str] = []
+    runs = 0
+    for shadow in shadows:
+        feeds = {name: _as(lookup[ref], dtype) for name, (ref, dtype) in shadow.feeds.items()}
+        outputs = {o.shadow_name: o for o in shadow.outputs}
+
+        def consume(name: str, array: np.ndarray) -> None:
+            out = outputs.get(name)
+            if out is None:
+                return
+            result = _local_result(out, lookup[out.tensor], array, lookup, tolerances,
+                                   node_inputs.get(out.node, []))
+            if isinstance(result, str):
+                warnings.append(result)
+            else:
+                results[out.tensor] = result
+
+        with make_runner(shadow.model) as runner:
+            infer_each(runner, feeds, consume)
+        runs += 1
+        log.info("shadow model %d: %d nodes, %d local outputs", runs, len(shadow.model.graph.node),
+                 len(shadow.outputs))
+    return results, warnings, runs
+
+
+def _as(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    with np.errstate(over="ignore"):  # values past 65504 become inf in float16, as in the target
+        return np.asarray(array).astype(dtype, copy=False)
+
+
+def _local_result(out: LocalOutput, ref: np.ndarray, local: np.ndarray, lookup: Mapping[str, np.ndarray],
+                  tolerances: ToleranceSpec, inputs: list[str]) -> LocalResult | str:
+    if ref.shape != local.shape:
+        return (f"{out.tensor}: local output of '{out.node}' has shape {list(local.shape)}, the reference "
+                f"{list(ref.shape)}; no local error for it")
+    if not (_float(ref) and _float(local)):
+        ref, local = ref.astype(np.float64), local.astype(np.float64)
+    atol, rtol = tolerances.for_tensor(out.tensor)
+    metrics, passed = compute_metrics(ref, local, atol, rtol, tolerances.check, tolerances.rel_floor)
+    score = local_score(metrics)
+    float_inputs = {n: lookup[n] for n in dict.fromkeys(inputs) if n in lookup and _float(lookup[n])}
+    quantized = [(q, lookup[q.tensor]) for q in out.quantizers if q.tensor in lookup]
+    hints = local_hints(out.node, out.precision, ref, local, metrics, not passed or score > NOTABLE,
+                        float_inputs, quantized)
+    return LocalResult(out.tensor, out.node, out.precision, metrics, passed, score, tuple(hints))
+
+
+def _float(array: np.ndarray) -> bool:
+    return bool(np.issubdtype(array.dtype, np.floating))

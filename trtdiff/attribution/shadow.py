@@ -1,0 +1,343 @@
+"""Shadow models: every selected node of the target, fed with the reference run's tensors.
+
+A shadow model is built from the *target* model (a plan applied to the reference model, or a
+user's own model), so each node computes exactly as it does in the target: same precision, same
+inserted Casts and Q/DQ, same nodes kept in FP32. Nodes are matched to the reference by name.
+
+For a selected reference tensor `t` produced by node N, the local cone is N's copy in the target
+plus the target-only nodes between N and the tensor named `t` (the Cast pair that rounds an
+emulated output). N's inputs come from the "reference world": the target-only nodes in front of
+N (an input's Cast pair or Q/DQ), copied and fed with the reference tensor their chain starts
+from, converted to the type the target holds it in. So the local output shows what N adds when
+everything it receives is the reference's own value, stored as the target stores it.
+
+Names in a shadow model: `<x>__ref` for reference-world tensors (graph inputs and copies of
+target-only nodes), `<x>__local` for local-world tensors; `<t>__local` is N's local output.
+Initializers keep their names. Tensors that subgraph bodies read from the outer scope get an
+Identity from their reference-world copy under their own name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from trtdiff.model import inferred_value_info
+
+REF, LOCAL = "__ref", "__local"
+LOW_TYPES = {TensorProto.FLOAT16: "fp16", TensorProto.BFLOAT16: "bf16",
+             TensorProto.FLOAT8E4M3FN: "fp8", TensorProto.FLOAT8E5M2: "fp8"}
+QUANT_TYPES = {TensorProto.INT8: "int8", TensorProto.UINT8: "int8",
+               TensorProto.FLOAT8E4M3FN: "fp8", TensorProto.FLOAT8E5M2: "fp8"}
+
+
+@dataclass(frozen=True)
+class Quantizer:
+    """An activation QuantizeLinear in a node's cone: which reference tensor it quantizes and
+    its step (the largest scale when per channel)."""
+
+    tensor: str
+    step: float
+
+
+@dataclass(frozen=True)
+class LocalOutput:
+    tensor: str  # reference tensor name
+    node: str  # producing node name
+    shadow_name: str  # its name in the shadow model
+    precision: str  # lowest type in the cone: fp32, fp16, bf16, fp8, int8
+    quantizers: tuple[Quantizer, ...] = ()
+
+
+@dataclass
+class ShadowModel:
+    model: onnx.ModelProto
+    feeds: dict[str, tuple[str, np.dtype]]  # shadow input -> (reference tensor, dtype to feed)
+    outputs: list[LocalOutput]
+
+
+class _Unresolvable(Exception):
+    """A tensor whose chain does not start at a reference tensor (internal to this module)."""
+
+
+@dataclass
+class TargetIndex:
+    """What shadow building looks up in the reference and target models."""
+
+    ref_outputs: dict[str, list[str]]  # reference node name -> its output tensors
+    ref_inputs: set[str]
+    ref_names: set[str]  # every reference tensor: node outputs and graph inputs
+    producer: dict[str, tuple[onnx.NodeProto, int]]  # target tensor -> (node, output index)
+    inits: dict[str, TensorProto]
+    target_inputs: set[str]
+    types: dict[str, int]
+    target: onnx.ModelProto
+    ref_dtypes: Mapping[str, np.dtype]  # dtypes of the reference tensors held (type fallback)
+
+    @classmethod
+    def build(cls, reference: onnx.ModelProto, target: onnx.ModelProto,
+              ref_dtypes: Mapping[str, np.dtype]) -> TargetIndex:
+        producer = {o: (n, i) for n in target.graph.node for i, o in enumerate(n.output) if o}
+        inits = {i.name: i for i in target.graph.initializer}
+        types = {k: int(v.type.tensor_type.elem_type) for k, v in inferred_value_info(target).items()}
+        ref_inputs = {i.name for i in reference.graph.input}
+        ref_names = ref_inputs | {o for n in reference.graph.node for o in n.output if o}
+        return cls({n.name: list(n.output) for n in reference.graph.node}, ref_inputs, ref_names, producer, inits,
+                   {i.name for i in target.graph.input} - set(inits), types, target, ref_dtypes)
+
+    def matched(self, node: onnx.NodeProto) -> bool:
+        return bool(node.name) and node.name in self.ref_outputs and node.op_type != "Constant"
+
+    def stops(self, x: str, owner: str = "") -> bool:
+        """Whether a walk back from a node's input ends at x: a tensor the reference has by name
+        (the target's version of it: a reduced-precision copy, or rounded in place when emulated;
+        its storage error belongs to its producer) or the output of another original node."""
+        if x in self.ref_names:
+            return True
+        node = self.producer[x][0] if x in self.producer else None
+        return node is not None and self.matched(node) and node.name != owner
+
+    def leaf_ref(self, x: str) -> str:
+        """The reference tensor that target tensor x stands for at the edge of a cone ("" when
+        it is made by a target-only node)."""
+        if x in self.ref_names:
+            return x
+        if x in self.producer:
+            node, k = self.producer[x]
+            if self.matched(node):
+                outs = self.ref_outputs[node.name]
+                if k >= len(outs):
+                    raise _Unresolvable(x)
+                return outs[k]
+            return ""
+        return x if x in self.ref_inputs else ""
+
+
+@dataclass
+class ShadowBuilder:
+    """Adds local cones one tensor at a time; `finish` makes the model."""
+
+    index: TargetIndex
+    nodes: list[onnx.NodeProto] = field(default_factory=list)
+    feeds: dict[str, tuple[str, np.dtype]] = field(default_factory=dict)
+    outputs: list[LocalOutput] = field(default_factory=list)
+    done: set[str] = field(default_factory=set)  # node copies and outer-scope names already made
+
+    def add(self, tensor: str, node: str) -> LocalOutput | None:
+        """Add the cone of reference tensor `tensor` (made by reference node `node`); None when the
+        target has no tensor of that name made by a node of that name."""
+        if tensor not in self.index.producer or not self._reaches(tensor, node):
+            return None
+        saved = (len(self.nodes), dict(self.feeds), set(self.done))
+        try:
+            name = self._local(tensor, node)
+        except _Unresolvable:
+            del self.nodes[saved[0]:]
+            self.feeds, self.done = saved[1], saved[2]
+            return None
+        cone = self._cone(tensor, node)
+        out = LocalOutput(tensor, node, name, _precision(cone, self.index),
+                          tuple(q for n in cone if (q := _quantizer(n, self.index)) is not None))
+        self.outputs.append(out)
+        return out
+
+    def new_feeds(self, tensor: str, node: str) -> list[str]:
+        """Reference tensors the cone of `tensor` would feed that this builder does not feed yet."""
+        held = {ref for ref, _ in self.feeds.values()}
+        cone = self._cone(tensor, node)
+        made = {o for n in cone for o in n.output}
+        leaves = {self.index.leaf_ref(x) for n in cone for x in n.input
+                  if x and x not in made and x not in self.index.inits}
+        return sorted(x for x in leaves if x and x not in held)
+
+    def finish(self) -> ShadowModel:
+        target = self.index.target
+        used = {x for n in self.nodes for x in n.input} | self._outer_names()
+        inits = [i for name, i in self.index.inits.items() if name in used]
+        inputs = [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(dtype), None)
+                  for name, (_, dtype) in self.feeds.items()]
+        outputs = [self._output_info(o) for o in self.outputs]
+        graph = helper.make_graph(self.nodes, "trtdiff_shadow", inputs, outputs, inits)
+        model = helper.make_model(graph, opset_imports=list(target.opset_import))
+        model.ir_version = target.ir_version
+        model.functions.extend(target.functions)
+        return ShadowModel(model, dict(self.feeds), list(self.outputs))
+
+    # -- worlds ---------------------------------------------------------------------------------
+    def _ref(self, x: str) -> str:
+        """Reference-world name of target tensor x (fed or computed from reference tensors)."""
+        if not x or x in self.index.inits:
+            return x
+        if x in self.index.ref_names:
+            return self._feed(x, x)
+        if x in self.index.producer:
+            node, _ = self.index.producer[x]
+            if self.index.matched(node):
+                return self._feed(x, self.index.leaf_ref(x))
+            self._copy(node, REF, self._ref)
+            return x + REF
+        if x in self.index.target_inputs and x in self.index.ref_inputs:
+            return self._feed(x, x)
+        raise _Unresolvable(x)
+
+    def _local(self, x: str, owner: str) -> str:
+        """Local-world name of x: computed by `owner` from reference-world inputs."""
+        node, _ = self.index.producer[x]
+        if node.name == owner:
+            self._copy(node, LOCAL, self._ref)
+        else:
+            self._copy(node, LOCAL, lambda y: self._local(y, owner) if self._inside(y, owner) else self._ref(y))
+        return x + LOCAL
+
+    def _copy(self, node: onnx.NodeProto, suffix: str, resolve: Callable[[str], str]) -> None:
+        key = node.name + suffix if node.name else "|".join(node.output) + suffix
+        if key in self.done:
+            return
+        inputs = [resolve(x) for x in node.input]
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        copy.name = key
+        del copy.input[:]
+        copy.input.extend(inputs)
+        del copy.output[:]
+        copy.output.extend(o + suffix if o else "" for o in node.output)
+        for name in _outer_scope(node):
+            if name not in self.done and name not in self.index.inits:
+                self.nodes.append(helper.make_node("Identity", [self._ref(name)], [name], name=name + "__outer"))
+                self.done.add(name)
+        self.nodes.append(copy)
+        self.done.add(key)
+
+    def _feed(self, x: str, reference_name: str) -> str:
+        elem = self.index.types.get(x, 0)
+        if elem:
+            dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem))
+        elif reference_name in self.index.ref_dtypes:
+            dtype = np.dtype(self.index.ref_dtypes[reference_name])
+        else:
+            raise _Unresolvable(x)
+        self.feeds[x + REF] = (reference_name, dtype)
+        return x + REF
+
+    # -- walking --------------------------------------------------------------------------------
+    def _inside(self, x: str, owner: str) -> bool:
+        """Whether x is computed by `owner` (possibly through target-only nodes)."""
+        return x in self.index.producer and self._reaches(x, owner)
+
+    def _reaches(self, x: str, owner: str) -> bool:
+        seen: set[str] = set()
+        stack = [x]
+        while stack:
+            name = stack.pop()
+            if name in seen or name not in self.index.producer:
+                continue
+            seen.add(name)
+            node, _ = self.index.producer[name]
+            if node.name == owner:
+                return True
+            if not self.index.matched(node):
+                stack.extend(i for i in node.input if i and not self.index.stops(i, owner))
+        return False
+
+    def _cone(self, tensor: str, owner: str) -> list[onnx.NodeProto]:
+        """Target nodes that compute the local output: owner, target-only nodes after it, and
+        target-only nodes in front of its inputs."""
+        found: dict[int, onnx.NodeProto] = {}
+        stack = [tensor]
+        while stack:
+            name = stack.pop()
+            if name not in self.index.producer:
+                continue
+            node, _ = self.index.producer[name]
+            if id(node) in found or (self.index.matched(node) and node.name != owner):
+                continue
+            found[id(node)] = node
+            stack.extend(i for i in node.input if i and not self.index.stops(i, owner))
+        return list(found.values())
+
+    def _outer_names(self) -> set[str]:
+        return {n for node in self.nodes for n in _outer_scope(node)}
+
+    def _output_info(self, out: LocalOutput) -> onnx.ValueInfoProto:
+        elem = self.index.types.get(out.tensor, 0)
+        if elem:
+            return helper.make_tensor_value_info(out.shadow_name, elem, None)
+        return helper.make_empty_tensor_value_info(out.shadow_name)
+
+
+def _outer_scope(node: onnx.NodeProto) -> set[str]:
+    from trtdiff.model import _attr_graphs, _outer_scope_names
+
+    names: set[str] = set()
+    for attr in node.attribute:
+        for sub in _attr_graphs(attr):
+            names |= _outer_scope_names(sub)
+    return names
+
+
+def _precision(cone: list[onnx.NodeProto], index: TargetIndex) -> str:
+    """The lowest type a cone computes or stores in: Q/DQ, Casts to a low type, low outputs."""
+    found = set()
+    for node in cone:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 2:
+            zero = index.inits.get(node.input[2])
+            found.add(QUANT_TYPES.get(zero.data_type, "int8") if zero is not None else "int8")
+        elif node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            found.add("int8")
+        if node.op_type == "Cast":
+            to = next((a.i for a in node.attribute if a.name == "to"), 0)
+            found.add(LOW_TYPES.get(int(to), ""))
+        found.update(LOW_TYPES.get(index.types.get(o, 0), "") for o in node.output)
+    for kind in ("int8", "fp8", "fp16", "bf16"):
+        if kind in found:
+            return kind
+    return "fp32"
+
+
+def _quantizer(node: onnx.NodeProto, index: TargetIndex) -> Quantizer | None:
+    if node.op_type != "QuantizeLinear" or len(node.input) < 2 or node.input[1] not in index.inits:
+        return None
+    source = node.input[0]
+    while not index.stops(source) and source in index.producer:
+        inputs = [i for i in index.producer[source][0].input if i and i not in index.inits]
+        if not inputs:
+            return None
+        source = inputs[0]
+    try:
+        reference = index.leaf_ref(source)
+    except _Unresolvable:
+        return None
+    scale = numpy_helper.to_array(index.inits[node.input[1]])
+    return Quantizer(reference, float(np.max(scale))) if reference and scale.size else None
+
+
+def chunk_tensors(index: TargetIndex, wanted: list[tuple[str, str]], sizes: Mapping[str, int],
+                  budget: int) -> list[ShadowModel]:
+    """Shadow models holding the cones of `wanted` (reference tensor, node) pairs in order, each
+    feeding and producing at most about `budget` bytes (one cone alone may go beyond it)."""
+    models: list[ShadowModel] = []
+    builder = ShadowBuilder(index)
+    used = 0
+    for tensor, node in wanted:
+        try:
+            cost = _cost(builder, tensor, node, sizes)
+            if builder.outputs and used + cost > budget:
+                models.append(builder.finish())
+                builder, used = ShadowBuilder(index), 0
+                cost = _cost(builder, tensor, node, sizes)
+        except _Unresolvable:
+            continue
+        if builder.add(tensor, node) is not None:
+            used += cost
+    if builder.outputs:
+        models.append(builder.finish())
+    return models
+
+
+def _cost(builder: ShadowBuilder, tensor: str, node: str, sizes: Mapping[str, int]) -> int:
+    """Bytes a cone adds: its output and the reference tensors it feeds that are not fed yet."""
+    return sizes.get(tensor, 0) + sum(sizes.get(x, 0) for x in builder.new_feeds(tensor, node))
