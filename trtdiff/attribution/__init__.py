@@ -93,7 +93,8 @@ def annotate(comparison: Comparison, attribution: Attribution) -> Comparison:
     graph_inputs = set(comparison.settings.inputs)
     tensors = [_annotated(t, attribution.local.get(t.name), inputs.get(t.node, ()), by_name, graph_inputs)
                for t in comparison.tensors]
-    return replace(comparison, tensors=tuple(tensors), offenders=rank_offenders(tensors),
+    scores = {name: local.score for name, local in attribution.local.items()}
+    return replace(comparison, tensors=tuple(tensors), offenders=rank_offenders(tensors, scores),
                    warnings=comparison.warnings + attribution.warnings)
 
 

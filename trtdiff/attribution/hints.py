@@ -43,18 +43,21 @@ LIMITS = {
 }
 UNDERFLOW_FLUSHED_SHARE = 0.01  # fire when >= 1% of nonzero values flush to zero ...
 UNDERFLOW_SUBNORMAL_SHARE = 0.10  # ... or >= 10% are subnormal
-CANCELLATION_RATIO = 10.0  # input RMS / output RMS
+CANCELLATION_RATIO = 10.0  # input RMS / output RMS ...
+CANCELLATION_ERROR = 1e-2  # ... and a local relative RMS error at least this (a pure scale has none)
 OUTLIER_RATIO = 8.0  # max / p99.9 of the quantized tensor
 ZERO_SHARE = 0.25  # share of nonzero values that quantize to zero
 
 
 def local_hints(node: str, precision: str, ref: np.ndarray, local: np.ndarray, metrics: ErrorMetrics,
-                notable: bool, inputs: Mapping[str, np.ndarray],
+                notable: bool, inherited: bool, inputs: Mapping[str, np.ndarray],
                 quantized: Sequence[tuple[Quantizer, np.ndarray]]) -> list[CauseHint]:
-    """Hints for one local output. `inputs` are the node's float reference inputs (for
-    cancellation); `quantized` pairs each activation quantizer in its cone with the reference
-    tensor it quantizes."""
-    hints = [h for h in (_nan_local(node, metrics), _overflow(node, precision, ref, metrics)) if h]
+    """Hints for one local output. `inherited`: an input, as the target stores it, is already
+    NaN/Inf (its producer overflowed), so NaN/Inf in this output are not this node's doing.
+    `inputs` are the node's float reference inputs (for cancellation); `quantized` pairs each
+    activation quantizer in its cone with the reference tensor it quantizes."""
+    hints = [h for h in (None if inherited else _nan_local(node, metrics),
+                         _overflow(node, precision, ref, metrics, inherited)) if h]
     if notable and precision in LIMITS:
         hints += [h for h in (_underflow(node, precision, ref, local),) if h]
     if notable and inputs:
@@ -74,10 +77,10 @@ def _nan_local(node: str, m: ErrorMetrics) -> CauseHint | None:
                      {"nan_count": float(new), "nan_share": new / m.size})
 
 
-def _overflow(node: str, precision: str, ref: np.ndarray, m: ErrorMetrics) -> CauseHint | None:
+def _overflow(node: str, precision: str, ref: np.ndarray, m: ErrorMetrics, inherited: bool) -> CauseHint | None:
     limits = LIMITS.get(precision)
     new_inf = max(0, m.inf_target - m.inf_ref)
-    if limits is None or (m.ref_max_abs <= limits.largest and not new_inf):
+    if limits is None or (m.ref_max_abs <= limits.largest and (inherited or not new_inf)):
         return None
     beyond = int(np.count_nonzero(np.abs(ref) > limits.largest)) if m.ref_max_abs > limits.largest else 0
     return CauseHint("overflow", node,
@@ -109,12 +112,14 @@ def _underflow(node: str, precision: str, ref: np.ndarray, local: np.ndarray) ->
 
 def _cancellation(node: str, ref: np.ndarray, inputs: Mapping[str, np.ndarray],
                   m: ErrorMetrics) -> CauseHint | None:
+    error = relative_rms(m)
+    if error < CANCELLATION_ERROR:
+        return None
     out_rms = rms(ref)
     name, in_rms = max(((n, rms(a)) for n, a in inputs.items()), key=lambda item: item[1])
     ratio = in_rms / out_rms if out_rms > 0 else math.inf
     if ratio < CANCELLATION_RATIO:
         return None
-    error = relative_rms(m)
     return CauseHint("cancellation", node,
                      f"'{node}' cancels: its input '{name}' has RMS {in_rms:.4g}, {ratio:.3g}x its "
                      f"output's {out_rms:.4g}, so the input's rounding becomes a relative error of "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from trtdiff.attribution.hints import local_hints
+from trtdiff.attribution.hints import LIMITS, local_hints, relative_rms
 from trtdiff.attribution.rank import local_score
 from trtdiff.attribution.shadow import LocalOutput, ShadowModel
 from trtdiff.compare.metrics import compute_metrics
@@ -44,6 +44,7 @@ def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray]
     results: dict[str, LocalResult] = {}
     warnings: list[str] = []
     runs = 0
+    amax: dict[str, float] = {}
     for shadow in shadows:
         feeds = {name: _as(lookup[ref], dtype) for name, (ref, dtype) in shadow.feeds.items()}
         outputs = {o.shadow_name: o for o in shadow.outputs}
@@ -53,7 +54,7 @@ def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray]
             if out is None:
                 return
             result = _local_result(out, lookup[out.tensor], array, lookup, tolerances,
-                                   node_inputs.get(out.node, []))
+                                   node_inputs.get(out.node, []), amax)
             if isinstance(result, str):
                 warnings.append(result)
             else:
@@ -73,7 +74,7 @@ def _as(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _local_result(out: LocalOutput, ref: np.ndarray, local: np.ndarray, lookup: Mapping[str, np.ndarray],
-                  tolerances: ToleranceSpec, inputs: list[str]) -> LocalResult | str:
+                  tolerances: ToleranceSpec, inputs: list[str], amax: dict[str, float]) -> LocalResult | str:
     if ref.shape != local.shape:
         return (f"{out.tensor}: local output of '{out.node}' has shape {list(local.shape)}, the reference "
                 f"{list(ref.shape)}; no local error for it")
@@ -81,12 +82,26 @@ def _local_result(out: LocalOutput, ref: np.ndarray, local: np.ndarray, lookup: 
         ref, local = ref.astype(np.float64), local.astype(np.float64)
     atol, rtol = tolerances.for_tensor(out.tensor)
     metrics, passed = compute_metrics(ref, local, atol, rtol, tolerances.check, tolerances.rel_floor)
-    score = local_score(metrics)
     float_inputs = {n: lookup[n] for n in dict.fromkeys(inputs) if n in lookup and _float(lookup[n])}
+    inherited = _nonfinite_inputs(float_inputs, out.precision, amax)
+    score = relative_rms(metrics) if inherited else local_score(metrics)
     quantized = [(q, lookup[q.tensor]) for q in out.quantizers if q.tensor in lookup]
     hints = local_hints(out.node, out.precision, ref, local, metrics, not passed or score > NOTABLE,
-                        float_inputs, quantized)
+                        inherited, float_inputs, quantized)
     return LocalResult(out.tensor, out.node, out.precision, metrics, passed, score, tuple(hints))
+
+
+def _nonfinite_inputs(inputs: Mapping[str, np.ndarray], precision: str, amax: dict[str, float]) -> bool:
+    """Whether an input, as the target stores it, is NaN/Inf: non-finite in the reference, or
+    beyond the largest value of the node's type (FP16: 65504). Max |x| is cached per tensor."""
+    limit = LIMITS[precision].largest if precision in ("fp16", "bf16") else np.inf
+    for name, values in inputs.items():
+        if name not in amax:
+            with np.errstate(invalid="ignore"):
+                amax[name] = float(np.max(np.abs(values), initial=0.0))
+        if not amax[name] <= limit:  # NaN compares False
+            return True
+    return False
 
 
 def _float(array: np.ndarray) -> bool:

@@ -93,19 +93,15 @@ class TargetIndex:
         return bool(node.name) and node.name in self.ref_outputs and node.op_type != "Constant"
 
     def stops(self, x: str, owner: str = "") -> bool:
-        """Whether a walk back from a node's input ends at x: a tensor the reference has by name
-        (the target's version of it: a reduced-precision copy, or rounded in place when emulated;
-        its storage error belongs to its producer) or the output of another original node."""
-        if x in self.ref_names:
-            return True
+        """Whether a walk back from a node's input ends at x: the output of an original node other
+        than `owner`. Target-only nodes in between (the Cast pair that rounds it, Q/DQ) are part of
+        the reader's cone: a node is fed each input as the target stores it."""
         node = self.producer[x][0] if x in self.producer else None
         return node is not None and self.matched(node) and node.name != owner
 
     def leaf_ref(self, x: str) -> str:
         """The reference tensor that target tensor x stands for at the edge of a cone ("" when
         it is made by a target-only node)."""
-        if x in self.ref_names:
-            return x
         if x in self.producer:
             node, k = self.producer[x]
             if self.matched(node):
@@ -172,8 +168,6 @@ class ShadowBuilder:
         """Reference-world name of target tensor x (fed or computed from reference tensors)."""
         if not x or x in self.index.inits:
             return x
-        if x in self.index.ref_names:
-            return self._feed(x, x)
         if x in self.index.producer:
             node, _ = self.index.producer[x]
             if self.index.matched(node):
