@@ -21,7 +21,7 @@ import onnx
 from trtdiff.attribution.amplify import amplification
 from trtdiff.attribution.hints import nan_origin_cumulative
 from trtdiff.attribution.local import LocalResult, run_shadows
-from trtdiff.attribution.rank import local_score, rank_offenders
+from trtdiff.attribution.rank import introduced_scores, local_score, rank_offenders
 from trtdiff.attribution.shadow import ShadowModel, TargetIndex, chunk_tensors
 from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.model import topological_nodes
@@ -38,6 +38,7 @@ DEFAULT_BUDGET = 4 << 30
 @dataclass(frozen=True)
 class Attribution:
     local: Mapping[str, LocalResult]  # by reference tensor name
+    scores: Mapping[str, float]  # error each local output introduces (rank.introduced_scores)
     warnings: tuple[str, ...] = ()
     shadow_runs: int = 0
 
@@ -65,13 +66,14 @@ def attribute(model: onnx.ModelProto, target_model: onnx.ModelProto, selected: S
     index = TargetIndex.build(model, target_model, {k: v.dtype for k, v in lookup.items()})
     sizes = {k: int(v.nbytes) for k, v in lookup.items()}
     shadows: Iterator[ShadowModel] = chunk_tensors(index, wanted, sizes, memory_budget or DEFAULT_BUDGET)
-    node_inputs = {n.name: list(n.input) for n in model.graph.node}
-    results, warnings, runs = run_shadows(shadows, lookup, make_runner, tolerances, node_inputs)
+    nodes = {n.name: n for n in model.graph.node}
+    results, warnings, runs = run_shadows(shadows, lookup, make_runner, tolerances, nodes)
     missing = [t for t, _ in wanted if t not in results]
     if missing:
         warnings.append(f"{len(missing)} tensors have no local error (e.g. '{missing[0]}'): the target has "
                         "no node of the same name making them from tensors the reference has")
-    return Attribution(results, tuple(warnings), runs)
+    scores = introduced_scores(results, {name: list(n.input) for name, n in nodes.items()})
+    return Attribution(results, scores, tuple(warnings), runs)
 
 
 def _selected_producers(model: onnx.ModelProto, selected: Sequence[str]) -> list[tuple[str, str]]:
@@ -93,8 +95,7 @@ def annotate(comparison: Comparison, attribution: Attribution) -> Comparison:
     graph_inputs = set(comparison.settings.inputs)
     tensors = [_annotated(t, attribution.local.get(t.name), inputs.get(t.node, ()), by_name, graph_inputs)
                for t in comparison.tensors]
-    scores = {name: local.score for name, local in attribution.local.items()}
-    return replace(comparison, tensors=tuple(tensors), offenders=rank_offenders(tensors, scores),
+    return replace(comparison, tensors=tuple(tensors), offenders=rank_offenders(tensors, attribution.scores),
                    warnings=comparison.warnings + attribution.warnings)
 
 

@@ -3,11 +3,12 @@
     overflow      reference values beyond the target type's largest value (65504 for FP16),
                   or infs the node's local output has where the reference is finite
     underflow     share of the reference's nonzero values below the smallest normal number
-                  (subnormal: fewer bits) and share the local output flushes to zero
+                  (subnormal: fewer bits) and share of those the local output flushes to zero
     nan_origin    the node whose output first holds NaN the reference lacks: locally (fed the
                   reference's inputs) or in the target run while its inputs held none
     cancellation  large inputs, small output (x - mean of values with a large offset): ratio of
-                  the inputs' RMS to the output's, with the local relative error it causes
+                  the inputs' RMS to the output's, with the local relative error it causes; only
+                  for ops that add or subtract (a Mul by 1e-6 is a scale, not a cancellation)
     quantization  INT8/FP8 step too coarse for the quantized tensor: its max / p99.9 (outliers
                   stretch the scale), step / median |x|, and share of nonzero values that
                   quantize to zero
@@ -43,16 +44,19 @@ LIMITS = {
 }
 UNDERFLOW_FLUSHED_SHARE = 0.01  # fire when >= 1% of nonzero values flush to zero ...
 UNDERFLOW_SUBNORMAL_SHARE = 0.10  # ... or >= 10% are subnormal
+CANCELLING_OPS = frozenset({"Add", "Sub", "Sum", "Mean", "ReduceSum", "ReduceMean", "MatMul", "Gemm", "Conv",
+                            "Einsum", "LayerNormalization", "GroupNormalization", "InstanceNormalization",
+                            "BatchNormalization"})
 CANCELLATION_RATIO = 10.0  # input RMS / output RMS ...
 CANCELLATION_ERROR = 1e-2  # ... and a local relative RMS error at least this (a pure scale has none)
 OUTLIER_RATIO = 8.0  # max / p99.9 of the quantized tensor
 ZERO_SHARE = 0.25  # share of nonzero values that quantize to zero
 
 
-def local_hints(node: str, precision: str, ref: np.ndarray, local: np.ndarray, metrics: ErrorMetrics,
+def local_hints(node: str, op_type: str, precision: str, ref: np.ndarray, local: np.ndarray, metrics: ErrorMetrics,
                 notable: bool, inherited: bool, inputs: Mapping[str, np.ndarray],
                 quantized: Sequence[tuple[Quantizer, np.ndarray]]) -> list[CauseHint]:
-    """Hints for one local output. `inherited`: an input, as the target stores it, is already
+    """Hints for one local output of `node`. `inherited`: an input, as the target stores it, is already
     NaN/Inf (its producer overflowed), so NaN/Inf in this output are not this node's doing.
     `inputs` are the node's float reference inputs (for cancellation); `quantized` pairs each
     activation quantizer in its cone with the reference tensor it quantizes."""
@@ -60,7 +64,7 @@ def local_hints(node: str, precision: str, ref: np.ndarray, local: np.ndarray, m
                          _overflow(node, precision, ref, metrics, inherited)) if h]
     if notable and precision in LIMITS:
         hints += [h for h in (_underflow(node, precision, ref, local),) if h]
-    if notable and inputs:
+    if notable and inputs and op_type in CANCELLING_OPS:
         hints += [h for h in (_cancellation(node, ref, inputs, metrics),) if h]
     if precision in ("int8", "fp8"):
         hints += [h for q, values in quantized if (h := _quantization(node, precision, q, values))]
@@ -97,8 +101,9 @@ def _underflow(node: str, precision: str, ref: np.ndarray, local: np.ndarray) ->
     count = int(np.count_nonzero(nonzero))
     if not count:
         return None
-    subnormal = int(np.count_nonzero(nonzero & (magnitude < limits.smallest_normal)))
-    flushed = int(np.count_nonzero(nonzero & (np.ravel(local) == 0)))
+    tiny = nonzero & (magnitude < limits.smallest_normal)
+    subnormal = int(np.count_nonzero(tiny))
+    flushed = int(np.count_nonzero(tiny & (np.ravel(local) == 0)))
     if flushed / count < UNDERFLOW_FLUSHED_SHARE and subnormal / count < UNDERFLOW_SUBNORMAL_SHARE:
         return None
     return CauseHint("underflow", node,

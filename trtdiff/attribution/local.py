@@ -15,7 +15,6 @@ import numpy as np
 import onnx
 
 from trtdiff.attribution.hints import LIMITS, local_hints, relative_rms
-from trtdiff.attribution.rank import local_score
 from trtdiff.attribution.shadow import LocalOutput, ShadowModel
 from trtdiff.compare.metrics import compute_metrics
 from trtdiff.compare.tolerance import ToleranceSpec
@@ -33,13 +32,13 @@ class LocalResult:
     precision: str  # the lowest type the node's cone computes or stores in
     metrics: ErrorMetrics
     passed: bool  # local error within the tensor's tolerance
-    score: float  # see rank.local_score
+    inherited: bool  # an input, as the target stores it, is already NaN/Inf
     hints: tuple[CauseHint, ...]
 
 
 def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray],
                 make_runner: Callable[[onnx.ModelProto], Runner], tolerances: ToleranceSpec,
-                node_inputs: Mapping[str, list[str]]) -> tuple[dict[str, LocalResult], list[str], int]:
+                nodes: Mapping[str, onnx.NodeProto]) -> tuple[dict[str, LocalResult], list[str], int]:
     """Local results by tensor name, warnings, and the number of shadow models run."""
     results: dict[str, LocalResult] = {}
     warnings: list[str] = []
@@ -54,7 +53,7 @@ def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray]
             if out is None:
                 return
             result = _local_result(out, lookup[out.tensor], array, lookup, tolerances,
-                                   node_inputs.get(out.node, []), amax)
+                                   nodes[out.node], amax)
             if isinstance(result, str):
                 warnings.append(result)
             else:
@@ -74,7 +73,7 @@ def _as(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _local_result(out: LocalOutput, ref: np.ndarray, local: np.ndarray, lookup: Mapping[str, np.ndarray],
-                  tolerances: ToleranceSpec, inputs: list[str], amax: dict[str, float]) -> LocalResult | str:
+                  tolerances: ToleranceSpec, node: onnx.NodeProto, amax: dict[str, float]) -> LocalResult | str:
     if ref.shape != local.shape:
         return (f"{out.tensor}: local output of '{out.node}' has shape {list(local.shape)}, the reference "
                 f"{list(ref.shape)}; no local error for it")
@@ -82,13 +81,13 @@ def _local_result(out: LocalOutput, ref: np.ndarray, local: np.ndarray, lookup: 
         ref, local = ref.astype(np.float64), local.astype(np.float64)
     atol, rtol = tolerances.for_tensor(out.tensor)
     metrics, passed = compute_metrics(ref, local, atol, rtol, tolerances.check, tolerances.rel_floor)
-    float_inputs = {n: lookup[n] for n in dict.fromkeys(inputs) if n in lookup and _float(lookup[n])}
+    float_inputs = {n: lookup[n] for n in dict.fromkeys(node.input) if n in lookup and _float(lookup[n])}
     inherited = _nonfinite_inputs(float_inputs, out.precision, amax)
-    score = relative_rms(metrics) if inherited else local_score(metrics)
+    notable = not passed or relative_rms(metrics) > NOTABLE
     quantized = [(q, lookup[q.tensor]) for q in out.quantizers if q.tensor in lookup]
-    hints = local_hints(out.node, out.precision, ref, local, metrics, not passed or score > NOTABLE,
-                        inherited, float_inputs, quantized)
-    return LocalResult(out.tensor, out.node, out.precision, metrics, passed, score, tuple(hints))
+    hints = local_hints(out.node, node.op_type, out.precision, ref, local, metrics, notable, inherited,
+                        float_inputs, quantized)
+    return LocalResult(out.tensor, out.node, out.precision, metrics, passed, inherited, tuple(hints))
 
 
 def _nonfinite_inputs(inputs: Mapping[str, np.ndarray], precision: str, amax: dict[str, float]) -> bool:

@@ -1,13 +1,18 @@
-"""Offenders: nodes ranked by the error they introduce themselves (local error).
+"""Offenders: nodes ranked by the error they introduce themselves.
 
-Score of a local output (`local_score`): infinite when it holds NaN or Inf where the reference is
-finite (or the other way round); otherwise its relative RMS error, RMS(local - reference) /
-RMS(reference) = 10^(-SNR/20). It is scale-free, so a node with large values and one with small
-values compare fairly, and plain rounding scores about the type's unit roundoff (~3e-4 for FP16)
-while an overflowing, flushing or cancelling node scores orders of magnitude more. A node's score
-is its worst output's. Ties (e.g. two nodes that both make infs) go to the node first in
-topological order. A node whose input, as the target stores it, is already NaN/Inf (its
-producer overflowed) is scored on its finite elements: what it receives is not its doing.
+Each node's local output was computed from its inputs as the target stores them (see shadow.py),
+so it carries the error of those inputs' storage too: a Relu reading a flushed-to-zero tensor
+outputs zeros. The score a node is ranked by is what it adds beyond what it received:
+
+    score = max(0, E(local output) - max over inputs of E(input's own local output))
+
+where E is the relative RMS error RMS(local - reference) / RMS(reference) = 10^(-SNR/20) over the
+elements finite on both sides (scale-free: large and small tensors compare fairly; plain FP16
+rounding is ~3e-4). A node that passes on what it got scores ~0; one that overflows, flushes to
+zero, cancels (x - mean magnifies its inputs' rounding thousands of times) scores high. The score
+is infinite when the local output holds NaN/Inf where the reference is finite and no input, as the
+target stores it, was already NaN/Inf. A node's score is its worst output's; ties (two nodes
+that both make infs) go to the node first in topological order.
 """
 
 from __future__ import annotations
@@ -16,19 +21,39 @@ import math
 from collections.abc import Mapping, Sequence
 
 from trtdiff.attribution.hints import relative_rms
+from trtdiff.attribution.local import LocalResult
 from trtdiff.result import ErrorMetrics, Offender, TensorResult
 
 
 def local_score(m: ErrorMetrics) -> float:
-    if m.histogram and m.histogram[-1] > 0:
+    """Relative RMS error, infinite when NaN/Inf disagree (one side only)."""
+    if nonfinite_disagreement(m):
         return math.inf
     return relative_rms(m)
 
 
+def nonfinite_disagreement(m: ErrorMetrics) -> bool:
+    return bool(m.histogram) and m.histogram[-1] > 0
+
+
+def introduced_scores(results: Mapping[str, LocalResult],
+                      node_inputs: Mapping[str, Sequence[str]]) -> dict[str, float]:
+    """The score above for each local output, by tensor name."""
+    scores = {}
+    for tensor, r in results.items():
+        if nonfinite_disagreement(r.metrics) and not r.inherited:
+            scores[tensor] = math.inf
+            continue
+        received = max((relative_rms(results[i].metrics) for i in node_inputs.get(r.node, ())
+                        if i in results), default=0.0)
+        scores[tensor] = max(0.0, relative_rms(r.metrics) - received)
+    return scores
+
+
 def rank_offenders(tensors: Sequence[TensorResult],
                    scores: Mapping[str, float] | None = None) -> tuple[Offender, ...]:
-    """Every node with a local error, worst first. `scores` (by tensor) overrides `local_score`:
-    attribution scores NaN/Inf that a node receives on its inputs by its finite elements only."""
+    """Every node with a local error, worst first, by `scores` (from `introduced_scores`, by
+    tensor; `local_score` of the local metrics where missing)."""
     best: dict[str, tuple[float, TensorResult]] = {}
     for t in tensors:
         if t.local is None or not t.node:

@@ -42,6 +42,6 @@ def ranking(model: onnx.ModelProto, plan: PrecisionPlan, feeds: Mapping[str, np.
     index = {t.name: t.index for t in tensors}
     best: dict[str, tuple[float, int]] = {}
     for local in result.local.values():
-        key = (-local.score, index[local.tensor])
+        key = (-result.scores[local.tensor], index[local.tensor])
         best[local.node] = min(best.get(local.node, key), key)
     return sorted(best, key=lambda node: (best[node], node))
