@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from trtdiff.commands.attribution_options import attribution_from, attribution_options
 from trtdiff.commands.options import input_options, input_settings_from, tolerance_options, tolerances_from
 from trtdiff.commands.targets import target_options, target_from_options
 from trtdiff.errors import ExitCode
@@ -38,6 +39,7 @@ from trtdiff.terminal import print_comparison
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the result as JSON.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report.")
+@attribution_options
 @click.option("--table", "table_mode", type=click.Choice(["auto", "all", "failing"]), default="auto",
               show_default=True, help="Which tensors the terminal table lists.")
 def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape_tensors: bool,
@@ -50,6 +52,7 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
                          (save_outputs, "--save-outputs")):
         if path:
             ensure_writable(path, option)
+    attribution, memory_budget = attribution_from(options, mark_all)
     request = RunRequest(
         model_path=model,
         target=target_from_options(options),
@@ -63,6 +66,8 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
         command=" ".join(shlex.quote(a) for a in ["trtdiff", *sys.argv[1:]]),
         save_inputs=save_inputs,
         save_outputs=save_outputs,
+        attribution=attribution,
+        memory_budget=memory_budget,
     )
     comparison = run_comparison(request)
     console = Console()
