@@ -63,7 +63,7 @@ def attribute(model: onnx.ModelProto, target_model: onnx.ModelProto, selected: S
     (of fed and produced tensors per model) allow."""
     lookup = collections.ChainMap(dict(reference), dict(feeds))
     wanted = _selected_producers(model, selected)
-    index = TargetIndex.build(model, target_model, {k: v.dtype for k, v in lookup.items()})
+    index = TargetIndex.build(model, target_model, {k: (v.dtype, v.shape) for k, v in lookup.items()})
     sizes = {k: int(v.nbytes) for k, v in lookup.items()}
     shadows: Iterator[ShadowModel] = chunk_tensors(index, wanted, sizes, memory_budget or DEFAULT_BUDGET)
     nodes = {n.name: n for n in model.graph.node}

@@ -76,18 +76,18 @@ class TargetIndex:
     target_inputs: set[str]
     types: dict[str, int]
     target: onnx.ModelProto
-    ref_dtypes: Mapping[str, np.dtype]  # dtypes of the reference tensors held (type fallback)
+    ref_specs: Mapping[str, tuple[np.dtype, tuple[int, ...]]]  # dtype and shape of reference tensors held
 
     @classmethod
     def build(cls, reference: onnx.ModelProto, target: onnx.ModelProto,
-              ref_dtypes: Mapping[str, np.dtype]) -> TargetIndex:
+              ref_specs: Mapping[str, tuple[np.dtype, tuple[int, ...]]]) -> TargetIndex:
         producer = {o: (n, i) for n in target.graph.node for i, o in enumerate(n.output) if o}
         inits = {i.name: i for i in target.graph.initializer}
         types = {k: int(v.type.tensor_type.elem_type) for k, v in inferred_value_info(target).items()}
         ref_inputs = {i.name for i in reference.graph.input}
         ref_names = ref_inputs | {o for n in reference.graph.node for o in n.output if o}
         return cls({n.name: list(n.output) for n in reference.graph.node}, ref_inputs, ref_names, producer, inits,
-                   {i.name for i in target.graph.input} - set(inits), types, target, ref_dtypes)
+                   {i.name for i in target.graph.input} - set(inits), types, target, ref_specs)
 
     def matched(self, node: onnx.NodeProto) -> bool:
         return bool(node.name) and node.name in self.ref_outputs and node.op_type != "Constant"
@@ -154,8 +154,8 @@ class ShadowBuilder:
         target = self.index.target
         used = {x for n in self.nodes for x in n.input} | self._outer_names()
         inits = [i for name, i in self.index.inits.items() if name in used]
-        inputs = [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(dtype), None)
-                  for name, (_, dtype) in self.feeds.items()]
+        inputs = [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(dtype), self._shape(ref))
+                  for name, (ref, dtype) in self.feeds.items()]
         outputs = [self._output_info(o) for o in self.outputs]
         graph = helper.make_graph(self.nodes, "trtdiff_shadow", inputs, outputs, inits)
         model = helper.make_model(graph, opset_imports=list(target.opset_import))
@@ -210,8 +210,8 @@ class ShadowBuilder:
         elem = self.index.types.get(x, 0)
         if elem:
             dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem))
-        elif reference_name in self.index.ref_dtypes:
-            dtype = np.dtype(self.index.ref_dtypes[reference_name])
+        elif reference_name in self.index.ref_specs:
+            dtype = np.dtype(self.index.ref_specs[reference_name][0])
         else:
             raise _Unresolvable(x)
         self.feeds[x + REF] = (reference_name, dtype)
@@ -259,8 +259,12 @@ class ShadowBuilder:
     def _output_info(self, out: LocalOutput) -> onnx.ValueInfoProto:
         elem = self.index.types.get(out.tensor, 0)
         if elem:
-            return helper.make_tensor_value_info(out.shadow_name, elem, None)
+            return helper.make_tensor_value_info(out.shadow_name, elem, self._shape(out.tensor))
         return helper.make_empty_tensor_value_info(out.shadow_name)
+
+    def _shape(self, reference_name: str) -> tuple[int, ...] | None:
+        spec = self.index.ref_specs.get(reference_name)
+        return spec[1] if spec is not None else None
 
 
 def _outer_scope(node: onnx.NodeProto) -> set[str]:
