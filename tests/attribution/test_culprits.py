@@ -57,3 +57,23 @@ def test_local_error_ranking_for_bisect(name):
     culprits = build.CULPRITS[name]
     assert set(ranking[: len(culprits)]) == set(culprits), ranking
     assert len(ranking) == len(model.graph.node)
+
+
+def test_consumer_whose_own_input_conversion_overflows_is_the_culprit(tmp_path):
+    """'big' adds a constant of 1e5, beyond FP16: the plan keeps it in FP32, so its output is
+    finite in the target; 'act' (Relu) is lowered and its FP16 input conversion makes the infs."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Mul", ["x", "gain"], ["scaled"], name="scaled"),
+             helper.make_node("Add", ["scaled", "bias"], ["big"], name="big"),
+             helper.make_node("Relu", ["big"], ["act"], name="act")]
+    inits = [numpy_helper.from_array(__import__("numpy").array(2.0, "float32"), "gain"),
+             numpy_helper.from_array(__import__("numpy").array([1e5, 1.0], "float32"), "bias")]
+    graph = helper.make_graph(nodes, "kept", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2])],
+                              [helper.make_tensor_value_info("act", TensorProto.FLOAT, [3, 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    comparison = attributed(save(model, tmp_path / "kept.onnx"), fp16=True)
+    assert offender_nodes(comparison)[0] == "act" and math.isinf(comparison.offenders[0].score)
+    assert comparison.offenders[0].hints == ("overflow",)
+    assert comparison.tensor("big").local.inf_target == 0

@@ -119,7 +119,8 @@ def test_parse_size_rejects(text):
 
 
 def test_shadow_model_is_valid_onnx(tmp_path):
-    from trtdiff.attribution.shadow import ShadowBuilder, TargetIndex
+    from trtdiff.attribution.index import TargetIndex
+    from trtdiff.attribution.shadow import ShadowBuilder
 
     model = build.quantization()
     target = apply_plan(model, PrecisionPlan("int8"), [{"x": np.ones((256, 64), np.float32)}]).model

@@ -19,10 +19,12 @@ import numpy as np
 import onnx
 
 from trtdiff.attribution.amplify import amplification
+from trtdiff.attribution.chunks import chunk_tensors
 from trtdiff.attribution.hints import nan_origin_cumulative
+from trtdiff.attribution.index import TargetIndex
 from trtdiff.attribution.local import LocalResult, run_shadows
 from trtdiff.attribution.rank import introduced_scores, local_score, rank_offenders
-from trtdiff.attribution.shadow import ShadowModel, TargetIndex, chunk_tensors
+from trtdiff.attribution.shadow import ShadowModel
 from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.model import topological_nodes
 from trtdiff.precision.plan import PrecisionPlan

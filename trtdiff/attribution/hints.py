@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trtdiff.attribution.shadow import Quantizer
+from trtdiff.attribution.facts import Quantizer
 from trtdiff.result import CauseHint, ErrorMetrics
 
 
@@ -56,8 +56,8 @@ ZERO_SHARE = 0.25  # share of nonzero values that quantize to zero
 def local_hints(node: str, op_type: str, precision: str, ref: np.ndarray, local: np.ndarray, metrics: ErrorMetrics,
                 notable: bool, inherited: bool, inputs: Mapping[str, np.ndarray],
                 quantized: Sequence[tuple[Quantizer, np.ndarray]]) -> list[CauseHint]:
-    """Hints for one local output of `node`. `inherited`: an input, as the target stores it, is already
-    NaN/Inf (its producer overflowed), so NaN/Inf in this output are not this node's doing.
+    """Hints for one local output of `node`. `inherited`: an input, as its producer stores it in the
+    target, is already NaN/Inf (that producer overflowed), so NaN/Inf here are not this node's doing.
     `inputs` are the node's float reference inputs (for cancellation); `quantized` pairs each
     activation quantizer in its cone with the reference tensor it quantizes."""
     hints = [h for h in (None if inherited else _nan_local(node, metrics),
@@ -165,6 +165,11 @@ def rms(values: np.ndarray) -> float:
     data = values.astype(np.float64, copy=False).ravel()
     data = data[np.isfinite(data)]
     return float(np.sqrt(np.mean(np.square(data)))) if data.size else 0.0
+
+
+def nonfinite_disagreement(m: ErrorMetrics) -> bool:
+    """NaN/Inf on one side only (the last histogram bin)."""
+    return bool(m.histogram) and m.histogram[-1] > 0
 
 
 def relative_rms(m: ErrorMetrics) -> float:

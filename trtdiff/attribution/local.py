@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from trtdiff.attribution.hints import LIMITS, local_hints, relative_rms
+from trtdiff.attribution.hints import local_hints, nonfinite_disagreement, relative_rms
 from trtdiff.attribution.shadow import LocalOutput, ShadowModel
 from trtdiff.compare.metrics import compute_metrics
 from trtdiff.compare.tolerance import ToleranceSpec
@@ -32,7 +32,7 @@ class LocalResult:
     precision: str  # the lowest type the node's cone computes or stores in
     metrics: ErrorMetrics
     passed: bool  # local error within the tensor's tolerance
-    inherited: bool  # an input, as the target stores it, is already NaN/Inf
+    inherited: bool  # an input, as its producer stores it in the target, is already NaN/Inf
     hints: tuple[CauseHint, ...]
 
 
@@ -43,7 +43,6 @@ def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray]
     results: dict[str, LocalResult] = {}
     warnings: list[str] = []
     runs = 0
-    amax: dict[str, float] = {}
     for shadow in shadows:
         feeds = {name: _as(lookup[ref], dtype) for name, (ref, dtype) in shadow.feeds.items()}
         outputs = {o.shadow_name: o for o in shadow.outputs}
@@ -53,7 +52,7 @@ def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray]
             if out is None:
                 return
             result = _local_result(out, lookup[out.tensor], array, lookup, tolerances,
-                                   nodes[out.node], amax)
+                                   nodes[out.node], results)
             if isinstance(result, str):
                 warnings.append(result)
             else:
@@ -73,7 +72,10 @@ def _as(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _local_result(out: LocalOutput, ref: np.ndarray, local: np.ndarray, lookup: Mapping[str, np.ndarray],
-                  tolerances: ToleranceSpec, node: onnx.NodeProto, amax: dict[str, float]) -> LocalResult | str:
+                  tolerances: ToleranceSpec, node: onnx.NodeProto,
+                  earlier: Mapping[str, LocalResult]) -> LocalResult | str:
+    """Metrics and hints of one local output; `earlier` holds the local results of its producers
+    (outputs arrive in topological order)."""
     if ref.shape != local.shape:
         return (f"{out.tensor}: local output of '{out.node}' has shape {list(local.shape)}, the reference "
                 f"{list(ref.shape)}; no local error for it")
@@ -82,25 +84,12 @@ def _local_result(out: LocalOutput, ref: np.ndarray, local: np.ndarray, lookup: 
     atol, rtol = tolerances.for_tensor(out.tensor)
     metrics, passed = compute_metrics(ref, local, atol, rtol, tolerances.check, tolerances.rel_floor)
     float_inputs = {n: lookup[n] for n in dict.fromkeys(node.input) if n in lookup and _float(lookup[n])}
-    inherited = _nonfinite_inputs(float_inputs, out.precision, amax)
+    inherited = any(nonfinite_disagreement(earlier[i].metrics) for i in node.input if i in earlier)
     notable = not passed or relative_rms(metrics) > NOTABLE
     quantized = [(q, lookup[q.tensor]) for q in out.quantizers if q.tensor in lookup]
     hints = local_hints(out.node, node.op_type, out.precision, ref, local, metrics, notable, inherited,
                         float_inputs, quantized)
     return LocalResult(out.tensor, out.node, out.precision, metrics, passed, inherited, tuple(hints))
-
-
-def _nonfinite_inputs(inputs: Mapping[str, np.ndarray], precision: str, amax: dict[str, float]) -> bool:
-    """Whether an input, as the target stores it, is NaN/Inf: non-finite in the reference, or
-    beyond the largest value of the node's type (FP16: 65504). Max |x| is cached per tensor."""
-    limit = LIMITS[precision].largest if precision in ("fp16", "bf16") else np.inf
-    for name, values in inputs.items():
-        if name not in amax:
-            with np.errstate(invalid="ignore"):
-                amax[name] = float(np.max(np.abs(values), initial=0.0))
-        if not amax[name] <= limit:  # NaN compares False
-            return True
-    return False
 
 
 def _float(array: np.ndarray) -> bool:

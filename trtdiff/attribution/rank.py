@@ -10,9 +10,10 @@ where E is the relative RMS error RMS(local - reference) / RMS(reference) = 10^(
 elements finite on both sides (scale-free: large and small tensors compare fairly; plain FP16
 rounding is ~3e-4). A node that passes on what it got scores ~0; one that overflows, flushes to
 zero, cancels (x - mean magnifies its inputs' rounding thousands of times) scores high. The score
-is infinite when the local output holds NaN/Inf where the reference is finite and no input, as the
-target stores it, was already NaN/Inf. A node's score is its worst output's; ties (two nodes
-that both make infs) go to the node first in topological order.
+is infinite when the local output holds NaN/Inf where the reference is finite and no input, as its
+producer stores it in the target, was already NaN/Inf (a node whose own FP16 input conversion
+overflows, e.g. after a producer kept in FP32, is the culprit itself). A node's score is its
+worst output's; ties (two nodes that both make infs) go to the node first in topological order.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from trtdiff.attribution.hints import relative_rms
+from trtdiff.attribution.hints import nonfinite_disagreement, relative_rms
 from trtdiff.attribution.local import LocalResult
 from trtdiff.result import ErrorMetrics, Offender, TensorResult
 
@@ -30,10 +31,6 @@ def local_score(m: ErrorMetrics) -> float:
     if nonfinite_disagreement(m):
         return math.inf
     return relative_rms(m)
-
-
-def nonfinite_disagreement(m: ErrorMetrics) -> bool:
-    return bool(m.histogram) and m.histogram[-1] > 0
 
 
 def introduced_scores(results: Mapping[str, LocalResult],

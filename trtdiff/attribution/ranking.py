@@ -33,7 +33,7 @@ def ranking(model: onnx.ModelProto, plan: PrecisionPlan, feeds: Mapping[str, np.
     target = apply_plan(named, plan, [feeds]).model
     tensors, _ = comparable_tensors(named)
     selected = [t.name for t in tensors]
-    reference = run_reference(named, selected + reference_inputs_needed(named, selected), feeds, CPU)
+    reference = run_reference(named, selected + reference_inputs_needed(named, selected), dict(feeds), CPU)
 
     def make_runner(shadow: onnx.ModelProto) -> Runner:
         return OnnxRuntimeRunner(shadow, CPU, optimize=False, name="shadow")

@@ -19,29 +19,17 @@ Identity from their reference-world copy under their own name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
-from trtdiff.model import inferred_value_info
+from trtdiff.attribution.facts import Quantizer, cone_precision, cone_quantizer
+from trtdiff.attribution.index import TargetIndex, Unresolvable
 
 REF, LOCAL = "__ref", "__local"
-LOW_TYPES = {TensorProto.FLOAT16: "fp16", TensorProto.BFLOAT16: "bf16",
-             TensorProto.FLOAT8E4M3FN: "fp8", TensorProto.FLOAT8E5M2: "fp8"}
-QUANT_TYPES = {TensorProto.INT8: "int8", TensorProto.UINT8: "int8",
-               TensorProto.FLOAT8E4M3FN: "fp8", TensorProto.FLOAT8E5M2: "fp8"}
-
-
-@dataclass(frozen=True)
-class Quantizer:
-    """An activation QuantizeLinear in a node's cone: which reference tensor it quantizes and
-    its step (the largest scale when per channel)."""
-
-    tensor: str
-    step: float
 
 
 @dataclass(frozen=True)
@@ -58,60 +46,6 @@ class ShadowModel:
     model: onnx.ModelProto
     feeds: dict[str, tuple[str, np.dtype]]  # shadow input -> (reference tensor, dtype to feed)
     outputs: list[LocalOutput]
-
-
-class _Unresolvable(Exception):
-    """A tensor whose chain does not start at a reference tensor (internal to this module)."""
-
-
-@dataclass
-class TargetIndex:
-    """What shadow building looks up in the reference and target models."""
-
-    ref_outputs: dict[str, list[str]]  # reference node name -> its output tensors
-    ref_inputs: set[str]
-    ref_names: set[str]  # every reference tensor: node outputs and graph inputs
-    producer: dict[str, tuple[onnx.NodeProto, int]]  # target tensor -> (node, output index)
-    inits: dict[str, TensorProto]
-    target_inputs: set[str]
-    types: dict[str, int]
-    target: onnx.ModelProto
-    ref_specs: Mapping[str, tuple[np.dtype, tuple[int, ...]]]  # dtype and shape of reference tensors held
-
-    @classmethod
-    def build(cls, reference: onnx.ModelProto, target: onnx.ModelProto,
-              ref_specs: Mapping[str, tuple[np.dtype, tuple[int, ...]]]) -> TargetIndex:
-        producer = {o: (n, i) for n in target.graph.node for i, o in enumerate(n.output) if o}
-        inits = {i.name: i for i in target.graph.initializer}
-        types = {k: int(v.type.tensor_type.elem_type) for k, v in inferred_value_info(target).items()}
-        ref_inputs = {i.name for i in reference.graph.input}
-        ref_names = ref_inputs | {o for n in reference.graph.node for o in n.output if o}
-        return cls({n.name: list(n.output) for n in reference.graph.node}, ref_inputs, ref_names, producer, inits,
-                   {i.name for i in target.graph.input} - set(inits), types, target, ref_specs)
-
-    def matched(self, node: onnx.NodeProto) -> bool:
-        return bool(node.name) and node.name in self.ref_outputs and node.op_type != "Constant"
-
-    def stops(self, x: str, owner: str = "") -> bool:
-        """Whether a walk back from a node's input ends at x: the output of an original node other
-        than `owner`. Target-only nodes in between (the Cast pair that rounds it, Q/DQ) are part of
-        the reader's cone: a node is fed each input as the target stores it."""
-        node = self.producer[x][0] if x in self.producer else None
-        return node is not None and self.matched(node) and node.name != owner
-
-    def leaf_ref(self, x: str) -> str:
-        """The reference tensor that target tensor x stands for at the edge of a cone ("" when
-        it is made by a target-only node)."""
-        if x in self.producer:
-            node, k = self.producer[x]
-            if self.matched(node):
-                outs = self.ref_outputs[node.name]
-                if k >= len(outs):
-                    raise _Unresolvable(x)
-                return outs[k]
-            return ""
-        return x if x in self.ref_inputs else ""
-
 
 @dataclass
 class ShadowBuilder:
@@ -131,13 +65,13 @@ class ShadowBuilder:
         saved = (len(self.nodes), dict(self.feeds), set(self.done))
         try:
             name = self._local(tensor, node)
-        except _Unresolvable:
+        except Unresolvable:
             del self.nodes[saved[0]:]
             self.feeds, self.done = saved[1], saved[2]
             return None
         cone = self._cone(tensor, node)
-        out = LocalOutput(tensor, node, name, _precision(cone, self.index),
-                          tuple(q for n in cone if (q := _quantizer(n, self.index)) is not None))
+        out = LocalOutput(tensor, node, name, cone_precision(cone, self.index),
+                          tuple(q for n in cone if (q := cone_quantizer(n, self.index)) is not None))
         self.outputs.append(out)
         return out
 
@@ -176,7 +110,7 @@ class ShadowBuilder:
             return x + REF
         if x in self.index.target_inputs and x in self.index.ref_inputs:
             return self._feed(x, x)
-        raise _Unresolvable(x)
+        raise Unresolvable(x)
 
     def _local(self, x: str, owner: str) -> str:
         """Local-world name of x: computed by `owner` from reference-world inputs."""
@@ -213,7 +147,7 @@ class ShadowBuilder:
         elif reference_name in self.index.ref_specs:
             dtype = np.dtype(self.index.ref_specs[reference_name][0])
         else:
-            raise _Unresolvable(x)
+            raise Unresolvable(x)
         self.feeds[x + REF] = (reference_name, dtype)
         return x + REF
 
@@ -268,74 +202,19 @@ class ShadowBuilder:
 
 
 def _outer_scope(node: onnx.NodeProto) -> set[str]:
-    from trtdiff.model import _attr_graphs, _outer_scope_names
-
+    """Names the node's subgraph bodies read from the enclosing graph."""
     names: set[str] = set()
     for attr in node.attribute:
-        for sub in _attr_graphs(attr):
-            names |= _outer_scope_names(sub)
+        for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
+            names |= _reads(sub)
     return names
 
 
-def _precision(cone: list[onnx.NodeProto], index: TargetIndex) -> str:
-    """The lowest type a cone computes or stores in: Q/DQ, Casts to a low type, low outputs."""
-    found = set()
-    for node in cone:
-        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 2:
-            zero = index.inits.get(node.input[2])
-            found.add(QUANT_TYPES.get(zero.data_type, "int8") if zero is not None else "int8")
-        elif node.op_type in ("QuantizeLinear", "DequantizeLinear"):
-            found.add("int8")
-        if node.op_type == "Cast":
-            to = next((a.i for a in node.attribute if a.name == "to"), 0)
-            found.add(LOW_TYPES.get(int(to), ""))
-        found.update(LOW_TYPES.get(index.types.get(o, 0), "") for o in node.output)
-    for kind in ("int8", "fp8", "fp16", "bf16"):
-        if kind in found:
-            return kind
-    return "fp32"
-
-
-def _quantizer(node: onnx.NodeProto, index: TargetIndex) -> Quantizer | None:
-    if node.op_type != "QuantizeLinear" or len(node.input) < 2 or node.input[1] not in index.inits:
-        return None
-    source = node.input[0]
-    while not index.stops(source) and source in index.producer:
-        inputs = [i for i in index.producer[source][0].input if i and i not in index.inits]
-        if not inputs:
-            return None
-        source = inputs[0]
-    try:
-        reference = index.leaf_ref(source)
-    except _Unresolvable:
-        return None
-    scale = numpy_helper.to_array(index.inits[node.input[1]])
-    return Quantizer(reference, float(np.max(scale))) if reference and scale.size else None
-
-
-def chunk_tensors(index: TargetIndex, wanted: list[tuple[str, str]], sizes: Mapping[str, int],
-                  budget: int) -> list[ShadowModel]:
-    """Shadow models holding the cones of `wanted` (reference tensor, node) pairs in order, each
-    feeding and producing at most about `budget` bytes (one cone alone may go beyond it)."""
-    models: list[ShadowModel] = []
-    builder = ShadowBuilder(index)
-    used = 0
-    for tensor, node in wanted:
-        try:
-            cost = _cost(builder, tensor, node, sizes)
-            if builder.outputs and used + cost > budget:
-                models.append(builder.finish())
-                builder, used = ShadowBuilder(index), 0
-                cost = _cost(builder, tensor, node, sizes)
-        except _Unresolvable:
-            continue
-        if builder.add(tensor, node) is not None:
-            used += cost
-    if builder.outputs:
-        models.append(builder.finish())
-    return models
-
-
-def _cost(builder: ShadowBuilder, tensor: str, node: str, sizes: Mapping[str, int]) -> int:
-    """Bytes a cone adds: its output and the reference tensors it feeds that are not fed yet."""
-    return sizes.get(tensor, 0) + sum(sizes.get(x, 0) for x in builder.new_feeds(tensor, node))
+def _reads(graph: onnx.GraphProto) -> set[str]:
+    local = {i.name for i in graph.input} | {i.name for i in graph.initializer}
+    used: set[str] = set()
+    for node in graph.node:
+        used.update(n for n in node.input if n)
+        used |= _outer_scope(node)
+        local.update(node.output)
+    return used - local
