@@ -135,3 +135,26 @@ def test_shadow_model_is_valid_onnx(tmp_path):
     precision = {o.node: o.precision for o in shadow.outputs}
     assert precision == {"embed": "int8", "spike": "fp32", "proj": "int8", "head": "int8", "y": "fp32"}
     assert [q.tensor for q in next(o for o in shadow.outputs if o.node == "proj").quantizers] == ["spike"]
+
+
+def test_a_shadow_model_that_cannot_run_leaves_the_comparison_standing(tmp_path):
+    from dataclasses import replace
+
+    from trtdiff.commands.targets import target_from_options
+    from trtdiff.errors import ToolError
+    from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
+
+    spec = target_from_options({"fp16": True})
+
+    def picky(model):
+        if model.graph.name == "trtdiff_shadow":
+            raise ToolError("provider cannot run this model", "unsupported op", "try another provider")
+        return spec.make_runner(model)
+
+    request = RunRequest(model_path=save(build.overflow(), tmp_path / "o.onnx"),
+                         target=replace(spec, make_runner=picky), selection=TensorSelection(mark_all=True),
+                         attribution=True)
+    comparison = run_comparison(request)
+    assert comparison.tensor("square").metrics is not None and comparison.tensor("square").local is None
+    assert any("could not run" in w and "unsupported op" in w for w in comparison.warnings)
+    assert comparison.offenders == ()
