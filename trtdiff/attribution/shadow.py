@@ -47,6 +47,7 @@ class ShadowModel:
     feeds: dict[str, tuple[str, np.dtype]]  # shadow input -> (reference tensor, dtype to feed)
     outputs: list[LocalOutput]
 
+
 @dataclass
 class ShadowBuilder:
     """Adds local cones one tensor at a time; `finish` makes the model."""
