@@ -77,3 +77,13 @@ def test_consumer_whose_own_input_conversion_overflows_is_the_culprit(tmp_path):
     assert offender_nodes(comparison)[0] == "act" and math.isinf(comparison.offenders[0].score)
     assert comparison.offenders[0].hints == ("overflow",)
     assert comparison.tensor("big").local.inf_target == 0
+
+
+@pytest.mark.parametrize("name", sorted(build.BUILDERS))
+def test_committed_fixture_files_match_their_builders(name):
+    import onnx
+    from attribution_helpers import ROOT
+
+    committed = onnx.load(str(ROOT / "fixtures" / "attribution" / f"{name}.onnx"))
+    assert committed.SerializeToString() == build.BUILDERS[name]().SerializeToString()
+    assert "Culprit" in committed.graph.doc_string or "culprits" in committed.graph.doc_string

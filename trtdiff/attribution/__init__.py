@@ -31,7 +31,7 @@ from trtdiff.precision.plan import PrecisionPlan
 from trtdiff.result import Comparison, TensorResult
 from trtdiff.runners.base import Runner
 
-__all__ = ["Attribution", "LocalResult", "annotate", "attribute", "local_error_ranking",
+__all__ = ["Attribution", "LocalResult", "annotate", "attribute", "drop_unselected", "local_error_ranking",
            "local_score", "parse_size", "reference_inputs_needed"]
 
 DEFAULT_BUDGET = 4 << 30
