@@ -80,7 +80,7 @@ class Accumulator:
             return
         stored = self.abs_errors[self.filled:self.filled + n]
         stored[...] = err
-        buckets = np.right_shift(stored.view(np.int32), BUCKET_SHIFT, out=buf.buckets[:n])
+        buckets = np.right_shift(stored.view(np.int32), BUCKET_SHIFT, out=buf.buckets[:n], casting="safe")
         self.bucket_counts += np.bincount(buckets, minlength=FINE_BUCKETS)
         chunk_max = float(err.max())
         self.zeros += n - int(np.count_nonzero(err))
@@ -139,7 +139,7 @@ class _Buffers:
     @classmethod
     def allocate(cls, size: int) -> _Buffers:
         return cls(np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size, dtype=bool),
-                   np.empty(size, dtype=np.int32))
+                   np.empty(size, dtype=np.intp))  # bincount's own index type: it copies anything else
 
     def view(self, n: int) -> _Buffers:
         return _Buffers(self.r[:n], self.t[:n], self.err[:n], self.tmp[:n], self.flags[:n], self.buckets[:n])
