@@ -1,0 +1,197 @@
+"""The search for a small FP32 set, over an abstract `evaluate(fp32_set) -> bool`.
+
+Nothing here knows about ONNX: `evaluate` says whether the model passes with a set of nodes kept
+in FP32. The search, seeded by a ranking (worst local error first):
+
+1. checks the all-lower set (nothing in FP32): if it passes there is nothing to do;
+2. finds the shortest passing prefix of the ranking, by galloping (1, 2, 4, ... nodes) and then
+   binary search: cheap when the culprits rank high, never worse than twice a plain bisection;
+   if even the whole ranking fails, the target differs for a reason FP32 cannot fix;
+3. removes groups of nodes from that prefix (delta debugging, halves then quarters ...), when the
+   prefix is long enough for groups to pay off;
+4. removes single nodes until none can go: the result is 1-minimal (dropping any one node fails).
+
+With `groups` (op types), steps 2-4 run first over the groups, then over the nodes of the groups
+kept. A budget (`max_evals`) stops the search early; the smallest passing set found is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trtdiff.bisect.state import BudgetExhausted, Memo, Outcome
+
+log = logging.getLogger(__name__)
+
+GROUP_REMOVAL_MIN = 6  # below this many nodes, single removal alone is cheaper than groups
+
+STATUS_MINIMAL = "minimal"  # a 1-minimal passing set
+STATUS_ALL_LOWER_PASSES = "all_lower_passes"  # nothing needs FP32
+STATUS_ALL_FP32_FAILS = "all_fp32_fails"  # keeping every candidate in FP32 still fails
+STATUS_BUDGET = "budget"  # --max-evals reached; best passing set so far
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What the search found: `fp32` in ranking order, `necessary` maps each node of the set to
+    the outcome of the set without it (why it is needed)."""
+
+    status: str
+    passed: bool
+    fp32: tuple[str, ...]
+    evaluations: int
+    new_evaluations: int
+    necessary: dict[str, Outcome] = field(default_factory=dict)
+    phases: dict[str, int] = field(default_factory=dict)  # evaluations spent per phase
+
+    @property
+    def minimal(self) -> bool:
+        return self.status == STATUS_MINIMAL
+
+
+def shortest_passing_prefix(items: Sequence[str], passes: Any) -> int | None:
+    """Length of the shortest passing prefix of `items`, assuming the empty prefix fails; None if
+    the whole sequence fails. `passes(list)` answers for a prefix."""
+    n = len(items)
+    if n == 0:
+        return None
+    low, size = 0, 1  # low: longest prefix known to fail
+    while True:
+        size = min(size, n)
+        if passes(items[:size]):
+            high = size
+            break
+        if size == n:
+            return None
+        low, size = size, size * 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        if passes(items[:mid]):
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def remove_groups(chosen: list[str], passes: Any) -> list[str]:
+    """Delta debugging over complements: try dropping each of n chunks, n = 2, 4, ... until the
+    chunks are single nodes; a successful drop keeps the granularity (ddmin's n-1 rule)."""
+    chunks = 2
+    while len(chosen) >= 2 and chunks <= len(chosen):
+        parts = _split(chosen, chunks)
+        for part in reversed(parts):  # low-ranked nodes are the likeliest to be unneeded
+            rest = [x for x in chosen if x not in part]
+            if passes(rest):
+                chosen = rest
+                chunks = max(chunks - 1, 2)
+                break
+        else:
+            if chunks >= len(chosen):
+                break
+            chunks = min(chunks * 2, len(chosen))
+    return chosen
+
+
+def remove_singles(chosen: list[str], passes: Any) -> list[str]:
+    """Drop nodes one at a time (lowest rank first) until every remaining node is needed."""
+    changed = True
+    while changed:
+        changed = False
+        for item in reversed(list(chosen)):
+            rest = [x for x in chosen if x != item]
+            if passes(rest):
+                chosen = rest
+                changed = True
+    return chosen
+
+
+def _split(items: list[str], chunks: int) -> list[list[str]]:
+    size, extra = divmod(len(items), chunks)
+    parts, start = [], 0
+    for index in range(chunks):
+        end = start + size + (1 if index < extra else 0)
+        parts.append(items[start:end])
+        start = end
+    return [p for p in parts if p]
+
+
+def _minimise(items: list[str], passes: Any, phases: dict[str, int], memo: Memo, label: str) -> list[str] | None:
+    """Steps 2-4 over `items`; None when even all of them fail."""
+    before = memo.evaluations
+    length = shortest_passing_prefix(items, passes)
+    phases[f"{label}prefix"] = memo.evaluations - before
+    if length is None:
+        return None
+    chosen = list(items[:length])
+    if len(chosen) >= GROUP_REMOVAL_MIN:
+        before = memo.evaluations
+        chosen = remove_groups(chosen, passes)
+        phases[f"{label}groups"] = memo.evaluations - before
+    before = memo.evaluations
+    chosen = remove_singles(chosen, passes)
+    phases[f"{label}singles"] = memo.evaluations - before
+    return chosen
+
+
+def minimal_fp32_set(
+    ranking: Sequence[str],
+    memo: Memo,
+    groups: Mapping[str, str] | None = None,
+) -> SearchResult:
+    """Find a 1-minimal set of `ranking`'s items whose FP32 keeps the outputs in tolerance.
+
+    `groups` maps each item to a group (its op type) to search groups first. Evaluations go
+    through `memo`, which counts, caches, persists and enforces the budget."""
+    ranking = list(dict.fromkeys(ranking))
+    phases: dict[str, int] = {}
+    try:
+        if memo(()):
+            return _result(STATUS_ALL_LOWER_PASSES, (), memo, phases)
+        candidates = ranking
+        if groups:
+            candidates = _search_groups(ranking, groups, memo, phases)
+            if candidates is None:
+                return _result(STATUS_ALL_FP32_FAILS, (), memo, phases, passed=False)
+        chosen = _minimise(candidates, memo, phases, memo, "")
+        if chosen is None:
+            return _result(STATUS_ALL_FP32_FAILS, (), memo, phases, passed=False)
+        return _result(STATUS_MINIMAL, tuple(x for x in ranking if x in chosen), memo, phases)
+    except BudgetExhausted:
+        best = memo.best_passing()
+        log.warning("the evaluation budget (%s) ran out; returning the best passing set so far", memo.max_evals)
+        fp32 = tuple(x for x in ranking if best is not None and x in best)
+        return _result(STATUS_BUDGET, fp32, memo, phases, passed=best is not None)
+
+
+def _search_groups(ranking: list[str], groups: Mapping[str, str], memo: Memo,
+                   phases: dict[str, int]) -> list[str] | None:
+    """Minimise over op types (ranked by their best-ranked node), then return the nodes of the
+    types kept, in ranking order, as the candidates for the node search."""
+    members: dict[str, list[str]] = {}
+    for item in ranking:
+        members.setdefault(groups.get(item, "?"), []).append(item)
+
+    def expand(kinds: Sequence[str]) -> list[str]:
+        return [x for kind in kinds for x in members[kind]]
+
+    def passes_kinds(kinds: Sequence[str]) -> bool:
+        return memo(expand(kinds))
+
+    kinds = _minimise(list(members), passes_kinds, phases, memo, "op_type_")
+    if kinds is None:
+        return None
+    return [x for x in ranking if groups.get(x, "?") in set(kinds)]
+
+
+def _result(status: str, fp32: tuple[str, ...], memo: Memo, phases: dict[str, int],
+            passed: bool = True) -> SearchResult:
+    necessary: dict[str, Outcome] = {}
+    if status == STATUS_MINIMAL:
+        for item in fp32:
+            known = memo.known([x for x in fp32 if x != item])
+            if known is not None:
+                necessary[item] = known
+    return SearchResult(status, passed, fp32, memo.evaluations, memo.new_evaluations, necessary, phases)
