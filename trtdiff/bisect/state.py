@@ -175,9 +175,9 @@ class Memo:
             return None
         for other, outcome in self.state.records.items():
             if not outcome.passed and key <= other:
-                return Outcome(False, {"inferred_from": sorted(other)})
+                return Outcome(False, {**outcome.info, "inferred_from": sorted(other)})
             if outcome.passed and other <= key:
-                return Outcome(True, {"inferred_from": sorted(other)})
+                return Outcome(True, {**outcome.info, "inferred_from": sorted(other)})
         return None
 
     def best_passing(self) -> frozenset[str] | None:
