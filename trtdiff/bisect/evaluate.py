@@ -96,3 +96,25 @@ def feeds_digest(feeds: Feeds) -> str:
         digest.update(f"{name}:{array.dtype}:{array.shape}".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()[:16]
+
+
+def subgraph_plan(plan: Any, part: onnx.ModelProto) -> Any:
+    """`plan` restricted to the nodes present in `part` (a piece cut from the planned model)."""
+    import dataclasses
+
+    present = {node.name for node in part.graph.node}
+    keep = tuple(n for n in getattr(plan, "keep_fp32_nodes", ()) or () if n in present)
+    if dataclasses.is_dataclass(plan) and hasattr(plan, "keep_fp32_nodes"):
+        return dataclasses.replace(plan, keep_fp32_nodes=keep)
+    return plan
+
+
+def plan_check(plan: Any, reference: Feeds, tolerances: Tolerances, infer: Infer,
+               apply: Apply = default_apply) -> Callable[[onnx.ModelProto, Feeds], Outcome]:
+    """A reduce check: run a piece under `plan` and compare its outputs with the reference."""
+
+    def check(part: onnx.ModelProto, feeds: Feeds) -> Outcome:
+        names = [o.name for o in part.graph.output]
+        return run_plan(part, subgraph_plan(plan, part), feeds, reference, tolerances, infer, apply, names)
+
+    return check
