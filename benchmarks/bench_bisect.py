@@ -1,0 +1,206 @@
+"""Benchmark: trtdiff's FP32-set search against onnxconverter-common and Polygraphy's algorithm.
+
+Side by side on the same models (the planted-fault fixtures, at three sizes), the same input and
+the same tolerance (numpy.allclose with atol 1e-2, rtol 0 on every output):
+
+- occ:        onnxconverter-common's `auto_convert_mixed_precision` itself (segment halving); its
+              evaluations are its calls to `convert_float_to_float16`, its set the final block list;
+- poly-first, poly-last: Polygraphy `debug precision`'s bisection over "the first N / last N
+              layers in higher precision", reproduced here (it cannot run without TensorRT);
+- trtdiff:    `trtdiff.bisect.search.minimal_fp32_set`, seeded by a local-error ranking (each node
+              run alone in FP16 on the reference's inputs: one small run per node, reported apart)
+              and, as a worst case, by plain graph order.
+
+Every algorithm evaluates a set the same way: onnxconverter-common's FP16 conversion with that set
+blocked, run on ONNX Runtime CPU, compared with the FP32 run. With `--plans`, the trtdiff and
+Polygraphy searches are also run over trtdiff's own precision plans (native and emulated FP16).
+
+Run: python benchmarks/bench_bisect.py [--json out.json] [--plans]   (needs `pip install -e .[bench]`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "fixtures" / "bisect"))
+
+import build_bisect_fixtures as fixtures  # noqa: E402
+
+from trtdiff.bisect.search import minimal_fp32_set  # noqa: E402
+from trtdiff.bisect.state import Memo, SearchState  # noqa: E402
+
+SIZES = (2, 6, 12)  # filler blocks: about 24, 70 and 150 nodes
+
+
+def infer(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)
+
+
+def occ_convert(model: onnx.ModelProto, block: list[str]) -> onnx.ModelProto:
+    from onnxconverter_common import float16
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        return float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=list(block))
+
+
+def passes(ref: list[np.ndarray], got: list[np.ndarray]) -> bool:
+    return all(np.allclose(r, g.astype(np.float32), rtol=fixtures.RTOL, atol=fixtures.ATOL) for r, g in zip(ref, got))
+
+
+def occ_evaluator(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> Callable[[frozenset[str]], bool]:
+    ref = infer(model, feeds)
+    return lambda fp32: passes(ref, infer(occ_convert(model, sorted(fp32)), feeds))
+
+
+def run_occ(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, object]:
+    """onnxconverter-common's own search, counting its conversions (= evaluations)."""
+    from onnxconverter_common import auto_mixed_precision, float16
+
+    calls: list[list[str]] = []
+    original = float16.convert_float_to_float16
+
+    def counted(*args: object, **kwargs: object) -> onnx.ModelProto:
+        calls.append(list(kwargs.get("node_block_list") or []))
+        return original(*args, **kwargs)
+
+    float16.convert_float_to_float16 = counted
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            auto_mixed_precision.auto_convert_mixed_precision(model, feeds, rtol=max(fixtures.RTOL, 1e-12),
+                                                             atol=fixtures.ATOL, keep_io_types=True)
+    finally:
+        float16.convert_float_to_float16 = original
+    return {"fp32": sorted(calls[-1]), "evaluations": len(calls)}
+
+
+def run_polygraphy(order: list[str], evaluate: Callable[[frozenset[str]], bool], forward: bool) -> dict[str, object]:
+    """Polygraphy's BisectMarker, reproduced: start with all N layers marked, then bisect on N
+    (floor towards 'bad' on success, ceil on failure) until good and bad are 1 apart."""
+    total = len(order)
+    good, bad, marked, evaluations = total + 1, 0, total, 0
+
+    def chosen(n: int) -> list[str]:
+        return order[:n] if forward else order[total - n:]
+
+    while True:
+        evaluations += 1
+        ok = evaluate(frozenset(chosen(marked)))
+        if ok:
+            good = marked
+        else:
+            bad = marked
+        previous = marked
+        marked = int((math.floor if ok else math.ceil)((good + bad) / 2.0))
+        if previous == marked or abs(good - bad) <= 1 or marked > total:
+            break
+    return {"fp32": chosen(good) if good <= total else None, "evaluations": evaluations}
+
+
+def local_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[str]:
+    """Nodes by the relative error each adds alone: the node converted to FP16, fed the
+    reference's own inputs (what attribution's local error measures)."""
+    from trtdiff.bisect.graph import extract
+    from trtdiff.model import inferred_value_info, with_outputs
+
+    names = [o for n in model.graph.node for o in n.output]
+    marked = with_outputs(model, names)
+    session_out = [o.name for o in marked.graph.output]
+    tensors = dict(zip(session_out, infer(marked, feeds)))
+    tensors.update(feeds)
+    infos = inferred_value_info(model)
+    weights = {i.name for i in model.graph.initializer}
+    scores = {}
+    for node in model.graph.node:
+        inputs = [i for i in node.input if i and i not in weights]
+        single = extract(model, inputs, list(node.output), infos=infos, nodes=[node])
+        got = infer(occ_convert(single, []), {i: tensors[i] for i in inputs})
+        ref = [tensors[o] for o in node.output]
+        scores[node.name] = max(float(np.max(np.abs(g.astype(np.float64) - r) / (np.abs(r) + 1e-6)))
+                                for g, r in zip(got, ref))
+    return sorted(scores, key=lambda n: -scores[n])
+
+
+def run_trtdiff(ranking: list[str], evaluate: Callable[[frozenset[str]], bool]) -> dict[str, object]:
+    memo = Memo(evaluate, SearchState("bench"))
+    result = minimal_fp32_set(ranking, memo)
+    return {"fp32": list(result.fp32), "evaluations": result.evaluations, "status": result.status}
+
+
+def bench_model(kind: str, blocks: int) -> list[dict[str, object]]:
+    model = fixtures.build(kind, blocks)
+    feeds = fixtures.feeds()
+    order = [n.name for n in model.graph.node]
+    evaluate = occ_evaluator(model, feeds)
+    rows = []
+
+    def row(name: str, fn: Callable[[], dict[str, object]], extra: str = "") -> None:
+        start = time.perf_counter()
+        found = fn()
+        fp32 = found["fp32"]
+        rows.append({"model": f"{kind}[{len(order)}]", "algorithm": name, "fp32_size": None if fp32 is None else len(fp32),
+                     "evaluations": found["evaluations"], "seconds": round(time.perf_counter() - start, 2),
+                     "found_expected": fp32 is not None and set(fixtures.EXPECTED[kind]) <= set(fp32), "note": extra,
+                     "fp32": fp32})
+
+    row("occ auto_convert_mixed_precision", lambda: run_occ(model, feeds))
+    row("polygraphy first-N (reproduced)", lambda: run_polygraphy(order, evaluate, True))
+    row("polygraphy last-N (reproduced)", lambda: run_polygraphy(order, evaluate, False))
+    start = time.perf_counter()
+    ranking = local_ranking(model, feeds)
+    ranking_seconds = time.perf_counter() - start
+    row("trtdiff (local-error ranking)", lambda: run_trtdiff(ranking, evaluate),
+        f"+ ranking: {len(order)} single-node runs, {ranking_seconds:.2f}s")
+    row("trtdiff (graph order, no ranking)", lambda: run_trtdiff(order, evaluate))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="filler blocks per model")
+    args = parser.parse_args()
+    rows = [r for blocks in map(int, args.sizes.split(",")) for kind in fixtures.KINDS for r in bench_model(kind, blocks)]
+    print(f"{'model':26} {'algorithm':36} {'FP32 set':>8} {'evals':>6} {'secs':>6}  found  note")
+    for r in rows:
+        size = "-" if r["fp32_size"] is None else r["fp32_size"]
+        print(f"{r['model']:26} {r['algorithm']:36} {size:>8} {r['evaluations']:>6} {r['seconds']:>6}  "
+              f"{'yes' if r['found_expected'] else 'NO ':5}  {r['note']}")
+    summarise(rows)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+def summarise(rows: list[dict[str, object]]) -> None:
+    """Per model: is trtdiff's set no larger than each other's, with at most a third of the evaluations?"""
+    print()
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = next(r for r in rows if r["model"] == model and r["algorithm"].startswith("trtdiff (local"))
+        for other in (r for r in rows if r["model"] == model and not r["algorithm"].startswith("trtdiff")):
+            size_ok = other["fp32_size"] is None or mine["fp32_size"] <= other["fp32_size"]
+            ratio = mine["evaluations"] / other["evaluations"]
+            print(f"{model:26} vs {other['algorithm']:34} set {mine['fp32_size']} vs {other['fp32_size']} "
+                  f"({'ok' if size_ok else 'LARGER'}), evaluations {mine['evaluations']} vs {other['evaluations']} "
+                  f"= {ratio:.2f}x ({'<= 1/3' if ratio <= 1 / 3 else '> 1/3'})")
+
+
+if __name__ == "__main__":
+    main()
