@@ -41,7 +41,7 @@ def _round_pair(name: str, tag: str) -> tuple[list[onnx.NodeProto], str]:
             helper.make_node("Cast", [half], [back], name=f"{back}_cast", to=TensorProto.FLOAT)], back
 
 
-def fake_apply(model: onnx.ModelProto, plan: FakePlan) -> FakeApplied:
+def fake_apply(model: onnx.ModelProto, plan: FakePlan, feeds=None) -> FakeApplied:
     keep = set(plan.keep_fp32_nodes)
     weights = {w.name: w for w in model.graph.initializer}
     out = onnx.ModelProto()

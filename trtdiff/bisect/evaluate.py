@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 Feeds = Mapping[str, np.ndarray]
 Infer = Callable[[onnx.ModelProto, Feeds], dict[str, np.ndarray]]
-Apply = Callable[[onnx.ModelProto, Any], Any]  # (model, plan) -> AppliedPlan (has .model)
+Apply = Callable[[onnx.ModelProto, Any, Feeds], Any]  # (model, plan, feeds) -> AppliedPlan (has .model)
 
 
 def onnxruntime_infer(providers: Sequence[str] = ("CPUExecutionProvider",)) -> Infer:
@@ -37,11 +37,11 @@ def onnxruntime_infer(providers: Sequence[str] = ("CPUExecutionProvider",)) -> I
     return infer
 
 
-def default_apply(model: onnx.ModelProto, plan: Any) -> Any:
-    """`trtdiff.precision.apply.apply_plan`, imported when first needed."""
+def default_apply(model: onnx.ModelProto, plan: Any, feeds: Feeds | None = None) -> Any:
+    """`trtdiff.precision.apply.apply_plan`, imported when first needed; `feeds` calibrate INT8/FP8."""
     from trtdiff.precision.apply import apply_plan
 
-    return apply_plan(model, plan)
+    return apply_plan(model, plan, [dict(feeds)] if feeds is not None else None)
 
 
 def output_tolerance(tolerances: Tolerances, name: str) -> tuple[float, float]:
@@ -80,7 +80,7 @@ def run_plan(model: onnx.ModelProto, plan: Any, feeds: Feeds, reference: Feeds, 
              infer: Infer, apply: Apply = default_apply, names: Sequence[str] | None = None) -> Outcome:
     """Apply `plan` to `model`, run it, and compare; an error on the way is a failing outcome."""
     try:
-        applied = apply(model, plan)
+        applied = apply(model, plan, feeds)
         outputs = infer(applied.model, feeds)
     except TrtDiffError as err:
         log.info("target failed: %s", err.one_line())

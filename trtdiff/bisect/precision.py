@@ -85,9 +85,9 @@ def keep_plan(plan: Any, fp32: Sequence[str]) -> Any:
     return plan.with_fp32_nodes(tuple(dict.fromkeys([*base, *sorted(fp32)])))
 
 
-def candidate_nodes(model: onnx.ModelProto, plan: Any, apply: Apply) -> list[str]:
+def candidate_nodes(model: onnx.ModelProto, plan: Any, apply: Apply, feeds: Feeds) -> list[str]:
     """Nodes the plan lowers (those worth keeping in FP32), in topological order."""
-    applied = apply(model, plan)
+    applied = apply(model, plan, feeds)
     lowered = getattr(applied, "lowered_nodes", None)
     kept = set(getattr(plan, "keep_fp32_nodes", ()) or ())
     order = [n.name for n in topological_nodes(model.graph)]
@@ -149,7 +149,7 @@ def bisect_precision(
         return run_plan(model, keep_plan(plan, fp32), feeds, reference, tolerances, infer, apply, outputs)
 
     memo = Memo(evaluate, state, max_evals=max_evals, state_path=state_path, progress=progress)
-    candidates = candidate_nodes(model, plan, apply)
+    candidates = candidate_nodes(model, plan, apply, feeds)
     ordered, source = resolve_ranking(ranking, model, plan, feeds, candidates)
     op_types = {n.name: n.op_type for n in model.graph.node}
     try:

@@ -186,7 +186,7 @@ def split_model(model: onnx.ModelProto, unsupported: Mapping[str, str], director
         segments.append(Segment(**{**asdict(segment), "file": str(path)}))
         models.append(part)
     summary = split_summary(segments, source, [o.name for o in model.graph.output])
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     return segments, models, summary
 
 
@@ -216,7 +216,8 @@ def run_chain(models: Sequence[onnx.ModelProto], feeds: Mapping[str, np.ndarray]
     return tensors
 
 
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write JSON atomically (temp file + rename)."""
     import os
     import tempfile
 

@@ -1,0 +1,184 @@
+"""What `trtdiff bisect` and `trtdiff bisect reduce` share: turning options into a model, a plan,
+inputs, the reference run and tolerances; the progress bar; writing and printing results."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import onnx
+
+from trtdiff.bisect.evaluate import Feeds, Infer, default_apply, onnxruntime_infer, plan_check
+from trtdiff.bisect.precision import PrecisionBisect
+from trtdiff.bisect.reduce import capture_reference
+from trtdiff.bisect.state import Outcome, ProgressHook
+from trtdiff.errors import UsageError
+from trtdiff.model import load_model, save_model
+from trtdiff.result import Tolerances
+
+INPUT_KEYS = ("input_shapes", "val_ranges", "seed", "load_inputs")
+TOLERANCE_KEYS = ("atol", "rtol", "check", "rel_floor")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A loaded model, its plan, inputs and reference, ready for a search."""
+
+    model_path: str
+    model: onnx.ModelProto
+    plan: Any
+    feeds: Feeds
+    reference: dict[str, np.ndarray]
+    tolerances: Tolerances
+    infer: Infer
+    target: str
+
+    def reduce_check(self) -> Callable[[onnx.ModelProto, Feeds], Outcome]:
+        return plan_check(self.plan, self.reference, self.tolerances, self.infer, default_apply)
+
+
+def prepare(model_path: str, options: dict[str, Any], providers: str, capture_all: bool = False) -> Setup:
+    """Options -> Setup. `options` holds the input, tolerance and precision options (consumed)."""
+    from trtdiff.commands.options import input_settings_from, tolerances_from
+    from trtdiff.commands.precision_options import plan_from_options
+    from trtdiff.pipeline import resolve_feeds
+    from trtdiff.precision.plan import validate_plan
+
+    model = load_model(model_path)
+    settings = input_settings_from(**{k: options.pop(k) for k in INPUT_KEYS})
+    spec = tolerances_from(**{k: options.pop(k) for k in TOLERANCE_KEYS})
+    plan = plan_from_options(**options)
+    if plan is None or getattr(plan, "default", "fp32") == "fp32":
+        raise UsageError("no reduced precision to search", "bisect compares the FP32 reference with a lower precision",
+                         "add --fp16, --bf16, --int8, --fp8 or --emulate fp16")
+    validate_plan(plan, model)
+    feeds = resolve_feeds(model, settings)
+    names = tuple(p.strip() for p in providers.split(",") if p.strip())
+    reference_infer = onnxruntime_infer(("CPUExecutionProvider",))
+    reference = capture_reference(model, feeds, reference_infer) if capture_all else reference_infer(model, feeds)
+    spec.check_names(list(reference) if capture_all else [o.name for o in model.graph.output])
+    tolerances = spec.as_result() if hasattr(spec, "as_result") else spec
+    describe = plan.describe() if hasattr(plan, "describe") else str(plan)
+    return Setup(model_path, model, plan, feeds, reference, tolerances, onnxruntime_infer(names),
+                 f"onnxruntime {describe} {list(names)}")
+
+
+def read_ranking(path: str | None) -> list[str] | None:
+    """Node names from a text file (one per line, '#' comments) or a JSON list; None: attribution."""
+    if path is None:
+        return None
+    text = Path(path).read_text()
+    if text.lstrip().startswith("["):
+        import json
+
+        return [str(n) for n in json.loads(text)]
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool, what: str = "FP32 set") -> Iterator[ProgressHook]:
+    """A rich progress line on stderr: evaluations so far, the current set size and its verdict."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda evaluations, size, passed: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("bisect: starting")
+
+        def hook(evaluations: int, size: int, passed: bool) -> None:
+            verdict = "pass" if passed else "fail"
+            progress.update(task, description=f"bisect: {evaluations} evaluations, {what} {size} nodes ({verdict})")
+
+        yield hook
+
+
+def write_outputs(found: PrecisionBisect, setup: Setup, output_dir: str | None) -> dict[str, Path]:
+    """The fixed mixed-precision model and every export of its plan, in `output_dir`."""
+    if output_dir is None or not found.passed:
+        return {}
+    directory = Path(output_dir)
+    stem = Path(setup.model_path).stem
+    files: dict[str, Path] = {}
+    applied = default_apply(setup.model, found.plan, setup.feeds)
+    files["model"] = directory / f"{stem}.mixed.onnx"
+    save_model(applied.model, files["model"])
+    try:
+        from trtdiff.precision.export import export_all
+    except ImportError:
+        return files
+    files.update({f"export:{k}": Path(v) for k, v in export_all(found.plan, setup.model, directory).items()})
+    return files
+
+
+def print_bisect(found: PrecisionBisect, files: dict[str, Path]) -> None:
+    """The set, why each node is in it, output errors before/after, evaluations, files."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(found.message)
+    if found.fp32_nodes:
+        table = Table("node", "op", "rank", "why it is needed", title="keep in FP32", title_justify="left")
+        for row in found.fp32_nodes:
+            table.add_row(row["node"], row["op_type"], str(row["rank"] or "-"), row["reason"])
+        console.print(table)
+    for name in found.outputs_before:
+        after = found.outputs_after.get(name)
+        console.print(f"output {name}: max_abs {found.outputs_before[name]:.3g} before"
+                      + (f", {after:.3g} after" if after is not None else ""))
+    phases = ", ".join(f"{k} {v}" for k, v in found.search.phases.items())
+    console.print(f"evaluations: {found.search.evaluations} ({phases}); ranking: {found.ranking_source}")
+    for kind, path in files.items():
+        console.print(f"wrote {kind}: {path}")
+    if not files and found.passed and found.fp32_nodes:
+        console.print("add -o DIR to write the mixed-precision model and the plan's exports")
+
+
+def rerun_command(model: Path, inputs: Path, model_arg: str) -> str:
+    """`trtdiff run` on the reduced model with the precision and tolerance flags given here: the
+    command line minus `bisect reduce MODEL` and the options that only reduce understands."""
+    import shlex
+
+    drop_with_value = {"-o", "--output-dir", "--json", "--fail-on", "--load-inputs", "--input-shapes",
+                       "--val-range", "--seed", "--providers"}
+    words = list(sys.argv[1:])
+    for word in ("bisect", "reduce", model_arg):
+        if word in words:
+            words.remove(word)
+    kept: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in drop_with_value:
+            skip = True
+        elif word.split("=", 1)[0] not in drop_with_value:
+            kept.append(word)
+    return " ".join(shlex.quote(a) for a in ["trtdiff", "run", str(model), "--load-inputs", str(inputs), *kept])
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write atomically (temp file + rename)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise UsageError(f"cannot write {path}", str(err), "choose a writable path") from err
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
