@@ -43,7 +43,10 @@ import build_bisect_fixtures as fixtures  # noqa: E402
 from trtdiff.bisect.search import minimal_fp32_set  # noqa: E402
 from trtdiff.bisect.state import Memo, SearchState  # noqa: E402
 
-SIZES = (2, 6, 12)  # filler blocks: about 24, 70 and 150 nodes
+SIZES = (2, 6, 12, 24)  # filler blocks: about 25 to 170 nodes
+# paired_overflow is left out: ONNX Runtime's CPU provider runs Mul/Sqrt of an FP16 model through
+# FP32 kernels (inserted casts, then merged), so its activation overflow never shows there.
+KINDS = ("one_culprit", "two_culprits", "amplified_culprit")
 
 
 def infer(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -178,7 +181,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="filler blocks per model")
     args = parser.parse_args()
-    rows = [r for blocks in map(int, args.sizes.split(",")) for kind in fixtures.KINDS for r in bench_model(kind, blocks)]
+    rows = [r for blocks in map(int, args.sizes.split(",")) for kind in KINDS for r in bench_model(kind, blocks)]
     print(f"{'model':26} {'algorithm':36} {'FP32 set':>8} {'evals':>6} {'secs':>6}  found  note")
     for r in rows:
         size = "-" if r["fp32_size"] is None else r["fp32_size"]

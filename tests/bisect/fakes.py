@@ -63,6 +63,8 @@ def fake_apply(model: onnx.ModelProto, plan: FakePlan, feeds=None) -> FakeApplie
                 rounded = f"{name}__{node.name}_f16"
                 new_weights.append(numpy_helper.from_array(array, rounded))
                 copy.input[i] = rounded
+            elif name in node.input[:i]:
+                copy.input[i] = copy.input[list(node.input).index(name)]
             else:
                 casts, back = _round_pair(name, f"in_{node.name}")
                 out.graph.node.extend(casts)

@@ -13,7 +13,7 @@ from trtdiff.bisect.search import STATUS_ALL_FP32_FAILS, STATUS_ALL_LOWER_PASSES
 from trtdiff.errors import UsageError
 from trtdiff.result import Tolerances
 
-KINDS = ("one_culprit", "two_culprits", "amplified_culprit")
+KINDS = ("one_culprit", "two_culprits", "amplified_culprit", "paired_overflow")
 
 
 def tolerances(expected, atol=None):
