@@ -35,7 +35,8 @@ def test_bisect_finds_the_planted_minimal_set_in_graph_order(kind, expected, fix
     assert found.search.status == STATUS_MINIMAL
     assert sorted(n["node"] for n in found.fp32_nodes) == sorted(expected["minimal_fp32"][kind])
     assert all("without it" in n["reason"] and "fails" in n["reason"] for n in found.fp32_nodes)
-    assert max(found.outputs_before.values()) > expected["atol"] > max(found.outputs_after.values())
+    assert any(not error <= expected["atol"] for error in found.outputs_before.values())  # NaN too
+    assert max(found.outputs_after.values()) < expected["atol"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
