@@ -67,12 +67,20 @@ class PrecisionBisect:
             "evaluations_by_phase": dict(self.search.phases),
             "candidates": len(self.candidates),
             "ranking": self.ranking_source,
-            "outputs_before": self.outputs_before,
-            "outputs_after": self.outputs_after,
+            "outputs_before": _json_floats(self.outputs_before),
+            "outputs_after": _json_floats(self.outputs_after),
             "plan": self.plan.to_dict() if hasattr(self.plan, "to_dict") else None,
             "exports": dict(self.exports),
             "state_file": self.state_path,
         }
+
+
+def _json_floats(values: dict[str, float]) -> dict[str, float | str]:
+    """Non-finite errors as "nan"/"inf"/"-inf" strings, as trtdiff.result writes them."""
+    import math
+
+    return {k: (v if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")))
+            for k, v in values.items()}
 
 
 def model_digest(model: onnx.ModelProto) -> str:
