@@ -104,7 +104,7 @@ def subgraph_plan(plan: Any, part: onnx.ModelProto) -> Any:
 
     present = {node.name for node in part.graph.node}
     keep = tuple(n for n in getattr(plan, "keep_fp32_nodes", ()) or () if n in present)
-    if dataclasses.is_dataclass(plan) and hasattr(plan, "keep_fp32_nodes"):
+    if dataclasses.is_dataclass(plan) and not isinstance(plan, type) and hasattr(plan, "keep_fp32_nodes"):
         return dataclasses.replace(plan, keep_fp32_nodes=keep)
     return plan
 

@@ -154,7 +154,7 @@ def bisect_precision(
     state = open_state(state_path, model, settings)
 
     def evaluate(fp32: frozenset[str]) -> Outcome:
-        return run_plan(model, keep_plan(plan, fp32), feeds, reference, tolerances, infer, apply, outputs)
+        return run_plan(model, keep_plan(plan, sorted(fp32)), feeds, reference, tolerances, infer, apply, outputs)
 
     memo = Memo(evaluate, state, max_evals=max_evals, state_path=state_path, progress=progress)
     candidates = candidate_nodes(model, plan, apply, feeds)

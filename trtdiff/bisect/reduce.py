@@ -182,7 +182,7 @@ def _save_npz(arrays: Mapping[str, np.ndarray], path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **dict(arrays))
+            np.savez(handle, **dict(arrays))  # type: ignore[arg-type]
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -150,11 +150,11 @@ def minimal_fp32_set(
     try:
         if memo(()):
             return _result(STATUS_ALL_LOWER_PASSES, (), memo, phases)
-        candidates = ranking
+        candidates: list[str] | None = ranking
         if groups:
             candidates = _search_groups(ranking, groups, memo, phases)
-            if candidates is None:
-                return _result(STATUS_ALL_FP32_FAILS, (), memo, phases, passed=False)
+        if candidates is None:
+            return _result(STATUS_ALL_FP32_FAILS, (), memo, phases, passed=False)
         chosen = _minimise(candidates, memo, phases, memo, "")
         if chosen is None:
             return _result(STATUS_ALL_FP32_FAILS, (), memo, phases, passed=False)

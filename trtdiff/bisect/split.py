@@ -29,7 +29,7 @@ from trtdiff.model import inferred_value_info, save_model, topological_nodes
 log = logging.getLogger(__name__)
 
 TARGETS = ("trt",)
-_TYPE_NAMES = {
+_TYPE_NAMES: dict[int, str] = {
     onnx.TensorProto.FLOAT: "FP32", onnx.TensorProto.FLOAT16: "FP16", onnx.TensorProto.BFLOAT16: "BF16",
     onnx.TensorProto.INT32: "INT32", onnx.TensorProto.INT64: "INT64", onnx.TensorProto.INT8: "INT8",
     onnx.TensorProto.UINT8: "UINT8", onnx.TensorProto.BOOL: "BOOL", onnx.TensorProto.DOUBLE: "DOUBLE",
@@ -93,7 +93,7 @@ def _type_reason(node: onnx.NodeProto, row: Mapping[str, Any], infos: Mapping[st
         return ""
     info = infos.get(node.input[0])
     elem = info.type.tensor_type.elem_type if info is not None else 0
-    name = _TYPE_NAMES.get(elem)
+    name = _TYPE_NAMES.get(int(elem))
     if name is None or name in types or (name == "DOUBLE" and "FP32" in types):
         return ""
     return f"{node.op_type} on {name} input: TensorRT supports {', '.join(sorted(types))}"
@@ -104,10 +104,12 @@ def unsupported_nodes(model: onnx.ModelProto, target: str = "trt") -> tuple[dict
     if target not in TARGETS:
         raise UsageError(f"unknown split target '{target}'", f"the targets are {', '.join(TARGETS)}",
                          "pass --target trt")
+    import importlib
+
     try:
-        from trtdiff.runners import trt
+        trt: Any = importlib.import_module("trtdiff.runners.trt")
     except ImportError:
-        trt = None  # type: ignore[assignment]
+        trt = None
     if trt is not None and hasattr(trt, "tensorrt_available") and trt.tensorrt_available()[0]:
         return dict(trt.unsupported_nodes(model)), "TensorRT parser (supports_model_v2)"
     table = load_op_table()
