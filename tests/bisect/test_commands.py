@@ -1,0 +1,126 @@
+"""The `trtdiff bisect`, `trtdiff bisect reduce` and `trtdiff split` commands end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+from conftest import FIXTURES
+
+pytest.importorskip("trtdiff.commands.precision_options", reason="needs the precision-plan options (issue 3)")
+pytest.importorskip("trtdiff.commands.options", reason="needs the shared input/tolerance options (issue 2)")
+
+from trtdiff.commands.bisect import bisect_group  # noqa: E402
+from trtdiff.commands.split import split_command  # noqa: E402
+
+INPUTS = str(FIXTURES / "inputs.npz")
+# out-of-range constants are the planted faults: clamp them instead of letting the plan keep them
+COMMON = ["--emulate", "fp16", "--out-of-range", "clamp", "--atol", "1e-2", "--rtol", "0",
+          "--load-inputs", INPUTS]
+
+
+def invoke(command, args):
+    result = CliRunner().invoke(command, args, standalone_mode=False, catch_exceptions=True)
+    return result
+
+
+def fixture(kind: str) -> str:
+    return str(FIXTURES / f"{kind}.onnx")
+
+
+def test_bisect_json_names_the_culprits_and_writes_the_fixed_model(tmp_path):
+    out = tmp_path / "bisect.json"
+    result = invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--json", str(out), "-o", str(tmp_path),
+                                   "--no-progress"])
+    assert result.exception is None, result.output
+    assert result.return_value == 0
+    data = json.loads(out.read_text())
+    assert data["passed"] is True
+    assert sorted(n["node"] for n in data["fp32_nodes"]) == ["culprit_div_a", "culprit_div_b"]
+    assert data["evaluations"] >= 2 and data["outputs_before"] and data["outputs_after"]
+    assert data["exports"], "the plan's export formats are missing"
+    fixed = onnx.load(data["files"]["model"])
+    onnx.checker.check_model(fixed)
+
+
+def test_bisect_paired_overflow_with_the_default_plan(tmp_path):
+    result = invoke(bisect_group, [fixture("paired_overflow"), "--emulate", "fp16", "--atol", "1e-2", "--rtol", "0",
+                                   "--load-inputs", INPUTS, "--json", "-", "--no-progress"])
+    assert result.exception is None, result.output
+    data = json.loads(result.output)
+    assert sorted(n["node"] for n in data["fp32_nodes"]) == ["root", "square"]
+
+
+def test_unknown_keep_fp32_node_is_a_usage_error():
+    result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--keep-fp32", "culprit_dvi"])
+    assert result.exception is not None and getattr(result.exception, "exit_code", None) == 2
+    assert "culprit_div" in str(result.exception)
+
+
+def test_state_from_another_model_is_refused(tmp_path):
+    state = tmp_path / "state.json"
+    first = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--state", str(state), "--no-progress"])
+    assert first.exception is None, first.output
+    again = invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--state", str(state), "--no-progress"])
+    assert getattr(again.exception, "exit_code", None) == 2 and "another model" in str(again.exception)
+
+
+def test_ctrl_c_saves_state_and_prints_how_to_resume(tmp_path, monkeypatch):
+    from trtdiff.commands import bisect_setup
+
+    real = bisect_setup.onnxruntime_infer
+    calls = []
+
+    def flaky(providers=("CPUExecutionProvider",)):
+        infer = real(providers)
+
+        def run(model, feeds):
+            calls.append(1)
+            if len(calls) == 4:
+                raise KeyboardInterrupt
+            return infer(model, feeds)
+
+        return run
+
+    monkeypatch.setattr(bisect_setup, "onnxruntime_infer", flaky)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--no-progress"],
+                                standalone_mode=False)
+    assert isinstance(result.exception, KeyboardInterrupt)
+    assert "Resume with:" in result.output and "--state" in result.output
+    assert (tmp_path / "two_culprits.bisect-state.json").exists()
+
+
+def test_all_fp32_failing_exits_1_and_says_why():
+    result = invoke(bisect_group, [fixture("one_culprit"), "--emulate", "fp16", "--atol", "-1", "--rtol", "0",
+                                   "--load-inputs", INPUTS, "--no-progress"])
+    assert result.return_value == 1, result.output
+    assert "even with all" in result.output
+
+
+def test_reduce_saves_a_model_and_inputs_that_reproduce(tmp_path):
+    result = invoke(bisect_group, ["reduce", fixture("one_culprit"), "--emulate", "fp16", "--out-of-range", "clamp",
+                                   "--atol", "1e-2", "--rtol", "1e-2", "--load-inputs", INPUTS,
+                                   "-o", str(tmp_path), "--json", str(tmp_path / "r.json")])
+    assert result.exception is None, result.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["nodes"] == ["culprit_div"] and data["evaluations"] > 0
+    assert "trtdiff run" in data["reproduce"] and "--load-inputs" in data["reproduce"]
+    with np.load(data["files"]["inputs"]) as inputs:
+        assert set(inputs.files) == {i.name for i in onnx.load(data["files"]["model"]).graph.input}
+
+
+def test_split_command_writes_pieces_and_verifies_them(tmp_path):
+    from test_split import mixed_model
+
+    path = tmp_path / "mixed.onnx"
+    onnx.save_model(mixed_model(), str(path))
+    result = invoke(split_command, [str(path), "-o", str(tmp_path / "parts"), "--json", "-"])
+    assert result.exception is None, result.output
+    data = json.loads(result.output)
+    assert [s["supported"] for s in data["segments"]] == [True, False, True]
+    assert data["verified_max_abs"] == 0.0
+    assert (tmp_path / "parts" / "summary.json").exists()
