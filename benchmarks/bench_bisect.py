@@ -176,12 +176,52 @@ def bench_model(kind: str, blocks: int) -> list[dict[str, object]]:
     return rows
 
 
+def plan_evaluator(model: onnx.ModelProto, feeds: dict[str, np.ndarray], mode: str) -> Callable[[frozenset[str]], bool]:
+    """Evaluate an FP32 set over trtdiff's own plans (fp16, `mode`, out-of-range constants clamped so
+    the planted faults are not kept by the plan's own rule)."""
+    from trtdiff.bisect.evaluate import onnxruntime_infer, run_plan
+    from trtdiff.precision.plan import PrecisionPlan
+    from trtdiff.result import Tolerances
+
+    plan = PrecisionPlan(default="fp16", mode=mode, out_of_range="clamp")
+    run = onnxruntime_infer()
+    reference = run(model, feeds)
+    tolerances = Tolerances(fixtures.ATOL, fixtures.RTOL, "elementwise", 1e-6)
+    return lambda fp32: run_plan(model, plan.with_fp32_nodes(sorted(fp32)), feeds, reference, tolerances, run).passed
+
+
+def bench_plans(kind: str, blocks: int, mode: str) -> list[dict[str, object]]:
+    """trtdiff and Polygraphy's algorithm over trtdiff plans (onnxconverter-common cannot use them)."""
+    model = fixtures.build(kind, blocks)
+    feeds = fixtures.feeds()
+    order = [n.name for n in model.graph.node]
+    evaluate = plan_evaluator(model, feeds, mode)
+    ranking = local_ranking(model, feeds)
+    rows = []
+    for name, fn in (("polygraphy first-N (reproduced)", lambda: run_polygraphy(order, evaluate, True)),
+                     ("polygraphy last-N (reproduced)", lambda: run_polygraphy(order, evaluate, False)),
+                     ("trtdiff (local-error ranking)", lambda: run_trtdiff(ranking, evaluate))):
+        start = time.perf_counter()
+        found = fn()
+        fp32 = found["fp32"]
+        rows.append({"model": f"{kind}[{len(order)}] plan fp16 {mode}", "algorithm": name,
+                     "fp32_size": None if fp32 is None else len(fp32), "evaluations": found["evaluations"],
+                     "seconds": round(time.perf_counter() - start, 2), "note": "",
+                     "found_expected": fp32 is not None and set(fixtures.EXPECTED[kind]) <= set(fp32), "fp32": fp32})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="filler blocks per model")
+    parser.add_argument("--plans", action="store_true", help="also search over trtdiff's precision plans")
     args = parser.parse_args()
-    rows = [r for blocks in map(int, args.sizes.split(",")) for kind in KINDS for r in bench_model(kind, blocks)]
+    sizes = [int(b) for b in args.sizes.split(",")]
+    rows = [r for blocks in sizes for kind in KINDS for r in bench_model(kind, blocks)]
+    if args.plans:
+        rows += [r for mode in ("native", "emulated") for blocks in sizes for kind in fixtures.KINDS
+                 for r in bench_plans(kind, blocks, mode)]
     print(f"{'model':26} {'algorithm':36} {'FP32 set':>8} {'evals':>6} {'secs':>6}  found  note")
     for r in rows:
         size = "-" if r["fp32_size"] is None else r["fp32_size"]
