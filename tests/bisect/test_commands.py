@@ -94,9 +94,20 @@ def test_ctrl_c_saves_state_and_prints_how_to_resume(tmp_path, monkeypatch):
     assert (tmp_path / "two_culprits.bisect-state.json").exists()
 
 
-def test_all_fp32_failing_exits_1_and_says_why():
-    result = invoke(bisect_group, [fixture("one_culprit"), "--emulate", "fp16", "--atol", "-1", "--rtol", "0",
-                                   "--load-inputs", INPUTS, "--no-progress"])
+def test_all_fp32_failing_exits_1_and_says_why(monkeypatch):
+    """A target that differs for another reason: here its backend adds 0.1 to every output."""
+    from trtdiff.commands import bisect_setup
+
+    real = bisect_setup.onnxruntime_infer
+
+    def make(providers=("CPUExecutionProvider",)):
+        infer = real(providers)
+        if tuple(providers) == ("CPUExecutionProvider",):  # the reference
+            return infer
+        return lambda model, feeds: {k: v + np.float32(0.1) for k, v in infer(model, feeds).items()}
+
+    monkeypatch.setattr(bisect_setup, "onnxruntime_infer", make)
+    result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--providers", "cpu", "--no-progress"])
     assert result.return_value == 1, result.output
     assert "even with all" in result.output
 
