@@ -89,7 +89,9 @@ def test_ctrl_c_saves_state_and_prints_how_to_resume(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--no-progress"],
                                 standalone_mode=False)
-    assert isinstance(result.exception, KeyboardInterrupt)
+    import click
+
+    assert isinstance(result.exception, (KeyboardInterrupt, click.exceptions.Abort))  # click turns it into Abort
     assert "Resume with:" in result.output and "--state" in result.output
     assert (tmp_path / "two_culprits.bisect-state.json").exists()
 
