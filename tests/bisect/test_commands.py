@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import numpy as np
 import onnx
@@ -124,6 +125,13 @@ def test_reduce_saves_a_model_and_inputs_that_reproduce(tmp_path):
     assert "trtdiff run" in data["reproduce"] and "--load-inputs" in data["reproduce"]
     with np.load(data["files"]["inputs"]) as inputs:
         assert set(inputs.files) == {i.name for i in onnx.load(data["files"]["model"]).graph.input}
+    assert "--emulate fp16 --out-of-range clamp" in data["reproduce"]
+    from trtdiff.commands.run import run_command
+
+    if "--emulate" not in {opt for param in run_command.params for opt in param.opts}:
+        pytest.skip("`trtdiff run` does not take the precision-plan options yet")
+    rerun = invoke(run_command, shlex.split(data["reproduce"])[2:])
+    assert rerun.return_value == 1, rerun.output  # the failure reproduces on its own
 
 
 def test_split_command_writes_pieces_and_verifies_them(tmp_path):

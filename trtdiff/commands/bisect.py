@@ -100,14 +100,14 @@ def reduce_command(**options: Any) -> int:
     """Cut the model down to the smallest subgraph that still fails, outputs first, then inputs, and
     save it with its inputs (captured from the reference run) so `trtdiff run` reproduces it."""
     mine = {k: options.pop(k) for k in ("fail_on", "json_path", "output_dir", "providers")}
-    model_arg = options.pop("model")
-    setup = session.prepare(model_arg, options, mine["providers"], capture_all=True)
+    given = dict(options)
+    setup = session.prepare(options.pop("model"), options, mine["providers"], capture_all=True)
     with session.progress_bar(mine["json_path"] != "-", what="subgraph") as hook:
         result = reduce_failure(setup.model, setup.reference, setup.reduce_check(), fail_on=mine["fail_on"],
                                 progress=lambda n, size: hook(n, size, False))
     directory = Path(mine["output_dir"] or f"{Path(setup.model_path).stem}_reduced")
     paths = save_reduced(result, directory)
-    rerun = session.rerun_command(paths["model"], paths["inputs"], model_arg)
+    rerun = session.rerun_command(paths["model"], paths["inputs"], given, set(result.nodes))
     data = {"model": setup.model_path, **result.to_dict(), "files": {k: str(v) for k, v in paths.items()},
             "reproduce": rerun}
     _emit_json(data, mine["json_path"])

@@ -144,27 +144,25 @@ def print_bisect(found: PrecisionBisect, files: dict[str, Path]) -> None:
         console.print("add -o DIR to write the mixed-precision model and the plan's exports")
 
 
-def rerun_command(model: Path, inputs: Path, model_arg: str) -> str:
-    """`trtdiff run` on the reduced model with the precision and tolerance flags given here: the
-    command line minus `bisect reduce MODEL` and the options that only reduce understands."""
+def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set[str]) -> str:
+    """`trtdiff run` on the reduced model with the same precision and tolerance options (the
+    --keep-fp32 nodes limited to those left in the piece)."""
     import shlex
 
-    drop_with_value = {"-o", "--output-dir", "--json", "--fail-on", "--load-inputs", "--input-shapes",
-                       "--val-range", "--seed", "--providers"}
-    words = list(sys.argv[1:])
-    for word in ("bisect", "reduce", model_arg):
-        if word in words:
-            words.remove(word)
-    kept: list[str] = []
-    skip = False
-    for word in words:
-        if skip:
-            skip = False
-        elif word in drop_with_value:
-            skip = True
-        elif word.split("=", 1)[0] not in drop_with_value:
-            kept.append(word)
-    return " ".join(shlex.quote(a) for a in ["trtdiff", "run", str(model), "--load-inputs", str(inputs), *kept])
+    words = ["trtdiff", "run", str(model), "--load-inputs", str(inputs)]
+    for flag in ("fp16", "bf16", "int8", "fp8"):
+        if options.get(flag):
+            words.append(f"--{flag}")
+    for key in ("emulate", "precision_plan", "calibration", "out_of_range", "check", "rel_floor"):
+        if options.get(key) is not None:
+            words += [f"--{key.replace('_', '-')}", str(options[key])]
+    for key, flag in (("keep_fp32_op", "--keep-fp32-op"), ("atol", "--atol"), ("rtol", "--rtol")):
+        for value in options.get(key) or ():
+            words += [flag, str(value)]
+    for node in options.get("keep_fp32") or ():
+        if node in nodes:
+            words += ["--keep-fp32", node]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def write_text(path: Path, text: str) -> None:
