@@ -1,31 +1,48 @@
 """The `trtdiff` command group and its one error boundary.
 
 Each command lives in `trtdiff/commands/<name>.py` (parse options, call the library, print) and is
-registered here explicitly. `main` turns every TrtDiffError into one line on stderr and its exit
-code; nothing else in the program catches errors to print them.
+registered here explicitly. `TrtDiffGroup.invoke` turns every TrtDiffError into one line on stderr
+and its exit code; nothing else in the program catches errors to print them. A command ends with
+`ctx.exit(code)` to report pass (0) or accuracy mismatch (1).
 """
 
 from __future__ import annotations
 
 import logging
-import sys
+from typing import Any
 
 import click
 
 from trtdiff import __version__
-from trtdiff.errors import ExitCode, TrtDiffError
+from trtdiff.errors import TrtDiffError
 
-log = logging.getLogger("trtdiff")
+EXIT_INTERRUPTED = 130
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class TrtDiffGroup(click.Group):
+    """A click group whose invoke is the program's single error boundary."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrtDiffError as err:
+            click.echo(f"trtdiff: error: {err.one_line()}", err=True)
+            logging.getLogger("trtdiff").debug("details", exc_info=True)
+            ctx.exit(int(err.exit_code))
+        except KeyboardInterrupt:
+            click.echo("trtdiff: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=TrtDiffGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="trtdiff")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug with tracebacks).")
 def cli(verbose: int) -> None:
     """Find where a model loses accuracy at reduced precision, which layer introduces the error,
     and which layers to keep in FP32."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("trtdiff").setLevel(level)
 
 
 def _register() -> None:
@@ -37,20 +54,6 @@ def _register() -> None:
 _register()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: the one place errors become messages and exit codes."""
-    try:
-        code = cli.main(args=argv, prog_name="trtdiff", standalone_mode=False)
-    except TrtDiffError as err:
-        click.echo(f"trtdiff: error: {err.one_line()}", err=True)
-        sys.exit(int(err.exit_code))
-    except click.exceptions.Abort:
-        click.echo("trtdiff: interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(int(ExitCode.USAGE))
-    except KeyboardInterrupt:
-        click.echo("trtdiff: interrupted", err=True)
-        sys.exit(130)
-    sys.exit(int(code or 0))
+def main() -> None:
+    """Console entry point (`trtdiff`, `python -m trtdiff`)."""
+    cli(prog_name="trtdiff")

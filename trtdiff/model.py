@@ -67,17 +67,33 @@ def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
     return model
 
 
+def exceeds_protobuf_limit(model: onnx.ModelProto) -> bool:
+    """True when the model cannot be serialized in one piece (protobuf's 2 GB limit); newer
+    protobuf raises instead of answering ByteSize() for such a message."""
+    try:
+        return model.ByteSize() > PROTOBUF_LIMIT
+    except Exception:  # google.protobuf.message.EncodeError, version dependent
+        return True
+
+
+def _save_external(model: onnx.ModelProto, path: str, location: str) -> None:
+    """Save with weights in `location` beside `path`. onnx moves the weights out of the in-memory
+    model while saving; they are read back so the caller's model is unchanged afterwards."""
+    onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=location, size_threshold=1024)
+    onnx.load_external_data_for_model(model, os.path.dirname(path))
+
+
 def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> None:
     """Write atomically; models over 2 GB get their weights in `<name>.data` beside them."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    large = model.ByteSize() > PROTOBUF_LIMIT
+    large = exceeds_protobuf_limit(model)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
         if large:
-            onnx.save_model(model, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=f"{target.name}.data", size_threshold=1024)
+            _save_external(model, tmp, f"{target.name}.data")
         else:
             onnx.save_model(model, tmp)
         os.replace(tmp, target)
@@ -92,13 +108,12 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> None:
 def session_source(model: onnx.ModelProto) -> Iterator[bytes | str]:
     """What an inference session is built from: serialized bytes, or for a model over the 2 GB
     protobuf limit a temporary .onnx file with external data."""
-    if model.ByteSize() <= PROTOBUF_LIMIT:
+    if not exceeds_protobuf_limit(model):
         yield model.SerializeToString()
         return
     with tempfile.TemporaryDirectory(prefix="trtdiff-") as tmp:
         path = os.path.join(tmp, "model.onnx")
-        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
-                        location="model.onnx.data", size_threshold=1024)
+        _save_external(model, path, "model.onnx.data")
         yield path
 
 
@@ -180,7 +195,7 @@ def user_input_names(model: onnx.ModelProto) -> list[str]:
 def inferred_value_info(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
     """Value info for every tensor shape inference can type, plus inputs and outputs."""
     try:
-        if model.ByteSize() > PROTOBUF_LIMIT:
+        if exceeds_protobuf_limit(model):
             inferred = _infer_shapes_large(model)
         else:
             inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
@@ -198,7 +213,7 @@ def _infer_shapes_large(model: onnx.ModelProto) -> onnx.ModelProto:
     with tempfile.TemporaryDirectory(prefix="trtdiff-shapes-") as tmp:
         src = os.path.join(tmp, "in.onnx")
         dst = os.path.join(tmp, "out.onnx")
-        onnx.save_model(model, src, save_as_external_data=True, location="in.data")
+        _save_external(model, src, "in.data")
         onnx.shape_inference.infer_shapes_path(src, dst)
         return onnx.load(dst, load_external_data=False)
 

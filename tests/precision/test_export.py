@@ -1,0 +1,165 @@
+"""Exports, each read back the way its consumer reads it, or fed to the tool where it installs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+from precision_helpers import build, feeds_for
+
+from trtdiff.commands.plan import plan_group
+from trtdiff.errors import UsageError
+from trtdiff.precision import (
+    PrecisionPlan,
+    apply_plan,
+    export_all,
+    export_plan,
+    export_texts,
+)
+from trtdiff.precision.export import kept_layers, parse_trtexec_layer_precisions
+
+PLAN = PrecisionPlan("fp16", keep_fp32_nodes=("bn", "hsig"), keep_fp32_ops=("Softmax",))
+
+
+def test_kept_layers_expand_op_types_in_model_order() -> None:
+    assert kept_layers(PLAN, build.convnet()) == ["bn", "hsig", "probs"]
+
+
+def test_trtdiff_plan_round_trips() -> None:
+    text = export_texts(PLAN, build.convnet())["trtdiff"]
+    assert PrecisionPlan.from_dict(json.loads(text)) == PLAN
+
+
+def test_modelopt_patterns_match_exactly_the_kept_nodes() -> None:
+    model = build.convnet()
+    data = json.loads(export_texts(PLAN, model)["modelopt"])
+    assert data["tool"] == "modelopt.onnx.autocast" and data["low_precision_type"] == "fp16"
+    # AutoCast keeps a node when re.match(pattern, node.name) for a pattern, or its op type is listed
+    kept = {n.name for n in model.graph.node
+            if any(re.match(p, n.name) for p in data["nodes_to_exclude"]) or n.op_type in data["op_types_to_exclude"]}
+    assert kept == {"bn", "hsig", "probs"}
+    tricky = PrecisionPlan("fp16", keep_fp32_nodes=("conv1",))  # must not match "conv10" or "conv1.x"
+    pattern = json.loads(export_texts(tricky, model)["modelopt"])["nodes_to_exclude"][0]
+    assert re.match(pattern, "conv1") and not re.match(pattern, "conv10")
+    args = shlex.split(data["command"])
+    assert args[args.index("--nodes_to_exclude") + 1: args.index("--op_types_to_exclude")] == data["nodes_to_exclude"]
+    int8 = json.loads(export_texts(PrecisionPlan("int8", calibration="entropy"), model)["modelopt"])
+    assert int8["tool"] == "modelopt.onnx.quantization" and int8["calibration_method"] == "entropy"
+
+
+def test_onnxconverter_common_takes_the_block_lists() -> None:
+    float16 = pytest.importorskip("onnxconverter_common.float16")
+    model = build.convnet()
+    data = json.loads(export_texts(PLAN, model)["onnxruntime"])
+    converted = float16.convert_float_to_float16(
+        model, keep_io_types=data["keep_io_types"], node_block_list=data["node_block_list"],
+        op_block_list=float16.DEFAULT_OP_BLOCK_LIST + data["op_block_list_additions"])
+    inferred = onnx.shape_inference.infer_shapes(converted)
+    types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+    made_by = {n.name: n.output[0] for n in converted.graph.node}  # it renames blocked outputs
+    for kept in ("bn", "hsig"):
+        assert types[made_by[kept]] == onnx.TensorProto.FLOAT, kept
+    assert types[made_by["conv1"]] == types[made_by["relu"]] == onnx.TensorProto.FLOAT16
+
+
+def test_onnxruntime_quantize_static_takes_nodes_to_exclude(tmp_path) -> None:
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        quantize_static,
+    )
+
+    model = build.convnet()
+    plan = PrecisionPlan("int8", keep_fp32_nodes=("conv1",))
+    data = json.loads(export_texts(plan, model)["onnxruntime"])
+    onnx.save(model, tmp_path / "model.onnx")
+    samples = iter([feeds_for(model)])
+
+    class Reader(CalibrationDataReader):
+        def get_next(self):  # type: ignore[no-untyped-def]
+            return next(samples, None)
+
+    quantize_static(str(tmp_path / "model.onnx"), str(tmp_path / "int8.onnx"), Reader(),
+                    quant_format=QuantFormat.QDQ, per_channel=data["per_channel"],
+                    nodes_to_exclude=data["nodes_to_exclude"])
+    out = onnx.load(str(tmp_path / "int8.onnx"))
+    conv1 = next(n for n in out.graph.node if n.name == "conv1")
+    assert conv1.input[1] == "conv1.w"  # excluded: its weight is not quantized
+    deconv = next(n for n in out.graph.node if n.name == "deconv")
+    assert deconv.input[1] != "deconv.w"
+
+
+def test_trtexec_spec_reads_back_like_trtexec() -> None:
+    text = export_texts(PLAN, build.convnet())["trtexec"]
+    assert text.startswith("# TensorRT <= 10.x only")
+    args = shlex.split(text.splitlines()[1])
+    assert args[:3] == ["trtexec", "--onnx=model.onnx", "--fp16"] and "--precisionConstraints=obey" in args
+    spec = next(a for a in args if a.startswith("--layerPrecisions=")).split("=", 1)[1]
+    assert parse_trtexec_layer_precisions(spec) == {"bn": "fp32", "hsig": "fp32", "probs": "fp32"}
+
+
+def test_trtexec_names_with_colons_are_quoted_and_commas_refused() -> None:
+    model = build.convnet()
+    model.graph.node[1].name = "block:bn"
+    spec = shlex.split(export_texts(PrecisionPlan("fp16", keep_fp32_nodes=("block:bn",)), model)["trtexec"]
+                       .splitlines()[1])[-2].split("=", 1)[1]
+    assert parse_trtexec_layer_precisions(spec) == {"block:bn": "fp32"}
+    model.graph.node[1].name = "a,b"
+    with pytest.raises(UsageError, match="trtexec cannot name layer"):
+        export_texts(PrecisionPlan("fp16", keep_fp32_nodes=("a,b",)), model)
+
+
+def test_polygraphy_layer_precisions_parse_with_polygraphy() -> None:
+    from polygraphy.tools.args import util as args_util
+
+    data = json.loads(export_texts(PLAN, build.convnet())["polygraphy"])
+    args = shlex.split(data["command"])
+    start = args.index("--layer-precisions") + 1
+    parsed = args_util.parse_arglist_to_dict(args[start:], allow_empty_key=False)
+    assert parsed == data["layer_precisions"] == {"bn": "float32", "hsig": "float32", "probs": "float32"}
+    assert "--fp16" in args and args[args.index("--precision-constraints") + 1] == "obey"
+
+
+def test_export_texts_per_precision() -> None:
+    model = build.convnet()
+    assert set(export_texts(PrecisionPlan("bf16"), model)) == {"trtdiff", "modelopt", "trtexec", "polygraphy"}
+    assert "onnxruntime" in export_texts(PrecisionPlan("int8"), model)
+    with pytest.raises(UsageError, match="no onnxruntime export for bf16"):
+        export_plan(PrecisionPlan("bf16"), model, "onnxruntime", "/tmp/never-written.json")
+
+
+def test_export_all_writes_every_format(tmp_path) -> None:
+    model = build.convnet()
+    written = export_all(PLAN, model, tmp_path / "out")
+    assert set(written) == {"onnx", "trtdiff", "modelopt", "onnxruntime", "trtexec", "polygraphy"}
+    assert all(path.is_file() for path in written.values())
+    exported = onnx.load(str(written["onnx"]))
+    onnx.checker.check_model(exported, full_check=True)
+    assert exported.SerializeToString() == apply_plan(model, PLAN).model.SerializeToString()
+
+
+def test_cli_export(tmp_path) -> None:
+    model_path = tmp_path / "convnet.onnx"
+    onnx.save(build.convnet(), str(model_path))
+    plan_path = PLAN.save(tmp_path / "plan.json")
+    runner = CliRunner()
+    result = runner.invoke(plan_group, ["export", str(plan_path), "--model", str(model_path), "--format",
+                                        "trtexec", "-o", str(tmp_path / "t.txt")], catch_exceptions=False)
+    assert result.exit_code == 0 and (tmp_path / "t.txt").read_text().count("fp32") == 6
+    int8 = PrecisionPlan("int8").save(tmp_path / "int8.json")
+    np.savez(tmp_path / "calib.npz", **feeds_for(build.convnet()))
+    result = runner.invoke(plan_group, ["export", str(int8), "--model", str(model_path), "-o",
+                                        str(tmp_path / "m.onnx"), "--calibration-data", str(tmp_path / "calib.npz")],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    onnx.checker.check_model(onnx.load(str(tmp_path / "m.onnx")), full_check=True)
+    result = runner.invoke(plan_group, ["export", str(int8), "--model", str(model_path), "-o", str(tmp_path / "x.onnx")])
+    assert isinstance(result.exception, UsageError) and result.exception.exit_code == 2
+    result = runner.invoke(plan_group, ["export", str(tmp_path / "plan.json"), "--model", str(model_path),
+                                        "--format", "all", "-o", str(tmp_path / "all")], catch_exceptions=False)
+    assert result.exit_code == 0 and len(list((tmp_path / "all").iterdir())) == 6

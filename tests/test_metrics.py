@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from trtdiff.compare import accumulate
+from trtdiff.compare.metrics import compute_metrics
+from trtdiff.compare.quantiles import ErrorDistribution
+from trtdiff.compare.tolerance import parse_tolerance_values, tolerance_spec_from_options
+from trtdiff.errors import UsageError
+
+
+def _reference_metrics(ref: np.ndarray, tgt: np.ndarray, atol: float, rtol: float, floor: float = 1e-6):
+    r = ref.astype(np.float64).ravel()
+    t = tgt.astype(np.float64).ravel()
+    both = np.isfinite(r) & np.isfinite(t)
+    e = np.abs(t[both] - r[both])
+    rel = e / np.maximum(np.abs(r[both]), floor)
+    same = (np.isnan(r) & np.isnan(t)) | (~np.isfinite(r) & ~np.isfinite(t) & (r == t))
+    mism = int((e > atol + rtol * np.abs(r[both])).sum()) + int((~both & ~same).sum())
+    return dict(max_abs=e.max(), mean_abs=e.mean(), median_abs=np.median(e), p99_abs=np.quantile(e, 0.99),
+                max_rel=rel.max(), mean_rel=rel.mean(), mismatches=mism,
+                cosine=np.dot(r[both], t[both]) / np.sqrt(np.dot(r[both], r[both]) * np.dot(t[both], t[both])),
+                snr_db=10 * np.log10(np.dot(r[both], r[both]) / np.dot(e, e)))
+
+
+@pytest.mark.parametrize("size", [1, 17, 70_001])
+def test_metrics_match_a_direct_float64_computation(size, monkeypatch):
+    monkeypatch.setattr(accumulate, "CHUNK", 1 << 12)  # exercise many chunks
+    rng = np.random.default_rng(size)
+    ref = rng.normal(0, 3, size).astype(np.float32)
+    tgt = ref.astype(np.float16)
+    if size > 10:
+        ref[3] = np.nan
+        tgt[5] = np.inf
+    m, passed = compute_metrics(ref, tgt, 1e-3, 1e-3)
+    expected = _reference_metrics(ref, tgt, 1e-3, 1e-3)
+    for key, value in expected.items():
+        assert getattr(m, key) == pytest.approx(value, rel=1e-9, abs=1e-12), key
+    assert m.size == size
+    assert m.nan_ref == (1 if size > 10 else 0) and m.inf_target == (1 if size > 10 else 0)
+    assert m.ref_max_abs == pytest.approx(np.nanmax(np.abs(ref.astype(np.float64))))
+    assert sum(m.histogram) == size  # finite errors by decade + the two non-finite disagreements
+    assert passed is (expected["mismatches"] == 0)
+
+
+def test_histogram_bins_by_decade_exactly():
+    ref = np.zeros(6, np.float32)
+    tgt = np.array([0, 1e-7, 5e-4, 1e-3, 2.0, 1e6], np.float32)
+    m, _ = compute_metrics(ref, tgt, 1, 0)
+    labels = ["0"] + [f"<=1e{d}" for d in range(-10, 6)] + [">1e5", "non-finite"]
+    counts = dict(zip(labels, m.histogram))
+    assert counts["0"] == 1 and counts["<=1e-7"] == 1 and counts["<=1e-3"] == 2
+    assert counts["<=1e1"] == 1 and counts[">1e5"] == 1 and counts["non-finite"] == 0
+
+
+def test_identical_tensors_pass_with_infinite_snr():
+    x = np.linspace(-1, 1, 100, dtype=np.float32)
+    m, passed = compute_metrics(x, x.copy(), 0, 0)
+    assert passed and m.max_abs == 0 and math.isinf(m.snr_db) and m.cosine == pytest.approx(1.0)
+
+
+def test_overflow_to_inf_fails_even_with_statistic_checks():
+    ref = np.array([1e5, 1.0, 2.0], np.float32)
+    with np.errstate(over="ignore"):
+        tgt = ref.astype(np.float16)
+    for check in ("elementwise", "max", "mean", "median", "p99"):
+        m, passed = compute_metrics(ref, tgt, 1e-3, 1e-3, check=check)
+        assert not passed and m.inf_target == 1 and m.histogram[-1] == 1
+
+
+def test_statistic_checks_differ_from_elementwise():
+    ref = np.zeros(1000, np.float32)
+    tgt = np.zeros(1000, np.float32)
+    tgt[0] = 1.0  # one outlier
+    assert not compute_metrics(ref, tgt, 0.01, 0, "elementwise")[1]
+    assert not compute_metrics(ref, tgt, 0.01, 0, "max")[1]
+    assert compute_metrics(ref, tgt, 0.01, 0, "mean")[1]  # mean error 1e-3
+    assert compute_metrics(ref, tgt, 0.01, 0, "p99")[1]
+    assert compute_metrics(ref, tgt, 0.01, 0, "median")[1]
+
+
+def test_relative_tolerance_alone_can_pass_a_statistic():
+    ref = np.full(100, 1000.0, np.float32)
+    tgt = ref * np.float32(1.0001)
+    assert not compute_metrics(ref, tgt, 1e-3, 0, "max")[1]
+    assert compute_metrics(ref, tgt, 1e-3, 1e-3, "max")[1]
+    assert compute_metrics(ref, tgt, 1e-3, 1e-3, "p99")[1]
+
+
+def test_nan_on_both_sides_matches():
+    ref = np.array([np.nan, 1.0], np.float32)
+    m, passed = compute_metrics(ref, ref.copy(), 0, 0)
+    assert passed and m.nan_ref == 1 and m.nan_target == 1 and m.mismatches == 0
+
+
+def test_quantiles_exact_on_ties_and_zeros():
+    values = np.array([0, 0, 0, 1, 1, 2, 3, 1e-30, 5, 5], np.float32)
+    (median, p99, p10), _ = ErrorDistribution(values).summary((0.5, 0.99, 0.1))
+    expected = np.quantile(values, [0.5, 0.99, 0.1])
+    assert [median, p99, p10] == pytest.approx(list(expected))
+
+
+def test_empty_tensor():
+    m, passed = compute_metrics(np.zeros(0, np.float32), np.zeros(0, np.float32), 0, 0)
+    assert passed and m.size == 0 and math.isnan(m.max_abs)
+
+
+def test_tolerance_parsing_with_overrides():
+    assert parse_tolerance_values("--atol", ("1e-2", "out:0.5", "a:b:1"), 1e-3) == (1e-2, {"out": 0.5, "a:b": 1.0})
+    with pytest.raises(UsageError, match="cannot read --atol"):
+        parse_tolerance_values("--atol", ("x",), 0)
+    with pytest.raises(UsageError, match="negative"):
+        parse_tolerance_values("--atol", ("-1",), 0)
+    spec = tolerance_spec_from_options(("1e-2", "y:1"), ("y:0.5",), "p99")
+    assert spec.for_tensor("y") == (1.0, 0.5) and spec.for_tensor("z") == (1e-2, 1e-3)
+    with pytest.raises(UsageError, match="close names: y"):
+        tolerance_spec_from_options(("q:1",), (), "max").check_names(["y"])

@@ -1,0 +1,59 @@
+"""`trtdiff plan export PLAN --model M --format F -o PATH`: a precision plan in another tool's form.
+
+Registered in cli.py with `cli.add_command(plan.plan_group)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from trtdiff.errors import UsageError
+from trtdiff.model import load_model
+from trtdiff.precision.export import FORMATS, export_all, export_plan
+from trtdiff.precision.plan import PrecisionPlan
+
+
+@click.group("plan")
+def plan_group() -> None:
+    """Precision plans: which nodes run in FP32, exported for other tools."""
+
+
+@plan_group.command("export")
+@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The FP32 ONNX model the plan is for.")
+@click.option("--format", "fmt", type=click.Choice((*FORMATS, "all")), default="onnx", show_default=True,
+              help="onnx: the mixed-precision model; trtdiff: plan JSON; modelopt: AutoCast/quantization "
+                   "excludes; onnxruntime: onnxconverter-common node_block_list (fp16) or quantize_static "
+                   "(int8); trtexec / polygraphy: layer precisions (TensorRT <= 10.x only); all: every "
+                   "format into the directory -o names.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="File to write (a directory with --format all).")
+@click.option("--calibration-data", "calibration", multiple=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="INT8/FP8: an .npz of inputs (name -> array) to calibrate scales on (repeatable).")
+def export_command(plan_file: Path, model_path: Path, fmt: str, output: Path,
+                   calibration: tuple[Path, ...]) -> None:
+    """Write PLAN for MODEL in the chosen format."""
+    plan = PrecisionPlan.load(plan_file)
+    model = load_model(model_path)
+    feeds = [_load_npz(path) for path in calibration] or None
+    if fmt == "all":
+        written = export_all(plan, model, output, feeds, model_path=str(model_path))
+        for name, path in written.items():
+            click.echo(f"{name:12s} {path}")
+        return
+    path = export_plan(plan, model, fmt, output, feeds, model_path=str(model_path))
+    click.echo(f"{fmt:12s} {path}")
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read calibration data {path}", str(err),
+                         "pass an .npz written by numpy.savez with one array per model input") from err

@@ -1,0 +1,80 @@
+"""`trtdiff run`: compare every tensor of a target against the FP32 reference."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+
+from trtdiff.commands.options import input_options, input_settings_from, tolerance_options, tolerances_from
+from trtdiff.commands.targets import target_options, target_from_options
+from trtdiff.errors import ExitCode
+from trtdiff.fileio import ensure_writable, write_text_atomic
+from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
+from trtdiff.result import comparison_to_json
+from trtdiff.terminal import print_comparison
+
+
+@click.command("run")
+@click.argument("model", type=click.Path(dir_okay=False))
+@target_options
+@click.option("--mark-all", is_flag=True, help="Compare every intermediate tensor of the main graph.")
+@click.option("--outputs", "outputs", multiple=True, metavar="TENSOR",
+              help="Compare these tensors (besides the graph outputs). Repeatable.")
+@click.option("--mark-shape-tensors", is_flag=True,
+              help="Also compare integer shape-plumbing tensors (skipped by --mark-all by default).")
+@input_options
+@tolerance_options
+@click.option("--providers", default="cpu", show_default=True,
+              help="ONNX Runtime providers for the reference, comma-separated (cpu, cuda, ...).")
+@click.option("--fail-on", type=click.Choice(["outputs", "all"]), default="outputs", show_default=True,
+              help="What decides the verdict: the graph outputs (and --outputs), or every compared tensor.")
+@click.option("--save-inputs", type=click.Path(dir_okay=False), default=None, help="Write the inputs used to .npz.")
+@click.option("--save-outputs", type=click.Path(dir_okay=False), default=None,
+              help="Write reference and target graph outputs (and --outputs) to .npz.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the result as JSON.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a self-contained HTML report.")
+@click.option("--table", "table_mode", type=click.Choice(["auto", "all", "failing"]), default="auto",
+              show_default=True, help="Which tensors the terminal table lists.")
+def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape_tensors: bool,
+                providers: str, fail_on: str, save_inputs: str | None, save_outputs: str | None,
+                json_path: str | None, report_path: str | None, table_mode: str, **options: Any) -> None:
+    """Run MODEL in FP32 (reference) and in the target precision, and compare every tensor.
+
+    Exit code: 0 pass, 1 accuracy mismatch, 2 usage error, 3 model or tool error."""
+    for path, option in ((json_path, "--json"), (report_path, "--report"), (save_inputs, "--save-inputs"),
+                         (save_outputs, "--save-outputs")):
+        if path:
+            ensure_writable(path, option)
+    request = RunRequest(
+        model_path=model,
+        target=target_from_options(options),
+        selection=TensorSelection(mark_all, outputs, mark_shape_tensors),
+        inputs=input_settings_from(options.pop("input_shapes"), options.pop("val_ranges"),
+                                   options.pop("seed"), options.pop("load_inputs")),
+        tolerances=tolerances_from(options.pop("atol"), options.pop("rtol"), options.pop("check"),
+                                   options.pop("rel_floor")),
+        reference_providers=tuple(p.strip() for p in providers.split(",") if p.strip()),
+        fail_on=fail_on,
+        command=" ".join(shlex.quote(a) for a in ["trtdiff", *sys.argv[1:]]),
+        save_inputs=save_inputs,
+        save_outputs=save_outputs,
+    )
+    comparison = run_comparison(request)
+    console = Console()
+    if not console.is_terminal:
+        console.width = 160  # logs and CI: do not fold the table to 80 columns
+    print_comparison(comparison, console, table_mode)
+    if json_path:
+        write_text_atomic(json_path, comparison_to_json(comparison))
+    if report_path:
+        from trtdiff.report.html import write_report
+
+        write_report(comparison, report_path)
+    click.get_current_context().exit(int(ExitCode.PASSED if comparison.passed else ExitCode.MISMATCH))
+
+

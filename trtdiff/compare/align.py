@@ -1,0 +1,105 @@
+"""Pairing reference and target tensors by name (never by position) and turning the per-tensor
+metrics into TensorResults in topological order. One-sided tensors are listed as such."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trtdiff.compare.metrics import compute_metrics
+from trtdiff.compare.tolerance import ToleranceSpec
+from trtdiff.model import TensorInfo
+from trtdiff.result import ErrorMetrics, TensorResult
+
+
+@dataclass(frozen=True)
+class _Compared:
+    metrics: ErrorMetrics
+    passed: bool
+    atol: float
+    rtol: float
+    shape: tuple[int, ...]
+    dtype: str
+    target_dtype: str
+
+
+@dataclass
+class AlignedResults:
+    """Collects per-tensor outcomes as target tensors arrive."""
+
+    tolerances: ToleranceSpec
+    compared: dict[str, _Compared] = field(default_factory=dict)
+    mismatched_shapes: dict[str, str] = field(default_factory=dict)
+    target_only: dict[str, tuple[tuple[int, ...], str]] = field(default_factory=dict)
+    reference_only: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    target_description: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, name: str, ref: np.ndarray | None, target: np.ndarray) -> None:
+        if ref is None:
+            self.target_only[name] = (tuple(target.shape), str(target.dtype))
+            return
+        if ref.shape != target.shape:
+            self.mismatched_shapes[name] = (f"reference {ref.dtype}{list(ref.shape)} vs "
+                                            f"target {target.dtype}{list(target.shape)}")
+            return
+        atol, rtol = self.tolerances.for_tensor(name)
+        if not _is_numeric(ref) or not _is_numeric(target):
+            equal = bool(np.array_equal(ref, target))
+            self.warnings.append(f"{name}: non-numeric tensor compared for equality ({'equal' if equal else 'different'})")
+            ref = ref.astype(np.float64) if ref.dtype == np.bool_ else ref
+            target = target.astype(np.float64) if target.dtype == np.bool_ else target
+        metrics, passed = compute_metrics(ref, target, atol, rtol, self.tolerances.check,
+                                          self.tolerances.rel_floor)
+        self.compared[name] = _Compared(metrics, passed, atol, rtol, tuple(ref.shape),
+                                        str(ref.dtype), str(target.dtype))
+
+
+def _is_numeric(array: np.ndarray) -> bool:
+    return bool(np.issubdtype(array.dtype, np.number))
+
+
+def align_results(tensors: Sequence[TensorInfo], graph_outputs: Sequence[str],
+                  aligned: AlignedResults) -> list[TensorResult]:
+    """TensorResults in topological order; graph outputs that no node produces (passthrough)
+    and target-only tensors come last."""
+    outputs = set(graph_outputs)
+    results = []
+    seen = set()
+    for info in tensors:
+        if info.name in seen:
+            continue
+        seen.add(info.name)
+        result = _result_for(info, aligned, info.name in outputs)
+        if result is not None:
+            results.append(result)
+    last = max((t.index for t in tensors), default=-1) + 1
+    for name in graph_outputs:
+        if name not in seen:
+            info = TensorInfo(name, "", "", last, 0, None)
+            result = _result_for(info, aligned, True)
+            if result is not None:
+                results.append(result)
+    for name, (shape, dtype) in aligned.target_only.items():
+        results.append(TensorResult(name, "", "", last, shape, dtype, status="target_only",
+                                    target_dtype=dtype, note="only the target produced this tensor"))
+    return results
+
+
+def _result_for(info: TensorInfo, aligned: AlignedResults, is_output: bool) -> TensorResult | None:
+    base = dict(name=info.name, node=info.node, op_type=info.op_type, index=info.index, is_output=is_output)
+    if info.name in aligned.compared:
+        c = aligned.compared[info.name]
+        return TensorResult(**base, shape=c.shape, dtype=c.dtype, target_dtype=c.target_dtype,
+                            passed=c.passed, atol=c.atol, rtol=c.rtol, metrics=c.metrics)
+    shape = tuple(d if isinstance(d, int) else -1 for d in info.shape) if info.shape else None
+    if info.name in aligned.mismatched_shapes:
+        return TensorResult(**base, shape=shape, dtype=info.dtype_name, status="shape_mismatch",
+                            passed=False, note=aligned.mismatched_shapes[info.name])
+    if info.name in aligned.reference_only:
+        return TensorResult(**base, shape=shape, dtype=info.dtype_name, status="reference_only",
+                            note="the target did not produce this tensor (fused away or renamed)")
+    return None

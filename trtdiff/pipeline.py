@@ -1,0 +1,219 @@
+"""The comparison path: inputs -> reference run -> target run -> per-tensor metrics -> Comparison.
+
+Memory: the reference's tensors are held; the target's are compared as they arrive and dropped
+together with their reference counterpart, so peak memory is about one side's tensors plus the
+one being compared.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+
+from trtdiff import environment
+from trtdiff.compare.align import AlignedResults, align_results
+from trtdiff.compare.tolerance import ToleranceSpec
+from trtdiff.errors import UsageError
+from trtdiff.inputs import Feeds, InputSettings, describe_inputs, generate_inputs, input_specs, \
+    load_inputs, nan_report, save_npz, validate_feeds
+from trtdiff.model import TensorInfo, check_names_exist, comparable_tensors, load_model, \
+    topological_nodes, with_outputs
+from trtdiff.result import Comparison, GraphNode, RunSettings, UnmarkedTensors
+from trtdiff.runners.base import Runner, infer_each
+from trtdiff.runners.onnxrt import OnnxRuntimeRunner
+
+log = logging.getLogger(__name__)
+
+ModelBuilder = Callable[[onnx.ModelProto, Feeds], onnx.ModelProto]
+RunnerFactory = Callable[[onnx.ModelProto], Runner]
+
+
+@dataclass(frozen=True)
+class TensorSelection:
+    mark_all: bool = False
+    outputs: tuple[str, ...] = ()
+    include_shape_tensors: bool = False
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """How to get the target: a model built from the reference model (conversion, plan, or a
+    user's own file) and a runner for it."""
+
+    description: str
+    build_model: ModelBuilder
+    make_runner: RunnerFactory
+    plan: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    model_path: str
+    target: TargetSpec
+    selection: TensorSelection = TensorSelection()
+    inputs: InputSettings = InputSettings({}, {})
+    tolerances: ToleranceSpec = ToleranceSpec()
+    reference_providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    fail_on: str = "outputs"  # "outputs": the verdict is on graph outputs (+ --outputs); "all": every tensor
+    command: str = ""
+    save_inputs: str | None = None
+    save_outputs: str | None = None
+
+
+@dataclass
+class Prepared:
+    """Everything known before any inference."""
+
+    model: onnx.ModelProto
+    tensors: list[TensorInfo]
+    unmarked: list[UnmarkedTensors]
+    selected: list[str]
+    feeds: Feeds
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare(request: RunRequest, model: onnx.ModelProto | None = None) -> Prepared:
+    model = model if model is not None else load_model(request.model_path)
+    tensors, unmarked = comparable_tensors(model, request.selection.include_shape_tensors)
+    graph_outputs = [o.name for o in model.graph.output]
+    if request.selection.outputs:
+        check_names_exist(model, request.selection.outputs)
+    if request.selection.mark_all:
+        selected = [t.name for t in tensors]
+    else:
+        selected = list(request.selection.outputs)
+    selected = list(dict.fromkeys(selected + graph_outputs))
+    known = {t.name for t in tensors} | set(graph_outputs)
+    request.tolerances.check_names(known)
+    feeds = resolve_feeds(model, request.inputs)
+    warnings = nan_report(feeds)
+    warnings += [f"{u.count} tensors inside {u.op_type} node '{u.node}' were not compared: {u.reason}"
+                 for u in unmarked]
+    return Prepared(model, tensors, unmarked, selected, feeds, warnings)
+
+
+def resolve_feeds(model: onnx.ModelProto, settings: InputSettings) -> Feeds:
+    specs = input_specs(model)
+    if settings.load_path:
+        loaded = load_inputs(settings.load_path)
+        if len(loaded) > 1:
+            log.warning("%s holds %d input sets; using the first", settings.load_path, len(loaded))
+        return validate_feeds(loaded[0], specs)
+    return generate_inputs(specs, settings)
+
+
+def run_reference(model: onnx.ModelProto, names: Sequence[str], feeds: Feeds,
+                  providers: Sequence[str]) -> dict[str, np.ndarray]:
+    with OnnxRuntimeRunner(with_outputs(model, names), providers, optimize=False, name="reference") as runner:
+        return runner.infer(feeds)
+
+
+def run_comparison(request: RunRequest) -> Comparison:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    prepared = prepare(request)
+    _save_inputs(request, prepared.feeds)
+    timings["prepare_s"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    reference = run_reference(prepared.model, prepared.selected, prepared.feeds, request.reference_providers)
+    timings["reference_s"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    target_model = request.target.build_model(prepared.model, prepared.feeds)
+    timings["target_build_s"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    aligned = compare_target(request, prepared, target_model, reference)
+    timings["target_and_compare_s"] = time.perf_counter() - mark
+    timings["total_s"] = time.perf_counter() - started
+    return assemble(request, prepared, aligned, timings)
+
+
+def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
+                   reference: dict[str, np.ndarray]) -> AlignedResults:
+    """Run the target and compare each tensor as it arrives; reference tensors are dropped as
+    they are used."""
+    target_names = {o for node in target_model.graph.node for o in node.output} | {
+        o.name for o in target_model.graph.output}
+    wanted = [n for n in prepared.selected if n in target_names]
+    if not wanted:
+        raise UsageError("the target model shares no tensor names with the reference",
+                         "tensors are aligned by name only",
+                         "convert the model with a tool that keeps tensor names, or compare outputs "
+                         "that have the same names")
+    kept = _outputs_to_keep(request, prepared)
+    saved: dict[str, np.ndarray] = {}
+    aligned = AlignedResults(request.tolerances)
+
+    def consume(name: str, array: np.ndarray) -> None:
+        ref = reference.pop(name, None)
+        if name in kept:
+            saved[f"target:{name}"] = array
+            if ref is not None:
+                saved[f"reference:{name}"] = ref
+        aligned.add(name, ref, array)
+
+    with request.target.make_runner(with_outputs(target_model, wanted)) as runner:
+        infer_each(runner, prepared.feeds, consume)
+        aligned.target_description = runner.describe()
+    aligned.reference_only.update({name: None for name in reference})  # never produced by the target
+    reference.clear()
+    if request.save_outputs:
+        save_npz(saved, request.save_outputs)
+    return aligned
+
+
+def _outputs_to_keep(request: RunRequest, prepared: Prepared) -> set[str]:
+    if not request.save_outputs:
+        return set()
+    return {o.name for o in prepared.model.graph.output} | set(request.selection.outputs)
+
+
+def _save_inputs(request: RunRequest, feeds: Mapping[str, np.ndarray]) -> None:
+    if request.save_inputs:
+        save_npz(feeds, request.save_inputs)
+
+
+def assemble(request: RunRequest, prepared: Prepared, aligned: AlignedResults,
+             timings: dict[str, float]) -> Comparison:
+    graph_outputs = tuple(o.name for o in prepared.model.graph.output)
+    gate = set(graph_outputs) | set(request.selection.outputs)
+    results = align_results(prepared.tensors, graph_outputs, aligned)
+    failing = [t for t in results if t.passed is False]
+    first = min(failing, key=lambda t: t.index).name if failing else None
+    judged = results if request.fail_on == "all" else [t for t in results if t.name in gate]
+    passed = all(t.passed is not False for t in judged) and any(t.passed for t in judged)
+    settings = RunSettings(
+        reference=f"onnxruntime fp32 {list(request.reference_providers)}",
+        target=request.target.description,
+        tolerances=request.tolerances.as_result(),
+        precision_plan=request.target.plan,
+        inputs=describe_inputs(prepared.feeds, request.inputs),
+        seed=None if request.inputs.load_path else request.inputs.seed,
+        command=request.command,
+    )
+    return Comparison(
+        model=request.model_path,
+        passed=passed,
+        settings=settings,
+        tensors=tuple(results),
+        outputs=graph_outputs,
+        first_divergence=first,
+        unmarked=tuple(prepared.unmarked),
+        warnings=tuple(prepared.warnings + aligned.warnings),
+        environment=environment.collect(aligned.target_description),
+        timings=timings,
+        graph=graph_nodes(prepared.model),
+    )
+
+
+def graph_nodes(model: onnx.ModelProto) -> tuple[GraphNode, ...]:
+    return tuple(GraphNode(n.name, n.op_type, i, tuple(n.input), tuple(n.output))
+                 for i, n in enumerate(topological_nodes(model.graph)))

@@ -1,0 +1,135 @@
+"""Tensor ranges for INT8/FP8 scales, measured with ONNX Runtime's calibrators (min-max,
+percentile, entropy) on the inputs the user gives.
+
+Ranges are keyed by tensor name, so ranges measured on a model also serve every model whose
+tensors keep those names (a precision plan's transform, attribution's shadow model). Results are
+cached by the model's and the feeds' content: bisect asks for the same ranges many times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from trtdiff.errors import ModelError, UsageError
+from trtdiff.model import save_model, user_input_names
+
+log = logging.getLogger(__name__)
+
+Feeds = Sequence[Mapping[str, np.ndarray]]
+Ranges = dict[str, tuple[float, float]]
+_CACHE: OrderedDict[str, Ranges] = OrderedDict()
+_CACHE_SIZE = 8
+
+
+def check_feeds(model: onnx.ModelProto, feeds: Feeds) -> None:
+    """Raise a UsageError when calibration samples do not fit the model's inputs."""
+    if not feeds:
+        raise UsageError("INT8/FP8 needs calibration data", "no input samples were given",
+                         "pass the inputs to calibrate with, or use --emulate fp16")
+    wanted = {vi.name: vi for vi in model.graph.input if vi.name in set(user_input_names(model))}
+    for index, feed in enumerate(feeds):
+        where = f"calibration sample {index}"
+        missing = sorted(set(wanted) - set(feed))
+        extra = sorted(set(feed) - set(wanted))
+        if missing or extra:
+            raise UsageError(f"{where} does not match the model's inputs",
+                             (f"missing {', '.join(missing)}" if missing else "")
+                             + ("; " if missing and extra else "")
+                             + (f"unknown {', '.join(extra)}" if extra else ""),
+                             f"the model's inputs are: {', '.join(wanted)}")
+        for name, vi in wanted.items():
+            _check_array(where, name, np.asarray(feed[name]), vi)
+
+
+def _check_array(where: str, name: str, array: np.ndarray, vi: onnx.ValueInfoProto) -> None:
+    tensor_type = vi.type.tensor_type
+    expected = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type) if tensor_type.elem_type else None
+    if expected is not None and array.dtype != expected:
+        raise UsageError(f"{where}, input '{name}' is {array.dtype}", f"the model takes {expected}",
+                         f"convert it with .astype(np.{expected})")
+    if not tensor_type.HasField("shape"):
+        return
+    dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor_type.shape.dim]
+    fits = len(dims) == array.ndim and all(
+        not isinstance(d, int) or d == s for d, s in zip(dims, array.shape))
+    if not fits:
+        shown = "[" + ", ".join(str(d) for d in dims) + "]"
+        raise UsageError(f"{where}, input '{name}' has shape {list(array.shape)}",
+                         f"the model takes {shown}", "give samples of the model's input shape")
+
+
+def calibrate_ranges(model: onnx.ModelProto, feeds: Feeds, method: str = "minmax",
+                     percentile: float = 99.999) -> Ranges:
+    """(low, high) of every float activation in the main graph over the calibration samples."""
+    check_feeds(model, feeds)
+    key = _fingerprint(model, feeds, method, percentile)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return dict(_CACHE[key])
+    ranges = _run_calibrator(model, feeds, method, percentile)
+    _CACHE[key] = ranges
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return dict(ranges)
+
+
+def _run_calibrator(model: onnx.ModelProto, feeds: Feeds, method: str, percentile: float) -> Ranges:
+    from onnxruntime.quantization.calibrate import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        create_calibrator,
+    )
+
+    methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+               "entropy": CalibrationMethod.Entropy}
+    options = {"percentile": percentile} if method == "percentile" else {}
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.samples = iter([{k: np.asarray(v) for k, v in feed.items()} for feed in feeds])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.samples, None)
+
+    with tempfile.TemporaryDirectory(prefix="trtdiff-calib-") as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        save_model(model, path)
+        try:
+            calibrator = create_calibrator(path, None, os.path.join(tmp, "augmented.onnx"),
+                                           calibrate_method=methods[method], extra_options=options)
+            calibrator.collect_data(Reader())
+            data = calibrator.compute_data()
+        except Exception as err:  # ONNX Runtime raises its own exception types and ValueError
+            raise ModelError(f"{method} calibration failed", f"{type(err).__name__}: {err}",
+                             "check that the model runs in ONNX Runtime on these inputs") from err
+    ranges: Ranges = {}
+    for name, tensor in data.items():
+        low, high = tensor.range_value
+        ranges[name] = (float(np.min(low)), float(np.max(high)))
+    log.info("calibrated %d tensors (%s, %d samples)", len(ranges), method, len(feeds))
+    return ranges
+
+
+def _fingerprint(model: onnx.ModelProto, feeds: Feeds, method: str, percentile: float) -> str:
+    digest = hashlib.blake2b(f"{method}:{percentile}".encode(), digest_size=16)
+    graph = onnx.GraphProto()
+    graph.node.extend(model.graph.node)
+    graph.input.extend(model.graph.input)
+    digest.update(graph.SerializeToString())
+    for init in model.graph.initializer:
+        digest.update(init.SerializeToString())
+    for feed in feeds:
+        for name in sorted(feed):
+            array = np.ascontiguousarray(feed[name])
+            digest.update(f"{name}:{array.dtype}:{array.shape}".encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,105 @@
+"""The terminal view of a Comparison: a table in topological order and a one-line verdict."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.table import Table
+
+from trtdiff.result import Comparison, TensorResult
+
+AUTO_ROWS = 40
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{digits}e}"
+
+
+def worst_tensors(comparison: Comparison, count: int = 5) -> list[TensorResult]:
+    failing = [t for t in comparison.compared if t.passed is False and t.metrics is not None]
+    return sorted(failing, key=lambda t: _severity(t), reverse=True)[:count]
+
+
+def _severity(t: TensorResult) -> float:
+    assert t.metrics is not None
+    value = t.metrics.max_abs
+    return math.inf if math.isnan(value) or t.metrics.histogram[-1:] != (0,) else value
+
+
+def verdict(comparison: Comparison) -> str:
+    tol = comparison.settings.tolerances
+    outputs = [t for t in comparison.tensors if t.is_output]
+    failing_outputs = [t for t in outputs if t.passed is False]
+    word = "PASS" if comparison.passed else "FAIL"
+    text = (f"{word}: {len(outputs) - len(failing_outputs)} of {len(outputs)} outputs within tolerance "
+            f"(atol={tol.atol:g}, rtol={tol.rtol:g}, {tol.check})")
+    if comparison.first_divergence:
+        first = comparison.tensor(comparison.first_divergence)
+        text += f"; error first exceeds tolerance at '{first.name}' ({first.op_type} node '{first.node}', #{first.index})"
+    worst = worst_tensors(comparison, 1)
+    if worst and worst[0].metrics is not None:
+        text += f"; worst '{worst[0].name}' max_abs {fmt(worst[0].metrics.max_abs)}"
+    compared = comparison.compared
+    failing = sum(1 for t in compared if t.passed is False)
+    text += f"; {failing} of {len(compared)} compared tensors fail"
+    return text
+
+
+def _rows(comparison: Comparison, mode: str) -> tuple[list[TensorResult], int]:
+    tensors = list(comparison.tensors)
+    if mode == "all" or (mode == "auto" and len(tensors) <= AUTO_ROWS):
+        return tensors, 0
+    keep = {t.name for t in worst_tensors(comparison, 10)} | {t.name for t in tensors if t.is_output}
+    keep |= {o.tensor for o in comparison.offenders[:10]}
+    if comparison.first_divergence:
+        keep.add(comparison.first_divergence)
+    if mode == "failing":
+        keep |= {t.name for t in tensors if t.passed is False}
+    rows = [t for t in tensors if t.name in keep]
+    return rows, len(tensors) - len(rows)
+
+
+def print_comparison(comparison: Comparison, console: Console, mode: str = "auto") -> None:
+    """mode: auto (everything for small models, else the rows that matter), all, failing."""
+    rows, hidden = _rows(comparison, mode)
+    worst = {t.name for t in worst_tensors(comparison)}
+    table = Table(title=f"trtdiff: {comparison.model}", caption=comparison.settings.target, show_lines=False)
+    for column in ("#", "tensor", "op", "shape", "max_abs", "mean_abs", "max_rel", "cosine", "snr_db",
+                   "mismatch", "status"):
+        table.add_column(column, justify="right" if column not in ("tensor", "op", "status") else "left",
+                         overflow="fold")
+    for t in rows:
+        table.add_row(*_cells(t, comparison.first_divergence, worst))
+    console.print(table)
+    if hidden:
+        console.print(f"({hidden} more tensors not shown: --table all, or open the HTML report)")
+    for warning in comparison.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    style = "bold green" if comparison.passed else "bold red"
+    console.print(f"[{style}]{verdict(comparison)}[/]", highlight=False)
+
+
+def _cells(t: TensorResult, first: str | None, worst: set[str]) -> list[str]:
+    m = t.metrics
+    status = {"compared": "ok" if t.passed else "FAIL", "reference_only": "ref only",
+              "target_only": "target only", "shape_mismatch": "SHAPE"}[t.status]
+    if t.name == first:
+        status += " <first"
+    elif t.name in worst:
+        status += " (worst)"
+    if t.is_output:
+        status += " [output]"
+    shape = "?" if t.shape is None else ("x".join(str(d) for d in t.shape) or "scalar")
+    index = str(t.index) if t.index >= 0 else ""
+    if m is None:
+        return [index, t.name, t.op_type, shape, "", "", "", "", "", "", status]
+    return [index, t.name, t.op_type, shape, fmt(m.max_abs), fmt(m.mean_abs), fmt(m.max_rel),
+            f"{m.cosine:.6f}", f"{m.snr_db:.1f}", f"{m.mismatches}/{m.size}",
+            f"[red]{status}[/]" if t.passed is False else status]
