@@ -133,7 +133,7 @@ def local_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[
     weights = {i.name for i in model.graph.initializer}
     scores = {}
     for node in model.graph.node:
-        inputs = [i for i in node.input if i and i not in weights]
+        inputs = list(dict.fromkeys(i for i in node.input if i and i not in weights))
         single = extract(model, inputs, list(node.output), infos=infos, nodes=[node])
         got = infer(occ_convert(single, []), {i: tensors[i] for i in inputs})
         ref = [tensors[o] for o in node.output]

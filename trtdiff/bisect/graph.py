@@ -53,6 +53,7 @@ def extract(model: onnx.ModelProto, inputs: Sequence[str], outputs: Sequence[str
 
     `nodes` restricts which nodes may be used (default: all); `infos` is the model's inferred
     value info, passed in when extracting many pieces so shape inference runs once."""
+    inputs, outputs = list(dict.fromkeys(inputs)), list(dict.fromkeys(outputs))
     infos = infos if infos is not None else inferred_value_info(model)
     pool = list(nodes) if nodes is not None else topological_nodes(model.graph)
     chosen = needed_nodes(pool, inputs, outputs)
