@@ -64,7 +64,7 @@ def prepare(model_path: str, options: dict[str, Any], providers: str, capture_al
     reference_infer = onnxruntime_infer(("CPUExecutionProvider",))
     reference = capture_reference(model, feeds, reference_infer) if capture_all else reference_infer(model, feeds)
     spec.check_names(list(reference) if capture_all else [o.name for o in model.graph.output])
-    tolerances = spec.as_result() if hasattr(spec, "as_result") else spec
+    tolerances = spec.as_result()
     describe = plan.describe() if hasattr(plan, "describe") else str(plan)
     return Setup(model_path, model, plan, feeds, reference, tolerances, onnxruntime_infer(names),
                  f"onnxruntime {describe} {list(names)}")
