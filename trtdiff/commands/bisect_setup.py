@@ -106,17 +106,14 @@ def write_outputs(found: PrecisionBisect, setup: Setup, output_dir: str | None) 
     """The fixed mixed-precision model and every export of its plan, in `output_dir`."""
     if output_dir is None or not found.passed:
         return {}
-    directory = Path(output_dir)
-    stem = Path(setup.model_path).stem
-    files: dict[str, Path] = {}
-    applied = default_apply(setup.model, found.plan, setup.feeds)
-    files["model"] = directory / f"{stem}.mixed.onnx"
-    save_model(applied.model, files["model"])
-    try:
-        from trtdiff.precision.export import export_all
-    except ImportError:
-        return files
-    files.update({f"export:{k}": Path(v) for k, v in export_all(found.plan, setup.model, directory).items()})
+    from trtdiff.precision.export import export_all
+
+    exports = {k: Path(v) for k, v in export_all(found.plan, setup.model, Path(output_dir)).items()}
+    files = {"model": exports.pop("onnx")} if "onnx" in exports else {}
+    if not files:
+        files["model"] = Path(output_dir) / f"{Path(setup.model_path).stem}.mixed.onnx"
+        save_model(default_apply(setup.model, found.plan, setup.feeds).model, files["model"])
+    files.update({f"export:{k}": v for k, v in exports.items()})
     return files
 
 
