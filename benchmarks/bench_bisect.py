@@ -118,9 +118,11 @@ def run_polygraphy(order: list[str], evaluate: Callable[[frozenset[str]], bool],
     return {"fp32": chosen(good) if good <= total else None, "evaluations": evaluations}
 
 
-def local_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[str]:
-    """Nodes by the relative error each adds alone: the node converted to FP16, fed the
-    reference's own inputs (what attribution's local error measures)."""
+def local_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray],
+                  convert: Callable[[onnx.ModelProto], onnx.ModelProto] | None = None) -> list[str]:
+    """Nodes by the relative error each adds alone: the node converted to FP16 (by `convert`,
+    default onnxconverter-common), fed the reference's own inputs (attribution's local error)."""
+    convert = convert or (lambda single: occ_convert(single, []))
     from trtdiff.bisect.graph import extract
     from trtdiff.model import inferred_value_info, with_outputs
 
@@ -135,7 +137,7 @@ def local_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[
     for node in model.graph.node:
         inputs = list(dict.fromkeys(i for i in node.input if i and i not in weights))
         single = extract(model, inputs, list(node.output), infos=infos, nodes=[node])
-        got = infer(occ_convert(single, []), {i: tensors[i] for i in inputs})
+        got = infer(convert(single), {i: tensors[i] for i in inputs})
         ref = [tensors[o] for o in node.output]
         scores[node.name] = max(float(np.max(np.abs(g.astype(np.float64) - r) / (np.abs(r) + 1e-6)))
                                 for g, r in zip(got, ref))
@@ -190,13 +192,26 @@ def plan_evaluator(model: onnx.ModelProto, feeds: dict[str, np.ndarray], mode: s
     return lambda fp32: run_plan(model, plan.with_fp32_nodes(sorted(fp32)), feeds, reference, tolerances, run).passed
 
 
+def plan_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray], mode: str) -> list[str]:
+    """Attribution's local-error ranking when it is installed, else the same measure here."""
+    from trtdiff.precision.apply import apply_plan
+    from trtdiff.precision.plan import PrecisionPlan
+
+    plan = PrecisionPlan(default="fp16", mode=mode, out_of_range="clamp")
+    try:
+        from trtdiff.attribution import local_error_ranking
+    except ImportError:
+        return local_ranking(model, feeds, lambda single: apply_plan(single, plan).model)
+    return list(local_error_ranking(model, plan, feeds))
+
+
 def bench_plans(kind: str, blocks: int, mode: str) -> list[dict[str, object]]:
     """trtdiff and Polygraphy's algorithm over trtdiff plans (onnxconverter-common cannot use them)."""
     model = fixtures.build(kind, blocks)
     feeds = fixtures.feeds()
     order = [n.name for n in model.graph.node]
     evaluate = plan_evaluator(model, feeds, mode)
-    ranking = local_ranking(model, feeds)
+    ranking = plan_ranking(model, feeds, mode)
     rows = []
     for name, fn in (("polygraphy first-N (reproduced)", lambda: run_polygraphy(order, evaluate, True)),
                      ("polygraphy last-N (reproduced)", lambda: run_polygraphy(order, evaluate, False)),
