@@ -14,7 +14,7 @@ from trtdiff.inputs import (InputSettings, generate_inputs, input_specs, load_in
                             parse_range_arg, parse_shape_arg, resolve_shapes, save_npz, validate_feeds)
 from trtdiff.runners.base import TensorSpec
 
-from conftest import conv_relu_model, make_model
+from model_builders import conv_relu_model, make_model
 
 
 @pytest.mark.parametrize("text,expected", [

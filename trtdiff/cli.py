@@ -46,9 +46,10 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from trtdiff.commands import run
+    from trtdiff.commands import plan, run
 
     cli.add_command(run.run_command)
+    cli.add_command(plan.plan_group)
 
 
 _register()

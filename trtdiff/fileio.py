@@ -10,18 +10,20 @@ from trtdiff.errors import UsageError
 
 
 def ensure_writable(path: str | os.PathLike[str], option: str) -> Path:
-    """Fail before any work if `path` cannot be written (its folder is created if missing)."""
+    """Fail before any work if `path` could not be written. Creates nothing: the folders are
+    made when the file is written."""
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"{option} {target} is a directory", "it needs a file path",
                          f"name a file, for example {target / 'result.json'}")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"cannot create the folder for {option} {target}", err.strerror or str(err),
-                         "choose a writable location") from err
-    if not os.access(target.parent, os.W_OK):
-        raise UsageError(f"cannot write {option} {target}", "its folder is not writable",
+    ancestor = target.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"cannot create the folder for {option} {target}", f"{ancestor} is a file",
+                         "choose a path under a folder")
+    if not os.access(ancestor, os.W_OK):
+        raise UsageError(f"cannot write {option} {target}", f"{ancestor} is not writable",
                          "choose a writable location")
     return target
 

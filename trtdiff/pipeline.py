@@ -30,7 +30,13 @@ from trtdiff.runners.onnxrt import OnnxRuntimeRunner
 
 log = logging.getLogger(__name__)
 
-ModelBuilder = Callable[[onnx.ModelProto, Feeds], onnx.ModelProto]
+@dataclass(frozen=True)
+class BuiltTarget:
+    model: onnx.ModelProto
+    warnings: tuple[str, ...]
+
+
+ModelBuilder = Callable[[onnx.ModelProto, Feeds], BuiltTarget]
 RunnerFactory = Callable[[onnx.ModelProto], Runner]
 
 
@@ -50,6 +56,8 @@ class TargetSpec:
     build_model: ModelBuilder
     make_runner: RunnerFactory
     plan: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()  # said in the result's warnings (e.g. why a plan runs emulated)
+    own_tensors: bool = False  # a user's model: with --mark-all, also list its tensors the reference lacks
 
 
 @dataclass(frozen=True)
@@ -126,11 +134,12 @@ def run_comparison(request: RunRequest) -> Comparison:
     timings["reference_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    target_model = request.target.build_model(prepared.model, prepared.feeds)
+    built = request.target.build_model(prepared.model, prepared.feeds)
+    prepared.warnings.extend(request.target.notes + built.warnings)
     timings["target_build_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    aligned = compare_target(request, prepared, target_model, reference)
+    aligned = compare_target(request, prepared, built.model, reference)
     timings["target_and_compare_s"] = time.perf_counter() - mark
     timings["total_s"] = time.perf_counter() - started
     return assemble(request, prepared, aligned, timings)
@@ -143,6 +152,10 @@ def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.M
     target_names = {o for node in target_model.graph.node for o in node.output} | {
         o.name for o in target_model.graph.output}
     wanted = [n for n in prepared.selected if n in target_names]
+    if request.selection.mark_all and request.target.own_tensors:
+        reference_names = {t.name for t in prepared.tensors}
+        own, _ = comparable_tensors(target_model, request.selection.include_shape_tensors)
+        wanted += [t.name for t in own if t.name not in reference_names and t.name not in wanted]
     if not wanted:
         raise UsageError("the target model shares no tensor names with the reference",
                          "tensors are aligned by name only",

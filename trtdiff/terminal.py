@@ -7,7 +7,7 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from trtdiff.result import Comparison, TensorResult
+from trtdiff.result import Comparison, ErrorMetrics, TensorResult
 
 AUTO_ROWS = 40
 
@@ -72,7 +72,7 @@ def print_comparison(comparison: Comparison, console: Console, mode: str = "auto
     worst = {t.name for t in worst_tensors(comparison)}
     table = Table(title=f"trtdiff: {comparison.model}", caption=comparison.settings.target, show_lines=False)
     for column in ("#", "tensor", "op", "shape", "max_abs", "mean_abs", "max_rel", "cosine", "snr_db",
-                   "mismatch", "status"):
+                   "mismatch", "nan/inf", "status"):
         table.add_column(column, justify="right" if column not in ("tensor", "op", "status") else "left",
                          overflow="fold")
     for t in rows:
@@ -99,7 +99,15 @@ def _cells(t: TensorResult, first: str | None, worst: set[str]) -> list[str]:
     shape = "?" if t.shape is None else ("x".join(str(d) for d in t.shape) or "scalar")
     index = str(t.index) if t.index >= 0 else ""
     if m is None:
-        return [index, t.name, t.op_type, shape, "", "", "", "", "", "", status]
+        return [index, t.name, t.op_type, shape, "", "", "", "", "", "", "", status]
     return [index, t.name, t.op_type, shape, fmt(m.max_abs), fmt(m.mean_abs), fmt(m.max_rel),
-            f"{m.cosine:.6f}", f"{m.snr_db:.1f}", f"{m.mismatches}/{m.size}",
+            f"{m.cosine:.6f}", f"{m.snr_db:.1f}", f"{m.mismatches}/{m.size}", _nonfinite(m),
             f"[red]{status}[/]" if t.passed is False else status]
+
+
+def _nonfinite(m: ErrorMetrics) -> str:
+    """Target NaN/Inf counts, with the reference's in brackets when it has any."""
+    text = f"{m.nan_target}/{m.inf_target}" if (m.nan_target or m.inf_target) else ""
+    if m.nan_ref or m.inf_ref:
+        text += f" (ref {m.nan_ref}/{m.inf_ref})"
+    return text

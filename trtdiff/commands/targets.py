@@ -1,54 +1,94 @@
-"""Target options shared by run and bisect: what the reference is compared against."""
+"""Target options shared by run and bisect: what the FP32 reference is compared against.
+
+A target is either a precision plan applied to the model (--fp16, --emulate int8, --precision-plan
+...) or a user's own model (--target-model), run on ONNX Runtime with --target-providers.
+
+ONNX Runtime's CPU provider computes FP16 nodes in FP32 and removes Cast pairs even with graph
+optimisations off, so a natively converted FP16 model on CPU hides range effects (a value past
+65504 comes back finite). On a CPU-only ONNX Runtime target, --fp16/--bf16 therefore run emulated
+(FP32 compute, every tensor rounded), and the result says so; --native forces the converted model.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
 import onnx
 
+from trtdiff.commands.precision_options import precision_options, plan_from_options
 from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds
 from trtdiff.model import load_model
-from trtdiff.pipeline import TargetSpec
+from trtdiff.pipeline import BuiltTarget, TargetSpec
+from trtdiff.precision.plan import PrecisionPlan
 from trtdiff.runners.base import Runner
-from trtdiff.runners.onnxrt import OnnxRuntimeRunner
+from trtdiff.runners.onnxrt import OnnxRuntimeRunner, resolve_providers
 
 F = TypeVar("F", bound=Callable[..., Any])
+CPU_UPCAST_NOTE = ("ONNX Runtime's CPU provider computes {p} nodes in FP32 and drops Cast pairs, so the "
+                   "converted model would hide overflow and rounding; the target runs emulated instead "
+                   "(FP32 compute, every tensor rounded to {p}). Pass --native to run the converted model.")
 
 
 def target_options(func: F) -> F:
     options = [
-        click.option("--fp16", "precision", flag_value="fp16", help="Target: the model converted to FP16."),
-        click.option("--bf16", "precision", flag_value="bf16", help="Target: the model converted to BF16."),
         click.option("--target-model", type=click.Path(dir_okay=False), default=None,
                      help="Target: another ONNX model (e.g. converted elsewhere); compared over shared tensor names."),
         click.option("--target-providers", default="cpu", show_default=True,
-                     help="ONNX Runtime providers for the target, comma-separated."),
+                     help="ONNX Runtime providers for the target, comma-separated (cpu, cuda, ...)."),
+        click.option("--native", is_flag=True,
+                     help="Run the converted FP16/BF16 model even on ONNX Runtime's CPU provider."),
     ]
+    func = precision_options(func)
     for option in reversed(options):
         func = option(func)
     return func
 
 
 def target_from_options(options: dict[str, Any]) -> TargetSpec:
-    """Build the TargetSpec and remove the options it used from `options`."""
-    precision = options.pop("precision", None)
-    target_model = options.pop("target_model", None)
-    providers = tuple(p.strip() for p in options.pop("target_providers", "cpu").split(",") if p.strip())
+    """Build the TargetSpec from the command's keyword arguments."""
+    plan = plan_from_options(**options)
+    target_model = options.get("target_model")
+    providers = tuple(resolve_providers([p.strip() for p in options.get("target_providers", "cpu").split(",")
+                                         if p.strip()]))
     runner_factory = _onnxrt_factory(providers)
-    if target_model and precision:
-        raise UsageError("--target-model and --fp16/--bf16 both given", "the target is one or the other",
-                         "drop one of them")
+    if target_model and plan is not None:
+        raise UsageError("--target-model was given with a precision option",
+                         "the target is either a converted model or your own model",
+                         "drop --target-model, or drop --fp16/--bf16/--int8/--fp8/--emulate/--precision-plan")
     if target_model:
         other = load_model(target_model)
-        return TargetSpec(f"{target_model} on onnxruntime {list(providers)}", lambda _m, _f: other, runner_factory)
-    if not precision:
+        return TargetSpec(f"{target_model} on onnxruntime {list(providers)}",
+                          lambda _m, _f: BuiltTarget(other, ()), runner_factory, own_tensors=True)
+    if plan is None:
         raise UsageError("no target given", "trtdiff compares the FP32 reference with a target",
-                         "add --fp16, --bf16, or --target-model OTHER.onnx")
-    return TargetSpec(f"onnxruntime {precision} (converted) {list(providers)}",
-                      _converter(precision), runner_factory, plan={"default": precision})
+                         "add --fp16, --bf16, --int8, --fp8, --emulate TYPE, --precision-plan FILE or "
+                         "--target-model OTHER.onnx")
+    notes: tuple[str, ...] = ()
+    if _cpu_upcasts(plan, providers) and not options.get("native"):
+        notes = (CPU_UPCAST_NOTE.format(p=plan.default.upper()),)
+        plan = replace(plan, mode="emulated")
+    return TargetSpec(f"{plan.describe()} on onnxruntime {list(providers)}", plan_builder(plan),
+                      runner_factory, plan=plan.to_dict(), notes=notes)
+
+
+def _cpu_upcasts(plan: PrecisionPlan, providers: tuple[str, ...]) -> bool:
+    return plan.mode == "native" and plan.default in ("fp16", "bf16") and providers == ("CPUExecutionProvider",)
+
+
+def plan_builder(plan: PrecisionPlan) -> Callable[[onnx.ModelProto, Feeds], BuiltTarget]:
+    """Apply `plan` to the reference model; the run's inputs calibrate INT8/FP8 scales."""
+
+    def build(model: onnx.ModelProto, feeds: Feeds) -> BuiltTarget:
+        from trtdiff.precision.apply import apply_plan
+
+        applied = apply_plan(model, plan, [feeds])
+        return BuiltTarget(applied.model, tuple(applied.warnings))
+
+    return build
 
 
 def _onnxrt_factory(providers: tuple[str, ...]) -> Callable[[onnx.ModelProto], Runner]:
@@ -56,13 +96,3 @@ def _onnxrt_factory(providers: tuple[str, ...]) -> Callable[[onnx.ModelProto], R
         return OnnxRuntimeRunner(model, providers, optimize=False, name="target")
 
     return make
-
-
-def _converter(precision: str) -> Callable[[onnx.ModelProto, Feeds], onnx.ModelProto]:
-    def build(model: onnx.ModelProto, feeds: Feeds) -> onnx.ModelProto:
-        from trtdiff.precision.apply import apply_plan
-        from trtdiff.precision.plan import PrecisionPlan
-
-        return apply_plan(model, PrecisionPlan(default=precision), [feeds]).model
-
-    return build

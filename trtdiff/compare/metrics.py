@@ -67,6 +67,8 @@ def _finish(acc: Accumulator) -> ErrorMetrics:
 
 
 def _cosine(acc: Accumulator) -> float:
+    if acc.filled == 0:
+        return math.nan
     norm = math.sqrt(acc.ref_sq * acc.tgt_sq)
     if norm > 0:
         return max(-1.0, min(1.0, acc.dot / norm))
@@ -74,6 +76,8 @@ def _cosine(acc: Accumulator) -> float:
 
 
 def _snr_db(acc: Accumulator) -> float:
+    if acc.filled == 0:
+        return math.nan
     if acc.err_sq == 0:
         return math.inf
     if acc.ref_sq == 0:
