@@ -23,9 +23,21 @@ COMMON = ["--emulate", "fp16", "--out-of-range", "clamp", "--atol", "1e-2", "--r
           "--load-inputs", INPUTS]
 
 
+def _program():
+    """The real error boundary (trtdiff.cli.TrtDiffGroup) around the commands under test."""
+    from trtdiff.cli import TrtDiffGroup
+
+    group = TrtDiffGroup("trtdiff")
+    group.add_command(bisect_group)
+    group.add_command(split_command)
+    return group
+
+
 def invoke(command, args):
-    result = CliRunner().invoke(command, args, standalone_mode=False, catch_exceptions=True)
-    return result
+    name = {bisect_group: "bisect", split_command: "split"}.get(command)
+    if name is None:  # another command: call it directly
+        return CliRunner().invoke(command, args)
+    return CliRunner().invoke(_program(), [name, *args])
 
 
 def fixture(kind: str) -> str:
@@ -36,8 +48,7 @@ def test_bisect_json_names_the_culprits_and_writes_the_fixed_model(tmp_path):
     out = tmp_path / "bisect.json"
     result = invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--json", str(out), "-o", str(tmp_path),
                                    "--no-progress"])
-    assert result.exception is None, result.output
-    assert result.return_value == 0
+    assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["passed"] is True
     assert sorted(n["node"] for n in data["fp32_nodes"]) == ["culprit_div_a", "culprit_div_b"]
@@ -50,33 +61,32 @@ def test_bisect_json_names_the_culprits_and_writes_the_fixed_model(tmp_path):
 def test_bisect_paired_overflow_with_the_default_plan(tmp_path):
     result = invoke(bisect_group, [fixture("paired_overflow"), "--emulate", "fp16", "--atol", "1e-2", "--rtol", "0",
                                    "--load-inputs", INPUTS, "--json", "-", "--no-progress"])
-    assert result.exception is None, result.output
+    assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert sorted(n["node"] for n in data["fp32_nodes"]) == ["root", "square"]
 
 
 def test_unknown_keep_fp32_node_is_a_usage_error():
     result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--keep-fp32", "culprit_dvi"])
-    assert result.exception is not None and getattr(result.exception, "exit_code", None) == 2
-    assert "culprit_div" in str(result.exception)
+    assert result.exit_code == 2 and "culprit_div" in result.output
 
 
 def test_state_from_another_model_is_refused(tmp_path):
     state = tmp_path / "state.json"
     first = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--state", str(state), "--no-progress"])
-    assert first.exception is None, first.output
+    assert first.exit_code == 0, first.output
     again = invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--state", str(state), "--no-progress"])
-    assert getattr(again.exception, "exit_code", None) == 2 and "another model" in str(again.exception)
+    assert again.exit_code == 2 and "another model" in again.output
 
 
 def test_ctrl_c_saves_state_and_prints_how_to_resume(tmp_path, monkeypatch):
     from trtdiff.commands import bisect_setup
 
-    real = bisect_setup.onnxruntime_infer
+    real = bisect_setup._target_infer
     calls = []
 
-    def flaky(providers=("CPUExecutionProvider",)):
-        infer = real(providers)
+    def flaky(make_runner):
+        infer = real(make_runner)
 
         def run(model, feeds):
             calls.append(1)
@@ -86,32 +96,33 @@ def test_ctrl_c_saves_state_and_prints_how_to_resume(tmp_path, monkeypatch):
 
         return run
 
-    monkeypatch.setattr(bisect_setup, "onnxruntime_infer", flaky)
+    monkeypatch.setattr(bisect_setup, "_target_infer", flaky)
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--no-progress"],
-                                standalone_mode=False)
-    import click
-
-    assert isinstance(result.exception, (KeyboardInterrupt, click.exceptions.Abort))  # click turns it into Abort
+    result = invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--no-progress"])
+    assert result.exit_code == 130
     assert "Resume with:" in result.output and "--state" in result.output
-    assert (tmp_path / "two_culprits.bisect-state.json").exists()
+    state = tmp_path / "two_culprits.bisect-state.json"
+    assert len(json.loads(state.read_text())["evaluations"]) == 3
+    resumed = invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--no-progress", "--state", str(state),
+                                    "--json", "-"])
+    assert resumed.exit_code == 0, resumed.output
+    data = json.loads(resumed.output)
+    assert data["evaluations"] == data["evaluations_this_run"] + 3
 
 
 def test_all_fp32_failing_exits_1_and_says_why(monkeypatch):
     """A target that differs for another reason: here its backend adds 0.1 to every output."""
     from trtdiff.commands import bisect_setup
 
-    real = bisect_setup.onnxruntime_infer
+    real = bisect_setup._target_infer
 
-    def make(providers=("CPUExecutionProvider",)):
-        infer = real(providers)
-        if tuple(providers) == ("CPUExecutionProvider",):  # the reference
-            return infer
+    def shifted(make_runner):
+        infer = real(make_runner)
         return lambda model, feeds: {k: v + np.float32(0.1) for k, v in infer(model, feeds).items()}
 
-    monkeypatch.setattr(bisect_setup, "onnxruntime_infer", make)
-    result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--providers", "cpu", "--no-progress"])
-    assert result.return_value == 1, result.output
+    monkeypatch.setattr(bisect_setup, "_target_infer", shifted)
+    result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--no-progress"])
+    assert result.exit_code == 1, result.output
     assert "even with all" in result.output
 
 
@@ -119,7 +130,7 @@ def test_reduce_saves_a_model_and_inputs_that_reproduce(tmp_path):
     result = invoke(bisect_group, ["reduce", fixture("one_culprit"), "--emulate", "fp16", "--out-of-range", "clamp",
                                    "--atol", "1e-2", "--rtol", "1e-2", "--load-inputs", INPUTS,
                                    "-o", str(tmp_path), "--json", str(tmp_path / "r.json")])
-    assert result.exception is None, result.output
+    assert result.exit_code == 1, result.output  # the reduced model fails, by design
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["nodes"] == ["culprit_div"] and data["evaluations"] > 0
     assert "trtdiff run" in data["reproduce"] and "--load-inputs" in data["reproduce"]
@@ -131,7 +142,7 @@ def test_reduce_saves_a_model_and_inputs_that_reproduce(tmp_path):
     if "--emulate" not in {opt for param in run_command.params for opt in param.opts}:
         pytest.skip("`trtdiff run` does not take the precision-plan options yet")
     rerun = invoke(run_command, shlex.split(data["reproduce"])[2:])
-    assert rerun.return_value == 1, rerun.output  # the failure reproduces on its own
+    assert rerun.exit_code == 1, rerun.output  # the failure reproduces on its own
 
 
 def test_split_command_writes_pieces_and_verifies_them(tmp_path):
@@ -140,7 +151,7 @@ def test_split_command_writes_pieces_and_verifies_them(tmp_path):
     path = tmp_path / "mixed.onnx"
     onnx.save_model(mixed_model(), str(path))
     result = invoke(split_command, [str(path), "-o", str(tmp_path / "parts"), "--json", "-"])
-    assert result.exception is None, result.output
+    assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert [s["supported"] for s in data["segments"]] == [True, False, True]
     assert data["verified_max_abs"] == 0.0

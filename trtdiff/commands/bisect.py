@@ -16,7 +16,7 @@ from trtdiff.bisect.precision import SearchInterrupted, bisect_precision
 from trtdiff.bisect.reduce import FAIL_ON, ReduceResult, reduce_failure, save_reduced
 from trtdiff.commands import bisect_setup as session
 from trtdiff.commands.options import input_options, tolerance_options
-from trtdiff.commands.precision_options import precision_options
+from trtdiff.commands.targets import target_options
 from trtdiff.errors import ExitCode
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,7 @@ def bisect_group() -> None:
 def _common(func: Any) -> Any:
     for option in reversed([
         click.argument("model", type=click.Path(dir_okay=False)),
-        precision_options, input_options, tolerance_options,
-        click.option("--providers", default="cpu", show_default=True,
-                     help="ONNX Runtime providers for the target, comma-separated."),
+        target_options, input_options, tolerance_options,
         click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
                      help="Write the result as JSON ('-' for stdout)."),
         click.option("-o", "--output-dir", type=click.Path(file_okay=False), default=None,
@@ -62,15 +60,15 @@ def _common(func: Any) -> Any:
 @click.option("--ranking", "ranking_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Node names, one per line, worst first (default: attribution's local-error ranking).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def precision_command(**options: Any) -> int:
+def precision_command(**options: Any) -> None:
     """Find a 1-minimal set of nodes to keep in FP32 so that the outputs pass the tolerances.
 
     Each evaluation applies the precision plan with a candidate FP32 set, runs the target and
     compares its outputs with ONNX Runtime FP32. Ctrl-C saves the search state; rerun with
     --state FILE to resume without repeating evaluations."""
     mine = {k: options.pop(k) for k in ("by_op_type", "max_evals", "state_path", "ranking_path", "no_progress",
-                                        "json_path", "output_dir", "providers")}
-    setup = session.prepare(options.pop("model"), options, mine["providers"])
+                                        "json_path", "output_dir")}
+    setup = session.prepare(options.pop("model"), options)
     interrupt_path = Path(f"{Path(setup.model_path).stem}.bisect-state.json")
     try:
         with session.progress_bar(not mine["no_progress"] and mine["json_path"] != "-") as hook:
@@ -89,19 +87,19 @@ def precision_command(**options: Any) -> int:
     _emit_json(data, mine["json_path"])
     if mine["json_path"] != "-":
         session.print_bisect(found, files)
-    return int(ExitCode.PASSED if found.passed else ExitCode.MISMATCH)
+    click.get_current_context().exit(int(ExitCode.PASSED if found.passed else ExitCode.MISMATCH))
 
 
 @bisect_group.command("reduce")
 @_common
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="any", show_default=True,
               help="What counts as the failure: an accuracy mismatch, the target erroring out, or either.")
-def reduce_command(**options: Any) -> int:
+def reduce_command(**options: Any) -> None:
     """Cut the model down to the smallest subgraph that still fails, outputs first, then inputs, and
     save it with its inputs (captured from the reference run) so `trtdiff run` reproduces it."""
-    mine = {k: options.pop(k) for k in ("fail_on", "json_path", "output_dir", "providers")}
+    mine = {k: options.pop(k) for k in ("fail_on", "json_path", "output_dir")}
     given = dict(options)
-    setup = session.prepare(options.pop("model"), options, mine["providers"], capture_all=True)
+    setup = session.prepare(options.pop("model"), options, capture_all=True)
     with session.progress_bar(mine["json_path"] != "-", what="subgraph") as hook:
         result = reduce_failure(setup.model, setup.reference, setup.reduce_check(), fail_on=mine["fail_on"],
                                 progress=lambda n, size: hook(n, size, False))
@@ -113,7 +111,7 @@ def reduce_command(**options: Any) -> int:
     _emit_json(data, mine["json_path"])
     if mine["json_path"] != "-":
         _print_reduce(result, paths, rerun)
-    return int(ExitCode.MISMATCH)
+    click.get_current_context().exit(int(ExitCode.MISMATCH))  # the reduced model fails: that is its point
 
 
 def _print_reduce(result: ReduceResult, paths: dict[str, Path], rerun: str) -> None:

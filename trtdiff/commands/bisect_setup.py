@@ -4,6 +4,7 @@ inputs, the reference run and tolerances; the progress bar; writing and printing
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import tempfile
@@ -22,6 +23,8 @@ from trtdiff.bisect.state import Outcome, ProgressHook
 from trtdiff.errors import UsageError
 from trtdiff.model import load_model, save_model
 from trtdiff.result import Tolerances
+
+log = logging.getLogger(__name__)
 
 INPUT_KEYS = ("input_shapes", "val_ranges", "seed", "load_inputs")
 TOLERANCE_KEYS = ("atol", "rtol", "check", "rel_floor")
@@ -44,30 +47,40 @@ class Setup:
         return plan_check(self.plan, self.reference, self.tolerances, self.infer, default_apply)
 
 
-def prepare(model_path: str, options: dict[str, Any], providers: str, capture_all: bool = False) -> Setup:
-    """Options -> Setup. `options` holds the input, tolerance and precision options (consumed)."""
+def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False) -> Setup:
+    """Options -> Setup. `options` holds the input, tolerance and target options (consumed); the
+    target is chosen as for `trtdiff run` (on a CPU-only ONNX Runtime, FP16/BF16 run emulated)."""
     from trtdiff.commands.options import input_settings_from, tolerances_from
-    from trtdiff.commands.precision_options import plan_from_options
+    from trtdiff.commands.targets import target_from_options
     from trtdiff.pipeline import resolve_feeds
-    from trtdiff.precision.plan import validate_plan
+    from trtdiff.precision.plan import PrecisionPlan, validate_plan
 
     model = load_model(model_path)
     settings = input_settings_from(**{k: options.pop(k) for k in INPUT_KEYS})
     spec = tolerances_from(**{k: options.pop(k) for k in TOLERANCE_KEYS})
-    plan = plan_from_options(**options)
-    if plan is None or getattr(plan, "default", "fp32") == "fp32":
-        raise UsageError("no reduced precision to search", "bisect compares the FP32 reference with a lower precision",
-                         "add --fp16, --bf16, --int8, --fp8 or --emulate fp16")
+    target = target_from_options(options)
+    if target.plan is None:
+        raise UsageError("bisect needs a precision to search, not --target-model",
+                         "it varies which nodes of the model stay in FP32, so it converts the model itself",
+                         "pass --fp16, --bf16, --int8, --fp8 or --emulate TYPE instead of --target-model")
+    plan = PrecisionPlan.from_dict(target.plan)
     validate_plan(plan, model)
+    for note in target.notes:
+        log.warning("%s", note)
     feeds = resolve_feeds(model, settings)
-    names = tuple(p.strip() for p in providers.split(",") if p.strip())
     reference_infer = onnxruntime_infer(("CPUExecutionProvider",))
     reference = capture_reference(model, feeds, reference_infer) if capture_all else reference_infer(model, feeds)
     spec.check_names(list(reference) if capture_all else [o.name for o in model.graph.output])
-    tolerances = spec.as_result()
-    describe = plan.describe() if hasattr(plan, "describe") else str(plan)
-    return Setup(model_path, model, plan, feeds, reference, tolerances, onnxruntime_infer(names),
-                 f"onnxruntime {describe} {list(names)}")
+    return Setup(model_path, model, plan, feeds, reference, spec.as_result(), _target_infer(target.make_runner),
+                 target.description)
+
+
+def _target_infer(make_runner: Callable[[onnx.ModelProto], Any]) -> Infer:
+    def infer(model: onnx.ModelProto, feeds: Feeds) -> dict[str, np.ndarray]:
+        with make_runner(model) as runner:
+            return dict(runner.infer(dict(feeds)))
+
+    return infer
 
 
 def read_ranking(path: str | None) -> list[str] | None:
@@ -147,10 +160,11 @@ def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set
     import shlex
 
     words = ["trtdiff", "run", str(model), "--load-inputs", str(inputs)]
-    for flag in ("fp16", "bf16", "int8", "fp8"):
+    for flag in ("fp16", "bf16", "int8", "fp8", "native"):
         if options.get(flag):
             words.append(f"--{flag}")
-    for key in ("emulate", "precision_plan", "calibration", "out_of_range", "check", "rel_floor"):
+    for key in ("emulate", "precision_plan", "calibration", "out_of_range", "target_providers", "check",
+                "rel_floor"):
         if options.get(key) is not None:
             words += [f"--{key.replace('_', '-')}", str(options[key])]
     for key, flag in (("keep_fp32_op", "--keep-fp32-op"), ("atol", "--atol"), ("rtol", "--rtol")):

@@ -11,7 +11,7 @@ import numpy as np
 
 from trtdiff.bisect.split import TARGETS, run_chain, split_model, unsupported_nodes, write_json
 from trtdiff.commands.options import input_options
-from trtdiff.errors import ExitCode, ModelError
+from trtdiff.errors import ModelError
 from trtdiff.model import load_model
 
 
@@ -27,7 +27,7 @@ from trtdiff.model import load_model
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write the summary as JSON ('-' for stdout).")
 def split_command(model: str, target: str, output_dir: str | None, verify: bool, json_path: str | None,
-                  **input_kwargs: Any) -> int:
+                  **input_kwargs: Any) -> None:
     """Partition MODEL into maximal subgraphs the target supports and those it does not, saved as
     ONNX files named by node range (`00_supported_nodes_0000-0041.onnx`), plus summary.json."""
     loaded = load_model(model)
@@ -45,7 +45,6 @@ def split_command(model: str, target: str, output_dir: str | None, verify: bool,
 
             write_text(Path(json_path), json.dumps(summary, indent=1) + "\n")
         _print(summary, directory)
-    return int(ExitCode.PASSED)
 
 
 def _verify(model: Any, models: list[Any], input_kwargs: dict[str, Any]) -> float:
