@@ -120,7 +120,7 @@ def run_polygraphy(order: list[str], evaluate: Callable[[frozenset[str]], bool],
 
 def local_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray],
                   convert: Callable[[onnx.ModelProto], onnx.ModelProto] | None = None) -> list[str]:
-    """Nodes by the relative error each adds alone: the node converted to FP16 (by `convert`,
+    """Nodes by the scaled error each adds alone: the node converted to FP16 (by `convert`,
     default onnxconverter-common), fed the reference's own inputs (attribution's local error)."""
     convert = convert or (lambda single: occ_convert(single, []))
     from trtdiff.bisect.graph import extract
@@ -139,9 +139,18 @@ def local_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray],
         single = extract(model, inputs, list(node.output), infos=infos, nodes=[node])
         got = infer(convert(single), {i: tensors[i] for i in inputs})
         ref = [tensors[o] for o in node.output]
-        scores[node.name] = max(float(np.max(np.abs(g.astype(np.float64) - r) / (np.abs(r) + 1e-6)))
-                                for g, r in zip(got, ref))
+        scores[node.name] = max(_scaled_error(g, r) for g, r in zip(got, ref))
     return sorted(scores, key=lambda n: -scores[n])
+
+
+def _scaled_error(got: np.ndarray, ref: np.ndarray) -> float:
+    """max |error| / max |reference|: the error relative to the tensor's scale (inf/NaN: inf)."""
+    error = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+    if error.size == 0:
+        return 0.0
+    if not np.all(np.isfinite(error)):
+        return math.inf
+    return float(error.max() / max(float(np.abs(ref).max()), 1e-12))
 
 
 def run_trtdiff(ranking: list[str], evaluate: Callable[[frozenset[str]], bool]) -> dict[str, object]:
