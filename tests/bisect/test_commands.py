@@ -156,3 +156,12 @@ def test_split_command_writes_pieces_and_verifies_them(tmp_path):
     assert [s["supported"] for s in data["segments"]] == [True, False, True]
     assert data["verified_max_abs"] == 0.0
     assert (tmp_path / "parts" / "summary.json").exists()
+
+
+def test_html_report_shows_the_bisect_results(tmp_path):
+    pytest.importorskip("trtdiff.report.html", reason="needs the HTML report")
+    report = tmp_path / "bisect.html"
+    result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--no-progress", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    html = report.read_text()
+    assert "culprit_div" in html and "keep" in html.lower()

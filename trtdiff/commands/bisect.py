@@ -59,6 +59,8 @@ def _common(func: Any) -> Any:
               help="Keep every evaluation in this file and resume from it (same model and options).")
 @click.option("--ranking", "ranking_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Node names, one per line, worst first (default: attribution's local-error ranking).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Write an HTML report: the original target's comparison with these results.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def precision_command(**options: Any) -> None:
     """Find a 1-minimal set of nodes to keep in FP32 so that the outputs pass the tolerances.
@@ -67,7 +69,7 @@ def precision_command(**options: Any) -> None:
     compares its outputs with ONNX Runtime FP32. Ctrl-C saves the search state; rerun with
     --state FILE to resume without repeating evaluations."""
     mine = {k: options.pop(k) for k in ("by_op_type", "max_evals", "state_path", "ranking_path", "no_progress",
-                                        "json_path", "output_dir")}
+                                        "json_path", "output_dir", "report_path")}
     setup = session.prepare(options.pop("model"), options)
     interrupt_path = Path(f"{Path(setup.model_path).stem}.bisect-state.json")
     try:
@@ -85,6 +87,8 @@ def precision_command(**options: Any) -> None:
     data = {"model": setup.model_path, "target": setup.target, **found.to_dict(),
             "files": {k: str(v) for k, v in files.items()}}
     _emit_json(data, mine["json_path"])
+    if mine["report_path"]:
+        session.write_html_report(setup, data, mine["report_path"])
     if mine["json_path"] != "-":
         session.print_bisect(found, files)
     click.get_current_context().exit(int(ExitCode.PASSED if found.passed else ExitCode.MISMATCH))

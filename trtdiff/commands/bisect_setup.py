@@ -42,6 +42,9 @@ class Setup:
     tolerances: Tolerances
     infer: Infer
     target: str
+    target_spec: Any = None  # trtdiff.pipeline.TargetSpec, for --report
+    input_settings: Any = None
+    tolerance_spec: Any = None
 
     def reduce_check(self) -> Callable[[onnx.ModelProto, Feeds], Outcome]:
         return plan_check(self.plan, self.reference, self.tolerances, self.infer, default_apply)
@@ -72,7 +75,7 @@ def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False)
     reference = capture_reference(model, feeds, reference_infer) if capture_all else reference_infer(model, feeds)
     spec.check_names(list(reference) if capture_all else [o.name for o in model.graph.output])
     return Setup(model_path, model, plan, feeds, reference, spec.as_result(), _target_infer(target.make_runner),
-                 target.description)
+                 target.description, target, settings, spec)
 
 
 def _target_infer(make_runner: Callable[[onnx.ModelProto], Any]) -> Infer:
@@ -81,6 +84,21 @@ def _target_infer(make_runner: Callable[[onnx.ModelProto], Any]) -> Infer:
             return dict(runner.infer(dict(feeds)))
 
     return infer
+
+
+def write_html_report(setup: Setup, bisect: dict[str, Any], path: str) -> None:
+    """The run report of the original target (every tensor compared), with the bisect results in
+    `Comparison.bisect`: where the error comes from, and what to keep in FP32 about it."""
+    import dataclasses
+    import shlex
+
+    from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
+    from trtdiff.report.html import write_report
+
+    request = RunRequest(setup.model_path, setup.target_spec, TensorSelection(mark_all=True), setup.input_settings,
+                         setup.tolerance_spec, command=" ".join(shlex.quote(a) for a in ["trtdiff", *sys.argv[1:]]))
+    comparison = dataclasses.replace(run_comparison(request), bisect=bisect)
+    write_report(comparison, path)
 
 
 def read_ranking(path: str | None) -> list[str] | None:
