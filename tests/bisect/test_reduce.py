@@ -11,7 +11,7 @@ from fakes import FakePlan, fake_apply
 from trtdiff.bisect.evaluate import plan_check, run_plan
 from trtdiff.bisect.reduce import capture_reference, reduce_failure, save_reduced
 from trtdiff.bisect.state import Outcome
-from trtdiff.errors import ModelError, UsageError
+from trtdiff.errors import UsageError
 from trtdiff.result import Tolerances
 
 # intermediates up to 5e4 carry FP16 rounding of ~16: compare them relative to their size

@@ -28,6 +28,7 @@ from onnx import helper
 from trtdiff.bisect.graph import extract, needed_nodes, node_inputs
 from trtdiff.bisect.state import Outcome
 from trtdiff.errors import UsageError
+from trtdiff.inputs import save_npz
 from trtdiff.model import comparable_tensors, inferred_value_info, save_model, topological_nodes, user_input_names, with_outputs
 
 log = logging.getLogger(__name__)
@@ -171,19 +172,5 @@ def save_reduced(result: ReduceResult, directory: str | os.PathLike[str], stem: 
     model_path = out / f"{stem}.onnx"
     inputs_path = out / f"{stem}_inputs.npz"
     save_model(result.model, model_path)
-    _save_npz(result.inputs, inputs_path)
+    save_npz(result.inputs, inputs_path)
     return {"model": model_path, "inputs": inputs_path}
-
-
-def _save_npz(arrays: Mapping[str, np.ndarray], path: Path) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **dict(arrays))  # type: ignore[arg-type]
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -24,6 +24,7 @@ import onnx
 
 from trtdiff.bisect.graph import extract, node_inputs
 from trtdiff.errors import UsageError
+from trtdiff.fileio import write_text_atomic
 from trtdiff.model import inferred_value_info, save_model, topological_nodes
 
 log = logging.getLogger(__name__)
@@ -220,15 +221,4 @@ def run_chain(models: Sequence[onnx.ModelProto], feeds: Mapping[str, np.ndarray]
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write JSON atomically (temp file + rename)."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_text_atomic(path, json.dumps(data, indent=1) + "\n")

@@ -15,13 +15,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
 from trtdiff.errors import UsageError
+from trtdiff.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +81,7 @@ class SearchState:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write atomically (temp file + rename): an interrupt never leaves half a file."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self.to_dict(), handle, indent=1, default=str)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=1, default=str))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], model_hash: str, settings_hash: str = "") -> SearchState:

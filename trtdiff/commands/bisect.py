@@ -18,6 +18,7 @@ from trtdiff.commands import bisect_setup as session
 from trtdiff.commands.options import input_options, tolerance_options
 from trtdiff.commands.targets import target_options
 from trtdiff.errors import ExitCode
+from trtdiff.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def _emit_json(data: dict[str, Any], path: str | None) -> None:
     if path == "-":
         click.echo(text)
     else:
-        session.write_text(Path(path), text + "\n")
+        write_text_atomic(path, text + "\n")
 
 
 def _resume_command(state: Path) -> str:

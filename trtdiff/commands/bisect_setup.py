@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,20 +190,3 @@ def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set
         if node in nodes:
             words += ["--keep-fp32", node]
     return " ".join(shlex.quote(w) for w in words)
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write atomically (temp file + rename)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise UsageError(f"cannot write {path}", str(err), "choose a writable path") from err
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-

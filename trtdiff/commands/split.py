@@ -41,9 +41,7 @@ def split_command(model: str, target: str, output_dir: str | None, verify: bool,
         click.echo(json.dumps(summary, indent=1))
     else:
         if json_path:
-            from trtdiff.commands.bisect_setup import write_text
-
-            write_text(Path(json_path), json.dumps(summary, indent=1) + "\n")
+            write_json(Path(json_path), summary)
         _print(summary, directory)
 
 
