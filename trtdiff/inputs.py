@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from trtdiff.errors import UsageError, close_names
+from trtdiff.fileio import atomic_output
 from trtdiff.runners.base import TensorSpec
 
 Feeds = dict[str, np.ndarray]
@@ -223,21 +223,8 @@ def _decode_polygraphy_array(value: object) -> np.ndarray:
 
 def save_npz(arrays: Mapping[str, np.ndarray], path: str | os.PathLike[str]) -> None:
     """Write arrays to .npz atomically (no partial file on failure)."""
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as err:
-        raise UsageError(f"cannot write {target}", str(err), "choose a writable path") from err
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **dict(arrays))
-        os.replace(tmp, target)
-    except OSError as err:
-        raise UsageError(f"cannot write {target}", str(err), "choose a writable path") from err
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(path) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, **dict(arrays))
 
 
 def validate_feeds(feeds: Mapping[str, np.ndarray], specs: Sequence[TensorSpec]) -> Feeds:

@@ -18,6 +18,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from trtdiff.errors import ModelError, UsageError
+from trtdiff.fileio import atomic_output
 from trtdiff.result import UnmarkedTensors
 
 PROTOBUF_LIMIT = 2**31 - 1
@@ -87,21 +88,11 @@ def _save_external(model: onnx.ModelProto, path: str, location: str) -> None:
 def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> None:
     """Write atomically; models over 2 GB get their weights in `<name>.data` beside them."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    large = exceeds_protobuf_limit(model)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if large:
-            _save_external(model, tmp, f"{target.name}.data")
+    with atomic_output(target) as temporary:
+        if exceeds_protobuf_limit(model):
+            _save_external(model, str(temporary), f"{target.name}.data")
         else:
-            onnx.save_model(model, tmp)
-        os.replace(tmp, target)
-    except OSError as err:
-        raise UsageError(f"cannot write {target}", str(err), "choose a writable path") from err
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+            onnx.save_model(model, str(temporary))
 
 
 @contextlib.contextmanager

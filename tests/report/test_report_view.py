@@ -1,0 +1,172 @@
+"""The view model: what the report says, formatted in Python, and a template that computes nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import jinja2
+import pytest
+from jinja2 import nodes
+from markupsafe import Markup
+from report_factory import SCRIPT_NODE, minimal_comparison, synthetic_comparison
+
+import trtdiff.report
+from trtdiff.report import formatting as fmt
+from trtdiff.report.view import view_from_comparison
+
+TEMPLATES = Path(trtdiff.report.__file__).parent / "templates"
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    return synthetic_comparison(120)
+
+
+@pytest.fixture(scope="module")
+def view(comparison):
+    return view_from_comparison(comparison, command="trtdiff report r.json -o r.html")
+
+
+def test_formatting_covers_missing_and_non_finite_values():
+    assert fmt.fmt_error(None) == fmt.MISSING
+    assert fmt.fmt_error(math.nan) == "NaN"
+    assert fmt.fmt_error(math.inf) == "inf"
+    assert fmt.fmt_error(0.0) == "0"
+    assert fmt.fmt_error(0.4) == "0.4"
+    assert fmt.fmt_error(1.234e-5) == "1.23e-05"
+    assert fmt.fmt_cosine(0.99999) == "0.999990"
+    assert fmt.fmt_ratio(12.34) == "12.3×"
+    assert fmt.fmt_count(12, 1000) == "12 (1.2%)"
+    assert [fmt.sort_key(v) for v in (None, math.nan, math.inf, -math.inf, 3, 0.5)] == [
+        "", "", "Infinity", "-Infinity", "3", "0.5"]
+
+
+def _leaves(value, path="view"):
+    """Every leaf of the view model, with where it sits."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def test_view_holds_only_text_so_the_template_formats_nothing(view):
+    """Acceptance 3: numbers are formatted in Python; the context has no int or float left."""
+    for path, leaf in _leaves(view):
+        assert leaf is None or isinstance(leaf, (str, bool, Markup)), f"{path} = {leaf!r}"
+
+
+ARITHMETIC = (nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow,
+              nodes.Neg)
+NUMERIC_FILTERS = {"round", "sum", "int", "float", "format", "filesizeformat", "abs", "max", "min",
+                   "length", "count"}
+
+
+@pytest.mark.parametrize("name", ["report.html.j2"])
+def test_template_has_no_arithmetic_and_no_numeric_filters(name):
+    """Acceptance 3: the template only places strings; a static walk of its syntax tree proves
+    it does no arithmetic and calls no filter that computes a number."""
+    env = jinja2.Environment()
+    tree = env.parse((TEMPLATES / name).read_text(encoding="utf-8"))
+    assert not list(tree.find_all(ARITHMETIC))
+    filters = {f.name for f in tree.find_all(nodes.Filter)}
+    assert not filters & NUMERIC_FILTERS, filters
+    assert not [f for f in tree.find_all(nodes.Filter) if f.name == "safe"], "no |safe on model text"
+
+
+def test_verdict_and_first_divergence(view, comparison):
+    assert view["verdict"]["label"] == "FAIL"
+    assert view["verdict"]["detail"].startswith("2 of 2 outputs outside tolerance; ")
+    assert "could not be compared" in view["verdict"]["detail"]
+    first = view["first_divergence"]
+    assert first["tensor"] == comparison.first_divergence
+    assert first["anchor"].startswith("t-")
+    assert first["max_abs"] not in ("", fmt.MISSING)
+
+
+def test_outputs_worst_first(view):
+    outputs = view["outputs"]
+    assert len(outputs) == 2
+    assert outputs[0]["status"] == "FAIL"
+    first, second = (float(o["max_abs"]) for o in outputs)
+    assert first >= second
+
+
+def test_top_offenders_carry_cause_hint_messages(view):
+    top = view["top_offenders"]
+    assert top[0]["rank"] == "1" and top[0]["op_type"] == "Exp"
+    assert any("65504" in hint for hint in top[0]["hints"])
+
+
+def test_neighbourhood_lists_producers_and_consumers_with_errors(view):
+    culprit = view["neighbourhoods"][0]
+    assert culprit["node"] == "/blocks.7/attn/Exp"
+    (incoming,) = culprit["hood"]["inputs"]
+    assert incoming["from"].endswith("(Gelu)") and incoming["css"] == "pass"
+    (outgoing,) = culprit["hood"]["outputs"]
+    assert outgoing["css"] == "fail"
+    assert outgoing["to"] and all("(" in consumer for consumer in outgoing["to"])
+
+
+def test_neighbourhood_without_graph_says_so(comparison):
+    bare = dataclasses.replace(comparison, graph=())
+    hoods = view_from_comparison(bare)["neighbourhoods"]
+    assert hoods and all(h["hood"] is None for h in hoods)
+
+
+def test_histograms_are_the_worst_tensors_and_mark_bins_over_tolerance(view):
+    hists = view["histograms"]
+    assert 0 < len(hists) <= 6
+    assert hists[0]["max_abs"] == "inf"  # the overflowing tensor is the worst
+    bars = hists[1]["bars"]
+    assert len(bars) == 19 and {b["css"] for b in bars} >= {"over", "zero"}
+    assert max(b["height"] for b in bars if b["height"].startswith("100"))
+
+
+def test_table_has_every_tensor_and_flags_failing_rows(view, comparison):
+    table = view["table"]
+    assert len(table["rows"]) == len(comparison.tensors)
+    failing = [r for r in table["rows"] if r["failing"]]
+    assert table["failing"] == f"{len(failing):,}" and 0 < len(failing) < len(comparison.tensors)
+    assert SCRIPT_NODE in {r["cells"][2]["text"] for r in table["rows"]}
+    statuses = {r["cells"][5]["text"] for r in table["rows"]}
+    assert {"pass", "FAIL", "FAIL; Inf in target 3", "reference only", "shape mismatch"} <= statuses
+    assert "Exp" in table["op_types"]
+
+
+def test_environment_lists_versions_first_and_the_settings(view):
+    env = view["environment"]
+    assert [k for k, _ in env["versions"]][:4] == ["trtdiff", "onnx", "onnxruntime", "tensorrt"]
+    settings = dict(env["settings"])
+    assert "atol 0.001" in settings["tolerances"] and settings["seed"] == "1"
+    assert env["inputs"][0][0] == "input" and '"default": "fp16"' in env["precision_plan"]
+    assert env["command"].startswith("trtdiff run") and env["report_command"].startswith("trtdiff report")
+
+
+def test_bisect_view_with_exports(view):
+    bisect = view["bisect"]
+    assert bisect["label"] == "passes" and bisect["fp32_count"] == "2 nodes"
+    assert [o["name"] for o in bisect["outputs"]] == ["logits", "aux"]
+    assert {x["name"] for x in bisect["exports"]} == {
+        "modelopt_autocast", "onnxruntime_node_block_list", "json"}
+
+
+def test_partial_bisect_and_engine_layers_still_give_a_view(comparison):
+    odd = dataclasses.replace(comparison, bisect={"fp32_nodes": ["n1", {"node": "n2"}]},
+                              engine_layers=({"name": "L0"}, {"type": "Conv", "extra": [1, 2]}))
+    view = view_from_comparison(odd)
+    assert view["bisect"]["label"] == "unknown" and view["bisect"]["exports"] == []
+    assert [n["node"] for n in view["bisect"]["fp32_nodes"]] == ["n1", "n2"]
+    assert view["engine_layers"]["rows"][1][-1] == "extra=1, 2"
+
+
+def test_minimal_comparison_gives_a_view():
+    view = view_from_comparison(minimal_comparison())
+    assert view["chart_svg"] == "" and view["table"]["rows"] == []
+    assert view["first_divergence"] is None and view["bisect"] is None
+    assert view["engine_layers"] is None

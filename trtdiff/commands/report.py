@@ -1,0 +1,28 @@
+"""`trtdiff report RESULT.json -o out.html`: turn a saved comparison into the HTML report."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import click
+
+from trtdiff.report.html import write_report
+from trtdiff.report.load import comparison_from_file
+
+
+@click.command("report")
+@click.argument("result", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Where to write the HTML report [default: RESULT with the suffix .html].")
+def report_command(result: Path, output: Path | None) -> None:
+    """Write the HTML precision report for RESULT, the JSON written by `trtdiff run --json`.
+
+    The report is one self-contained file: open it offline, attach it to a bug or publish it
+    from CI. Exit 0 when it is written (whatever the verdict), 2 when RESULT is not a result.
+    """
+    comparison = comparison_from_file(result)
+    target = output if output is not None else result.with_suffix(".html")
+    command = shlex.join(["trtdiff", "report", str(result), "-o", str(target)])
+    write_report(comparison, target, command=command)
+    click.echo(f"report written to {target}")

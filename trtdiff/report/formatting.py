@@ -1,0 +1,89 @@
+"""Number formatting for the report: every figure the page shows is turned into text here, so
+that the template only places strings (DESIGN: no numbers computed in the template).
+
+Sort keys are separate strings that JavaScript's `Number()` reads back ("Infinity" included); a
+missing or NaN value gets an empty key so that it sorts last in either direction.
+"""
+
+from __future__ import annotations
+
+import math
+
+MISSING = "–"
+
+
+def fmt_error(value: float | None) -> str:
+    """An absolute or relative error: three significant digits, scientific when small or large."""
+    if value is None:
+        return MISSING
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e4:
+        return f"{value:.3g}"
+    return f"{value:.2e}"
+
+
+def fmt_cosine(value: float | None) -> str:
+    """Cosine similarity, with enough digits to tell 0.99999 from 1."""
+    if value is None:
+        return MISSING
+    if math.isnan(value):
+        return "NaN"
+    return f"{value:.6f}"
+
+
+def fmt_db(value: float | None) -> str:
+    """Signal-to-noise ratio in decibels."""
+    if value is None:
+        return MISSING
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.1f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    """Amplification (cumulative over incoming error), e.g. '12.3×'."""
+    if value is None or math.isnan(value):
+        return MISSING
+    if math.isinf(value):
+        return "inf"
+    if value >= 1e4 or 0 < value < 1e-2:
+        return f"{value:.1e}×"
+    return f"{value:.3g}×"
+
+
+def fmt_count(count: int | None, total: int | None = None) -> str:
+    """A count, with its share of `total` when that is known: '123 (1.2%)'."""
+    if count is None:
+        return MISSING
+    if not total or count == 0:
+        return f"{count:,}"
+    return f"{count:,} ({100.0 * count / total:.2g}%)"
+
+
+def fmt_seconds(value: float) -> str:
+    return f"{value:.2f} s" if value >= 0.01 else f"{value * 1000:.1f} ms"
+
+
+def fmt_shape(shape: tuple[int, ...] | None) -> str:
+    return MISSING if shape is None else "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def fmt_percent(value: float) -> str:
+    """A CSS percentage (bar heights)."""
+    return f"{value:.1f}%"
+
+
+def sort_key(value: float | None) -> str:
+    """A string JavaScript's Number() reads back; empty for missing or NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
