@@ -165,3 +165,13 @@ def test_html_report_shows_the_bisect_results(tmp_path):
     assert result.exit_code == 0, result.output
     html = report.read_text()
     assert "culprit_div" in html and "keep" in html.lower()
+
+
+def test_ranking_file_seeds_the_search(tmp_path):
+    ranking = tmp_path / "ranking.txt"
+    ranking.write_text("# worst first\nculprit_div\nmatmul_1\n")
+    result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--no-progress", "--ranking", str(ranking),
+                                   "--json", "-"])
+    data = json.loads(result.output)
+    assert [n["node"] for n in data["fp32_nodes"]] == ["culprit_div"] and data["evaluations"] == 2
+    assert data["ranking"] == "given"

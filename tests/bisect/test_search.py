@@ -140,3 +140,11 @@ def test_state_from_another_model_is_refused(tmp_path):
     path.write_text("{not json")
     with pytest.raises(UsageError, match="cannot read"):
         SearchState.load(path, "model-a", "s")
+
+
+def test_progress_hook_sees_every_real_evaluation_and_set_size():
+    seen = []
+    memo = Memo(needs({"n2"}), SearchState("h"), progress=lambda n, size, passed: seen.append((n, size, passed)))
+    result = minimal_fp32_set(NODES[:8], memo)
+    assert [n for n, _, _ in seen] == list(range(1, result.evaluations + 1))
+    assert seen[0] == (1, 0, False) and seen[-1][2] in (True, False)
