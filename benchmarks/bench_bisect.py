@@ -262,16 +262,25 @@ def main() -> None:
 
 
 def summarise(rows: list[dict[str, object]]) -> None:
-    """Per model: is trtdiff's set no larger than each other's, with at most a third of the evaluations?"""
+    """Per model and overall: is trtdiff's set no larger than each other's, with at most a third of
+    their evaluations?"""
     print()
+    totals: dict[str, list[tuple[bool, float]]] = {}
     for model in dict.fromkeys(r["model"] for r in rows):
-        mine = next(r for r in rows if r["model"] == model and r["algorithm"].startswith("trtdiff (local"))
-        for other in (r for r in rows if r["model"] == model and not r["algorithm"].startswith("trtdiff")):
+        mine = next(r for r in rows if r["model"] == model and str(r["algorithm"]).startswith("trtdiff (local"))
+        for other in (r for r in rows if r["model"] == model and not str(r["algorithm"]).startswith("trtdiff")):
             size_ok = other["fp32_size"] is None or mine["fp32_size"] <= other["fp32_size"]
             ratio = mine["evaluations"] / other["evaluations"]
-            print(f"{model:26} vs {other['algorithm']:34} set {mine['fp32_size']} vs {other['fp32_size']} "
+            totals.setdefault(str(other["algorithm"]), []).append((size_ok, ratio))
+            print(f"{model:40} vs {other['algorithm']:34} set {mine['fp32_size']} vs {other['fp32_size']} "
                   f"({'ok' if size_ok else 'LARGER'}), evaluations {mine['evaluations']} vs {other['evaluations']} "
-                  f"= {ratio:.2f}x ({'<= 1/3' if ratio <= 1 / 3 else '> 1/3'})")
+                  f"= {ratio:.2f}x")
+    print()
+    for name, results in totals.items():
+        ratios = [r for _, r in results]
+        print(f"overall vs {name:34} set no larger in {sum(ok for ok, _ in results)}/{len(results)} models; "
+              f"evaluation ratio median {sorted(ratios)[len(ratios) // 2]:.2f}, worst {max(ratios):.2f} "
+              f"(<= 1/3 in {sum(r <= 1 / 3 for r in ratios)}/{len(ratios)})")
 
 
 if __name__ == "__main__":
