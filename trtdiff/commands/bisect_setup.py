@@ -37,12 +37,18 @@ class Setup:
     plan: Any
     feeds: Feeds
     reference: dict[str, np.ndarray]
-    tolerances: Tolerances
     infer: Infer
-    target: str
-    target_spec: Any = None  # trtdiff.pipeline.TargetSpec, for --report
-    input_settings: Any = None
-    tolerance_spec: Any = None
+    target_spec: Any  # trtdiff.pipeline.TargetSpec (also rebuilds the comparison for --report)
+    input_settings: Any  # trtdiff.inputs.InputSettings
+    tolerance_spec: Any  # trtdiff.compare.tolerance.ToleranceSpec
+
+    @property
+    def tolerances(self) -> Tolerances:
+        return self.tolerance_spec.as_result()  # type: ignore[no-any-return]
+
+    @property
+    def target(self) -> str:
+        return str(self.target_spec.description)
 
     def reduce_check(self) -> Callable[[onnx.ModelProto, Feeds], Outcome]:
         return plan_check(self.plan, self.reference, self.tolerances, self.infer, default_apply)
@@ -72,8 +78,7 @@ def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False)
     reference_infer = onnxruntime_infer(("CPUExecutionProvider",))
     reference = capture_reference(model, feeds, reference_infer) if capture_all else reference_infer(model, feeds)
     spec.check_names(list(reference) if capture_all else [o.name for o in model.graph.output])
-    return Setup(model_path, model, plan, feeds, reference, spec.as_result(), _target_infer(target.make_runner),
-                 target.description, target, settings, spec)
+    return Setup(model_path, model, plan, feeds, reference, _target_infer(target.make_runner), target, settings, spec)
 
 
 def _target_infer(make_runner: Callable[[onnx.ModelProto], Any]) -> Infer:
