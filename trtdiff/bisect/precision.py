@@ -186,7 +186,12 @@ def _report(result: SearchResult, memo: Memo, model: onnx.ModelProto, plan: Any,
 
 
 def _reason(node: str, rank: int | None, source: str, without: Outcome | None) -> str:
-    parts = [f"ranked {rank} by {source}" if rank else "not ranked"]
+    if not rank:
+        parts = ["not ranked"]
+    elif source == "graph order":
+        parts = [f"node {rank} in graph order (no local-error ranking)"]
+    else:
+        parts = [f"ranked {rank} by {source}"]
     if without is not None:
         failing = without.info.get("failing") or {}
         lead = "without it" if "inferred_from" not in without.info else "without it (a larger set lacking it)"
