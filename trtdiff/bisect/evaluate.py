@@ -72,7 +72,10 @@ def compare_outputs(reference: Feeds, outputs: Feeds, tolerances: Tolerances,
         metrics, passed = compute_metrics(ref, got, atol, rtol, tolerances.check, tolerances.rel_floor)
         errors[name] = metrics.max_abs
         if not passed:
-            failing[name] = f"max_abs {metrics.max_abs:.3g}, {metrics.mismatches} mismatches (atol {atol:g}, rtol {rtol:g})"
+            nonfinite = metrics.nan_target + metrics.inf_target - metrics.nan_ref - metrics.inf_ref
+            extra = f", {nonfinite} NaN/Inf in the target" if nonfinite > 0 else ""
+            failing[name] = (f"max_abs {metrics.max_abs:.3g}{extra}, {metrics.mismatches} mismatches "
+                             f"(atol {atol:g}, rtol {rtol:g})")
     return Outcome(not failing, {"outputs": errors, "failing": failing})
 
 
