@@ -18,15 +18,16 @@ kept. A budget (`max_evals`) stops the search early; the smallest passing set fo
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from trtdiff.bisect.state import BudgetExhausted, Memo, Outcome
 
 log = logging.getLogger(__name__)
 
 GROUP_REMOVAL_MIN = 6  # below this many nodes, single removal alone is cheaper than groups
+
+Passes = Callable[[Sequence[str]], bool]  # does the model pass with these kept in FP32?
 
 STATUS_MINIMAL = "minimal"  # a 1-minimal passing set
 STATUS_ALL_LOWER_PASSES = "all_lower_passes"  # nothing needs FP32
@@ -52,7 +53,7 @@ class SearchResult:
         return self.status == STATUS_MINIMAL
 
 
-def shortest_passing_prefix(items: Sequence[str], passes: Any) -> int | None:
+def shortest_passing_prefix(items: Sequence[str], passes: Passes) -> int | None:
     """Length of the shortest passing prefix of `items`, assuming the empty prefix fails; None if
     the whole sequence fails. `passes(list)` answers for a prefix."""
     n = len(items)
@@ -76,7 +77,7 @@ def shortest_passing_prefix(items: Sequence[str], passes: Any) -> int | None:
     return high
 
 
-def remove_groups(chosen: list[str], passes: Any) -> list[str]:
+def remove_groups(chosen: list[str], passes: Passes) -> list[str]:
     """Delta debugging over complements: try dropping each of n chunks, n = 2, 4, ... until the
     chunks are single nodes; a successful drop keeps the granularity (ddmin's n-1 rule)."""
     chunks = 2
@@ -95,7 +96,7 @@ def remove_groups(chosen: list[str], passes: Any) -> list[str]:
     return chosen
 
 
-def remove_singles(chosen: list[str], passes: Any) -> list[str]:
+def remove_singles(chosen: list[str], passes: Passes) -> list[str]:
     """Drop nodes one at a time (lowest rank first) until every remaining node is needed."""
     changed = True
     while changed:
@@ -118,7 +119,7 @@ def _split(items: list[str], chunks: int) -> list[list[str]]:
     return [p for p in parts if p]
 
 
-def _minimise(items: list[str], passes: Any, phases: dict[str, int], memo: Memo, label: str) -> list[str] | None:
+def _minimise(items: list[str], passes: Passes, phases: dict[str, int], memo: Memo, label: str) -> list[str] | None:
     """Steps 2-4 over `items`; None when even all of them fail."""
     before = memo.evaluations
     length = shortest_passing_prefix(items, passes)
