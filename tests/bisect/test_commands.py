@@ -175,3 +175,16 @@ def test_ranking_file_seeds_the_search(tmp_path):
     data = json.loads(result.output)
     assert [n["node"] for n in data["fp32_nodes"]] == ["culprit_div"] and data["evaluations"] == 2
     assert data["ranking"] == "given"
+
+
+def test_reduce_a_target_that_errors_out(tmp_path):
+    """ONNX Runtime's CPU provider has no BF16 MatMul: the native BF16 model fails to load, and
+    reduce cuts it down to the first MatMul."""
+    out = tmp_path / "r.json"
+    result = invoke(bisect_group, ["reduce", fixture("one_culprit"), "--bf16", "--native", "--fail-on", "error",
+                                   "--load-inputs", INPUTS, "-o", str(tmp_path), "--json", str(out)])
+    if result.exit_code == 2 and "nothing to reduce" in result.output:
+        pytest.skip("this ONNX Runtime runs BF16 MatMul on CPU")
+    assert result.exit_code == 1, result.output
+    data = json.loads(out.read_text())
+    assert data["nodes"] == ["matmul_1"] and "MatMul" in data["failure"]["error"]
