@@ -145,3 +145,30 @@ def test_nan_in_inputs_is_reported_not_a_crash(cli_run, tmp_path):
 def test_python_dash_m_and_version():
     done = subprocess.run([sys.executable, "-m", "trtdiff", "--version"], capture_output=True, text=True, check=True)
     assert "trtdiff" in done.stdout
+
+
+def test_runner_takes_session_options_and_rejects_unknown_ones():
+    from trtdiff.errors import UsageError
+    from trtdiff.runners.onnxrt import OnnxRuntimeRunner
+
+    x = {"x": np.ones((1, 3, 8, 8), np.float32)}
+    with OnnxRuntimeRunner(conv_relu_model(), session_options={"intra_op_num_threads": 1}) as runner:
+        assert runner.infer(x)["y"].shape == ()
+        assert runner.describe()["backend"] == "onnxruntime"
+    with pytest.raises(UsageError, match="unknown ONNX Runtime session option 'bogus'"):
+        with OnnxRuntimeRunner(conv_relu_model(), session_options={"bogus": 1}):
+            pass
+
+
+@pytest.mark.parametrize("flag", [["--target", "trt"], ["--reference", "trt"]])
+def test_tensorrt_either_side_without_tensorrt_is_one_line_exit_3(cli_run, flag):
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("TensorRT is installed: the absent-TensorRT message cannot be shown")
+    result = cli_run("run", DEMO, "--fp16", *flag)
+    assert result.exit_code == 3, result.output
+    assert "TensorRT is not available" in result.output and "pip install tensorrt" in result.output
+    _no_traceback(result)

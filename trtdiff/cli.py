@@ -46,9 +46,10 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from trtdiff.commands import plan, report, run
+    from trtdiff.commands import doctor, plan, report, run
 
     cli.add_command(run.run_command)
+    cli.add_command(doctor.doctor_command)
     cli.add_command(plan.plan_group)
     cli.add_command(report.report_command)
 

@@ -68,6 +68,8 @@ class RunRequest:
     inputs: InputSettings = InputSettings({}, {})
     tolerances: ToleranceSpec = ToleranceSpec()
     reference_providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    reference_runner: RunnerFactory | None = None  # default: ONNX Runtime FP32 on reference_providers
+    reference_description: str = ""
     fail_on: str = "outputs"  # "outputs": the verdict is on graph outputs (+ --outputs); "all": every tensor
     command: str = ""
     save_inputs: str | None = None
@@ -117,8 +119,13 @@ def resolve_feeds(model: onnx.ModelProto, settings: InputSettings) -> Feeds:
 
 
 def run_reference(model: onnx.ModelProto, names: Sequence[str], feeds: Feeds,
-                  providers: Sequence[str]) -> dict[str, np.ndarray]:
-    with OnnxRuntimeRunner(with_outputs(model, names), providers, optimize=False, name="reference") as runner:
+                  providers: Sequence[str], make_runner: RunnerFactory | None = None) -> dict[str, np.ndarray]:
+    """Every selected tensor of the FP32 model: ONNX Runtime with graph optimisations off, unless
+    another reference runner (e.g. TensorRT FP32) was asked for."""
+    marked = with_outputs(model, names)
+    runner = make_runner(marked) if make_runner else OnnxRuntimeRunner(marked, providers, optimize=False,
+                                                                       name="reference")
+    with runner:
         return runner.infer(feeds)
 
 
@@ -130,7 +137,8 @@ def run_comparison(request: RunRequest) -> Comparison:
     timings["prepare_s"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    reference = run_reference(prepared.model, prepared.selected, prepared.feeds, request.reference_providers)
+    reference = run_reference(prepared.model, prepared.selected, prepared.feeds, request.reference_providers,
+                              request.reference_runner)
     timings["reference_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -176,6 +184,8 @@ def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.M
     with request.target.make_runner(with_outputs(target_model, wanted)) as runner:
         infer_each(runner, prepared.feeds, consume)
         aligned.target_description = runner.describe()
+        aligned.engine_layers = tuple(getattr(runner, "engine_layers", tuple)())
+        aligned.fused_away = set(getattr(runner, "fused_away", list)())
     aligned.reference_only.update({name: None for name in reference})  # never produced by the target
     reference.clear()
     if request.save_outputs:
@@ -204,7 +214,7 @@ def assemble(request: RunRequest, prepared: Prepared, aligned: AlignedResults,
     judged = results if request.fail_on == "all" else [t for t in results if t.name in gate]
     passed = all(t.passed is not False for t in judged) and any(t.passed for t in judged)
     settings = RunSettings(
-        reference=f"onnxruntime fp32 {list(request.reference_providers)}",
+        reference=request.reference_description or f"onnxruntime fp32 {list(request.reference_providers)}",
         target=request.target.description,
         tolerances=request.tolerances.as_result(),
         precision_plan=request.target.plan,
@@ -224,6 +234,7 @@ def assemble(request: RunRequest, prepared: Prepared, aligned: AlignedResults,
         environment=environment.collect(aligned.target_description),
         timings=timings,
         graph=graph_nodes(prepared.model),
+        engine_layers=aligned.engine_layers,
     )
 
 

@@ -15,6 +15,7 @@ from trtdiff.errors import ExitCode
 from trtdiff.fileio import ensure_writable, write_text_atomic
 from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
 from trtdiff.result import comparison_to_json
+from trtdiff.runners.onnxrt import resolve_providers
 from trtdiff.terminal import print_comparison
 
 
@@ -28,6 +29,8 @@ from trtdiff.terminal import print_comparison
               help="Also compare integer shape-plumbing tensors (skipped by --mark-all by default).")
 @input_options
 @tolerance_options
+@click.option("--reference", "reference_backend", type=click.Choice(["onnxrt", "trt"]), default="onnxrt",
+              show_default=True, help="What runs the FP32 reference: ONNX Runtime, or TensorRT (FP32, TF32 off).")
 @click.option("--providers", default="cpu", show_default=True,
               help="ONNX Runtime providers for the reference, comma-separated (cpu, cuda, ...).")
 @click.option("--fail-on", type=click.Choice(["outputs", "all"]), default="outputs", show_default=True,
@@ -41,7 +44,7 @@ from trtdiff.terminal import print_comparison
 @click.option("--table", "table_mode", type=click.Choice(["auto", "all", "failing"]), default="auto",
               show_default=True, help="Which tensors the terminal table lists.")
 def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape_tensors: bool,
-                providers: str, fail_on: str, save_inputs: str | None, save_outputs: str | None,
+                reference_backend: str, providers: str, fail_on: str, save_inputs: str | None, save_outputs: str | None,
                 json_path: str | None, report_path: str | None, table_mode: str, **options: Any) -> None:
     """Run MODEL in FP32 (reference) and in the target precision, and compare every tensor.
 
@@ -50,6 +53,12 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
                          (save_outputs, "--save-outputs")):
         if path:
             ensure_writable(path, option)
+    reference_runner, reference_description = None, ""
+    if reference_backend == "trt":
+        from trtdiff.commands.trt_options import tensorrt_runner_factory, trt_options_from_cli
+
+        reference_runner = tensorrt_runner_factory(trt_options_from_cli(**options), name="reference")
+        reference_description = "TensorRT fp32 (strongly typed, TF32 off)"
     request = RunRequest(
         model_path=model,
         target=target_from_options(options),
@@ -58,7 +67,9 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
                                    options.pop("seed"), options.pop("load_inputs")),
         tolerances=tolerances_from(options.pop("atol"), options.pop("rtol"), options.pop("check"),
                                    options.pop("rel_floor")),
-        reference_providers=tuple(p.strip() for p in providers.split(",") if p.strip()),
+        reference_providers=tuple(resolve_providers([p.strip() for p in providers.split(",") if p.strip()])),
+        reference_runner=reference_runner,
+        reference_description=reference_description,
         fail_on=fail_on,
         command=" ".join(shlex.quote(a) for a in ["trtdiff", *sys.argv[1:]]),
         save_inputs=save_inputs,

@@ -19,6 +19,7 @@ import click
 import onnx
 
 from trtdiff.commands.precision_options import precision_options, plan_from_options
+from trtdiff.commands.trt_options import trt_options, trt_target_from_options
 from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds
 from trtdiff.model import load_model
@@ -35,6 +36,8 @@ CPU_UPCAST_NOTE = ("ONNX Runtime's CPU provider computes {p} nodes in FP32 and d
 
 def target_options(func: F) -> F:
     options = [
+        click.option("--target", "target_backend", type=click.Choice(["onnxrt", "trt"]), default="onnxrt",
+                     show_default=True, help="What runs the target: ONNX Runtime, or TensorRT 10/11 on a GPU."),
         click.option("--target-model", type=click.Path(dir_okay=False), default=None,
                      help="Target: another ONNX model (e.g. converted elsewhere); compared over shared tensor names."),
         click.option("--target-providers", default="cpu", show_default=True,
@@ -42,6 +45,7 @@ def target_options(func: F) -> F:
         click.option("--native", is_flag=True,
                      help="Run the converted FP16/BF16 model even on ONNX Runtime's CPU provider."),
     ]
+    func = trt_options(func)
     func = precision_options(func)
     for option in reversed(options):
         func = option(func)
@@ -50,6 +54,8 @@ def target_options(func: F) -> F:
 
 def target_from_options(options: dict[str, Any]) -> TargetSpec:
     """Build the TargetSpec from the command's keyword arguments."""
+    if options.get("target_backend") == "trt":
+        return trt_target_from_options(options)
     plan = plan_from_options(**options)
     target_model = options.get("target_model")
     providers = tuple(resolve_providers([p.strip() for p in options.get("target_providers", "cpu").split(",")

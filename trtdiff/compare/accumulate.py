@@ -45,7 +45,7 @@ class Accumulator:
     def run(cls, ref: np.ndarray, target: np.ndarray, atol: float, rtol: float,
             rel_floor: float, keep_rel: bool) -> Accumulator:
         acc = cls(ref.size, keep_rel)
-        buffers = _Buffers(min(CHUNK, max(ref.size, 1)))
+        buffers = _Buffers.allocate(min(CHUNK, max(ref.size, 1)))
         for start in range(0, ref.size, CHUNK):
             stop = min(start + CHUNK, ref.size)
             acc._add(buffers.view(stop - start), ref[start:stop], target[start:stop], atol, rtol, rel_floor)
@@ -115,38 +115,19 @@ class Accumulator:
         return r[both], t[both], err[both]
 
 
+@dataclass(frozen=True)
 class _Buffers:
-    """Reusable float64 work arrays of one chunk's size."""
+    """Reusable float64 work arrays of one chunk's size (and views of them for a shorter chunk)."""
 
-    def __init__(self, size: int) -> None:
-        self._r = np.empty(size)
-        self._t = np.empty(size)
-        self._err = np.empty(size)
-        self._tmp = np.empty(size)
-        self._flags = np.empty(size, dtype=bool)
+    r: np.ndarray
+    t: np.ndarray
+    err: np.ndarray
+    tmp: np.ndarray
+    flags: np.ndarray
+
+    @classmethod
+    def allocate(cls, size: int) -> _Buffers:
+        return cls(np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size, dtype=bool))
 
     def view(self, n: int) -> _Buffers:
-        view = object.__new__(_Buffers)
-        view._r, view._t, view._err, view._tmp, view._flags = (
-            self._r[:n], self._t[:n], self._err[:n], self._tmp[:n], self._flags[:n])
-        return view
-
-    @property
-    def r(self) -> np.ndarray:
-        return self._r
-
-    @property
-    def t(self) -> np.ndarray:
-        return self._t
-
-    @property
-    def err(self) -> np.ndarray:
-        return self._err
-
-    @property
-    def tmp(self) -> np.ndarray:
-        return self._tmp
-
-    @property
-    def flags(self) -> np.ndarray:
-        return self._flags
+        return _Buffers(self.r[:n], self.t[:n], self.err[:n], self.tmp[:n], self.flags[:n])

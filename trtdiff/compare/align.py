@@ -37,6 +37,8 @@ class AlignedResults:
     reference_only: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     target_description: dict[str, Any] = field(default_factory=dict)
+    engine_layers: tuple[dict[str, Any], ...] = ()  # TensorRT per-layer facts
+    fused_away: set[str] = field(default_factory=set)  # reference tensors the engine fused away
 
     def add(self, name: str, ref: np.ndarray | None, target: np.ndarray) -> None:
         if ref is None:
@@ -100,6 +102,7 @@ def _result_for(info: TensorInfo, aligned: AlignedResults, is_output: bool) -> T
         return TensorResult(**base, shape=shape, dtype=info.dtype_name, status="shape_mismatch",
                             passed=False, note=aligned.mismatched_shapes[info.name])
     if info.name in aligned.reference_only:
-        return TensorResult(**base, shape=shape, dtype=info.dtype_name, status="reference_only",
-                            note="the target did not produce this tensor (fused away or renamed)")
+        note = ("fused away by TensorRT (no counterpart in the engine)" if info.name in aligned.fused_away
+                else "the target did not produce this tensor (fused away or renamed)")
+        return TensorResult(**base, shape=shape, dtype=info.dtype_name, status="reference_only", note=note)
     return None

@@ -54,13 +54,16 @@ class OnnxRuntimeRunner:
         providers: Sequence[str] = ("CPUExecutionProvider",),
         optimize: bool = False,
         name: str = "onnxrt",
-        threads: int = 0,
+        session_options: Mapping[str, Any] | None = None,
     ) -> None:
+        """`optimize`: ONNX Runtime graph optimisations (off for the reference, so every tensor keeps
+        its name and value); `session_options`: attributes of onnxruntime.SessionOptions to set,
+        e.g. {"intra_op_num_threads": 4}."""
         self.name = name
         self._model = model
         self._providers = list(providers)
         self._optimize = optimize
-        self._threads = threads
+        self._session_options = dict(session_options or {})
         self._session: Any = None
 
     def __enter__(self) -> OnnxRuntimeRunner:
@@ -73,8 +76,7 @@ class OnnxRuntimeRunner:
             else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
         options.enable_cpu_mem_arena = False  # give memory back between runs
         options.log_severity_level = 3
-        if self._threads:
-            options.intra_op_num_threads = self._threads
+        _apply_session_options(options, self._session_options)
         with session_source(self._model) as source:
             try:
                 self._session = ort.InferenceSession(source, sess_options=options, providers=providers)
@@ -112,6 +114,20 @@ class OnnxRuntimeRunner:
         if self._session is None:
             raise RuntimeError("OnnxRuntimeRunner used outside its 'with' block")
         return self._session
+
+
+def _apply_session_options(options: Any, values: Mapping[str, Any]) -> None:
+    for key, value in values.items():
+        if key.startswith("_") or not hasattr(options, key):
+            known = sorted(k for k in dir(options) if not k.startswith("_"))
+            raise UsageError(f"unknown ONNX Runtime session option '{key}'",
+                             "it is not an attribute of onnxruntime.SessionOptions",
+                             f"known options include {', '.join(known[:12])}")
+        try:
+            setattr(options, key, value)
+        except TypeError as err:
+            raise UsageError(f"bad value {value!r} for session option '{key}'", str(err),
+                             "check the option's type in the ONNX Runtime documentation") from err
 
 
 def _first_line(err: BaseException) -> str:
