@@ -181,6 +181,8 @@ def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set
     import shlex
 
     words = ["trtdiff", "run", str(model), "--load-inputs", str(inputs)]
+    if options.get("target_backend") not in (None, "onnxrt"):
+        words += ["--target", str(options["target_backend"])]
     for flag in ("fp16", "bf16", "int8", "fp8", "native"):
         if options.get(flag):
             words.append(f"--{flag}")
