@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from bisect_helpers import FIXTURES
 
 pytest.importorskip("trtdiff.commands.precision_options", reason="needs the precision-plan options (issue 3)")
 pytest.importorskip("trtdiff.commands.options", reason="needs the shared input/tolerance options (issue 2)")

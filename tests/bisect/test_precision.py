@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import load_fixture, ort_infer
+from bisect_helpers import load_fixture, ort_infer
 from fakes import FakePlan, fake_apply
 
 from trtdiff.bisect.precision import SearchInterrupted, bisect_precision

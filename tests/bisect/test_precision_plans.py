@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import load_fixture, ort_infer
+from bisect_helpers import load_fixture, ort_infer
 
 from trtdiff.bisect.evaluate import default_apply
 from trtdiff.bisect.precision import bisect_precision

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from conftest import load_fixture, ort_infer
+from bisect_helpers import load_fixture, ort_infer
 from fakes import FakePlan, fake_apply
 
 from trtdiff.bisect.evaluate import plan_check, run_plan
