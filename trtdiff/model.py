@@ -7,6 +7,7 @@ Nothing here runs a model; runners take what `session_source` gives them.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -15,11 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from google.protobuf.message import EncodeError
 from onnx import helper, numpy_helper
 
 from trtdiff.errors import ModelError, UsageError
 from trtdiff.fileio import atomic_output
 from trtdiff.result import UnmarkedTensors
+
+log = logging.getLogger(__name__)
 
 PROTOBUF_LIMIT = 2**31 - 1
 SUBGRAPH_OPS = ("If", "Loop", "Scan")
@@ -73,7 +77,7 @@ def exceeds_protobuf_limit(model: onnx.ModelProto) -> bool:
     protobuf raises instead of answering ByteSize() for such a message."""
     try:
         return model.ByteSize() > PROTOBUF_LIMIT
-    except Exception:  # google.protobuf.message.EncodeError, version dependent
+    except EncodeError:
         return True
 
 
@@ -190,7 +194,8 @@ def inferred_value_info(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto
             inferred = _infer_shapes_large(model)
         else:
             inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-    except Exception:  # shape inference is best effort: unknown shapes are allowed
+    except Exception as err:  # onnx raises InferenceError, ValidationError, ...: shapes are best effort
+        log.debug("shape inference failed, shapes stay unknown: %s", err)
         inferred = model
     infos = {}
     for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
