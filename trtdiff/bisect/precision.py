@@ -161,7 +161,8 @@ def bisect_precision(
     ordered, source = resolve_ranking(ranking, model, plan, feeds, candidates)
     op_types = {n.name: n.op_type for n in model.graph.node}
     try:
-        result = minimal_fp32_set(ordered, memo, groups=op_types if by_op_type else None)
+        result = minimal_fp32_set(ordered, memo, groups=op_types if by_op_type else None,
+                                  gallop=source != "graph order")
     except KeyboardInterrupt:
         path = Path(state_path or interrupt_path or "trtdiff-bisect-state.json")
         state.save(path)

@@ -4,12 +4,15 @@ Nothing here knows about ONNX: `evaluate` says whether the model passes with a s
 in FP32. The search, seeded by a ranking (worst local error first):
 
 1. checks the all-lower set (nothing in FP32): if it passes there is nothing to do;
-2. finds the shortest passing prefix of the ranking, by galloping (1, 2, 4, ... nodes) and then
-   binary search: cheap when the culprits rank high, never worse than twice a plain bisection;
-   if even the whole ranking fails, the target differs for a reason FP32 cannot fix;
-3. removes groups of nodes from that prefix (delta debugging, halves then quarters ...), when the
-   prefix is long enough for groups to pay off;
+2. finds the shortest passing prefix of the ranking by binary search (galloping first, 1, 2, 4, ...
+   nodes, when the ranking is informative: cheap when the culprits rank high); if even the whole
+   ranking fails, the target differs for a reason FP32 cannot fix;
+3. removes groups: the prefix's last node is needed (the prefix without it failed); the rest of
+   the prefix is dropped in blocks, by binary search for the shortest part of it that still
+   passes together with the nodes found so far, whose last node is needed in turn, and so on
+   (one binary search per needed node, where delta debugging's halving spends more);
 4. removes single nodes until none can go: the result is 1-minimal (dropping any one node fails).
+   Under monotonicity (more FP32 never hurts) step 3 already proves it and step 4 costs nothing.
 
 With `groups` (op types), steps 2-4 run first over the groups, then over the nodes of the groups
 kept. A budget (`max_evals`) stops the search early; the smallest passing set found is returned.
@@ -24,8 +27,6 @@ from dataclasses import dataclass, field
 from trtdiff.bisect.state import BudgetExhausted, Memo, Outcome
 
 log = logging.getLogger(__name__)
-
-GROUP_REMOVAL_MIN = 6  # below this many nodes, single removal alone is cheaper than groups
 
 Passes = Callable[[Sequence[str]], bool]  # does the model pass with these kept in FP32?
 
@@ -53,47 +54,42 @@ class SearchResult:
         return self.status == STATUS_MINIMAL
 
 
-def shortest_passing_prefix(items: Sequence[str], passes: Passes) -> int | None:
+def shortest_passing_prefix(items: Sequence[str], passes: Passes, gallop: bool = True) -> int | None:
     """Length of the shortest passing prefix of `items`, assuming the empty prefix fails; None if
-    the whole sequence fails. `passes(list)` answers for a prefix."""
+    the whole sequence fails. `passes(list)` answers for a prefix. With `gallop`, prefixes of 1, 2,
+    4, ... are tried before bisecting (fewer evaluations when the answer is short)."""
     n = len(items)
     if n == 0:
         return None
-    low, size = 0, 1  # low: longest prefix known to fail
-    while True:
-        size = min(size, n)
-        if passes(items[:size]):
-            high = size
-            break
-        if size == n:
-            return None
-        low, size = size, size * 2
+    low, high = 0, n  # low: longest prefix known to fail; high: shortest assumed to pass
+    if gallop:
+        size = 1
+        while size < n and not passes(items[:size]):
+            low, size = size, size * 2
+        high = min(size, n)
     while high - low > 1:
         mid = (low + high) // 2
         if passes(items[:mid]):
             high = mid
         else:
             low = mid
+    if high == n and not passes(items):  # checked last: a shorter passing prefix implies it
+        return None
     return high
 
 
-def remove_groups(chosen: list[str], passes: Passes) -> list[str]:
-    """Delta debugging over complements: try dropping each of n chunks, n = 2, 4, ... until the
-    chunks are single nodes; a successful drop keeps the granularity (ddmin's n-1 rule)."""
-    chunks = 2
-    while len(chosen) >= 2 and chunks <= len(chosen):
-        parts = _split(chosen, chunks)
-        for part in reversed(parts):  # low-ranked nodes are the likeliest to be unneeded
-            rest = [x for x in chosen if x not in part]
-            if passes(rest):
-                chosen = rest
-                chunks = max(chunks - 1, 2)
-                break
-        else:
-            if chunks >= len(chosen):
-                break
-            chunks = min(chunks * 2, len(chosen))
-    return chosen
+def remove_groups(prefix: list[str], passes: Passes, gallop: bool = True) -> list[str]:
+    """`prefix` passes and `prefix[:-1]` fails. Keep its last node, then find the shortest part of
+    the rest that passes with the nodes kept so far; its last node is needed too; repeat."""
+    needed = [prefix[-1]]
+    rest = list(prefix[:-1])
+    while rest and not passes(needed):
+        length = shortest_passing_prefix(rest, lambda part: passes(needed + list(part)), gallop)
+        if length is None:  # not monotone: keep everything left and let single removal decide
+            return needed + rest
+        needed.append(rest[length - 1])
+        rest = rest[:length - 1]
+    return needed
 
 
 def remove_singles(chosen: list[str], passes: Passes) -> list[str]:
@@ -109,28 +105,17 @@ def remove_singles(chosen: list[str], passes: Passes) -> list[str]:
     return chosen
 
 
-def _split(items: list[str], chunks: int) -> list[list[str]]:
-    size, extra = divmod(len(items), chunks)
-    parts, start = [], 0
-    for index in range(chunks):
-        end = start + size + (1 if index < extra else 0)
-        parts.append(items[start:end])
-        start = end
-    return [p for p in parts if p]
-
-
-def _minimise(items: list[str], passes: Passes, phases: dict[str, int], memo: Memo, label: str) -> list[str] | None:
+def _minimise(items: list[str], passes: Passes, phases: dict[str, int], memo: Memo, label: str,
+              gallop: bool) -> list[str] | None:
     """Steps 2-4 over `items`; None when even all of them fail."""
     before = memo.evaluations
-    length = shortest_passing_prefix(items, passes)
+    length = shortest_passing_prefix(items, passes, gallop)
     phases[f"{label}prefix"] = memo.evaluations - before
     if length is None:
         return None
-    chosen = list(items[:length])
-    if len(chosen) >= GROUP_REMOVAL_MIN:
-        before = memo.evaluations
-        chosen = remove_groups(chosen, passes)
-        phases[f"{label}groups"] = memo.evaluations - before
+    before = memo.evaluations
+    chosen = remove_groups(list(items[:length]), passes, gallop)
+    phases[f"{label}groups"] = memo.evaluations - before
     before = memo.evaluations
     chosen = remove_singles(chosen, passes)
     phases[f"{label}singles"] = memo.evaluations - before
@@ -141,11 +126,13 @@ def minimal_fp32_set(
     ranking: Sequence[str],
     memo: Memo,
     groups: Mapping[str, str] | None = None,
+    gallop: bool = True,
 ) -> SearchResult:
     """Find a 1-minimal set of `ranking`'s items whose FP32 keeps the outputs in tolerance.
 
-    `groups` maps each item to a group (its op type) to search groups first. Evaluations go
-    through `memo`, which counts, caches, persists and enforces the budget."""
+    `groups` maps each item to a group (its op type) to search groups first; `gallop=False` when
+    the ranking carries no information (graph order). Evaluations go through `memo`, which
+    counts, caches, persists and enforces the budget."""
     ranking = list(dict.fromkeys(ranking))
     phases: dict[str, int] = {}
     try:
@@ -153,10 +140,10 @@ def minimal_fp32_set(
             return _result(STATUS_ALL_LOWER_PASSES, (), memo, phases)
         candidates: list[str] | None = ranking
         if groups:
-            candidates = _search_groups(ranking, groups, memo, phases)
+            candidates = _search_groups(ranking, groups, memo, phases, gallop)
         if candidates is None:
             return _result(STATUS_ALL_FP32_FAILS, (), memo, phases, passed=False)
-        chosen = _minimise(candidates, memo, phases, memo, "")
+        chosen = _minimise(candidates, memo, phases, memo, "", gallop)
         if chosen is None:
             return _result(STATUS_ALL_FP32_FAILS, (), memo, phases, passed=False)
         return _result(STATUS_MINIMAL, tuple(x for x in ranking if x in chosen), memo, phases)
@@ -168,7 +155,7 @@ def minimal_fp32_set(
 
 
 def _search_groups(ranking: list[str], groups: Mapping[str, str], memo: Memo,
-                   phases: dict[str, int]) -> list[str] | None:
+                   phases: dict[str, int], gallop: bool) -> list[str] | None:
     """Minimise over op types (ranked by their best-ranked node), then return the nodes of the
     types kept, in ranking order, as the candidates for the node search."""
     members: dict[str, list[str]] = {}
@@ -181,7 +168,7 @@ def _search_groups(ranking: list[str], groups: Mapping[str, str], memo: Memo,
     def passes_kinds(kinds: Sequence[str]) -> bool:
         return memo(expand(kinds))
 
-    kinds = _minimise(list(members), passes_kinds, phases, memo, "op_type_")
+    kinds = _minimise(list(members), passes_kinds, phases, memo, "op_type_", gallop)
     if kinds is None:
         return None
     return [x for x in ranking if groups.get(x, "?") in set(kinds)]
