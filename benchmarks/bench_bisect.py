@@ -157,7 +157,8 @@ def _scaled_error(got: np.ndarray, ref: np.ndarray) -> float:
     return float(error.max() / max(float(np.abs(ref).max()), 1e-12))
 
 
-def run_trtdiff(ranking: list[str], evaluate: Callable[[frozenset[str]], bool], gallop: bool = True) -> dict[str, object]:
+def run_trtdiff(ranking: list[str], evaluate: Callable[[frozenset[str]], bool],
+                gallop: bool = True) -> dict[str, object]:
     memo = Memo(evaluate, SearchState("bench"))
     result = minimal_fp32_set(ranking, memo, gallop=gallop)
     return {"fp32": list(result.fp32), "evaluations": result.evaluations, "status": result.status}

@@ -59,7 +59,8 @@ def test_result_is_one_minimal_for_random_monotone_functions():
             return all(fp32 & clause for clause in clauses)
 
         ranking = rng.sample(nodes, len(nodes))
-        result, _ = run(ranking, evaluate, assume_monotone=False)
+        memo = Memo(evaluate, SearchState("h"), assume_monotone=False)
+        result = minimal_fp32_set(ranking, memo, gallop=rng.random() < 0.5)
         chosen = frozenset(result.fp32)
         assert evaluate(chosen)
         for node in chosen:
@@ -148,3 +149,12 @@ def test_progress_hook_sees_every_real_evaluation_and_set_size():
     result = minimal_fp32_set(NODES[:8], memo)
     assert [n for n, _, _ in seen] == list(range(1, result.evaluations + 1))
     assert seen[0] == (1, 0, False) and seen[-1][2] in (True, False)
+
+
+def test_without_a_ranking_one_culprit_costs_a_bisection_plus_two():
+    for position in (0, 7, 20, 39):
+        evaluate = needs({f"n{position}"})
+        memo = Memo(evaluate, SearchState("h"))
+        result = minimal_fp32_set(NODES, memo, gallop=False)
+        assert result.fp32 == (f"n{position}",)
+        assert result.evaluations <= 6 + 3  # all-lower, log2(40) bisection steps, the culprit alone
