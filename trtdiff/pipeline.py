@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 
 from trtdiff import environment
+from trtdiff.attribution import Attribution, annotate, attribute, drop_unselected, reference_inputs_needed
 from trtdiff.compare.align import AlignedResults, align_results
 from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.errors import UsageError
@@ -74,6 +75,8 @@ class RunRequest:
     command: str = ""
     save_inputs: str | None = None
     save_outputs: str | None = None
+    attribution: bool = False  # local error per node, amplification, cause hints, offenders
+    memory_budget: int | None = None  # bytes of tensors a shadow model may feed and produce
 
 
 @dataclass
@@ -137,20 +140,34 @@ def run_comparison(request: RunRequest) -> Comparison:
     timings["prepare_s"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    reference = run_reference(prepared.model, prepared.selected, prepared.feeds, request.reference_providers,
-                              request.reference_runner)
+    extra = reference_inputs_needed(prepared.model, prepared.selected) if request.attribution else []
+    reference = run_reference(prepared.model, prepared.selected + extra, prepared.feeds,
+                              request.reference_providers, request.reference_runner)
     timings["reference_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     built = request.target.build_model(prepared.model, prepared.feeds)
     prepared.warnings.extend(request.target.notes + built.warnings)
     timings["target_build_s"] = time.perf_counter() - mark
+    attributed = _attribute(request, prepared, built.model, reference, timings) if request.attribution else None
 
     mark = time.perf_counter()
     aligned = compare_target(request, prepared, built.model, reference)
     timings["target_and_compare_s"] = time.perf_counter() - mark
     timings["total_s"] = time.perf_counter() - started
-    return assemble(request, prepared, aligned, timings)
+    comparison = assemble(request, prepared, aligned, timings)
+    return annotate(comparison, attributed) if attributed is not None else comparison
+
+
+def _attribute(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
+               reference: dict[str, np.ndarray], timings: dict[str, float]) -> Attribution:
+    """Local errors while the reference tensors are held; then drop those held only for it."""
+    mark = time.perf_counter()
+    result = attribute(prepared.model, target_model, prepared.selected, reference, prepared.feeds,
+                       request.target.make_runner, request.tolerances, request.memory_budget)
+    drop_unselected(reference, prepared.selected)
+    timings["attribution_s"] = time.perf_counter() - mark
+    return result
 
 
 def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,

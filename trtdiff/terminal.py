@@ -71,15 +71,22 @@ def print_comparison(comparison: Comparison, console: Console, mode: str = "auto
     rows, hidden = _rows(comparison, mode)
     worst = {t.name for t in worst_tensors(comparison)}
     table = Table(title=f"trtdiff: {comparison.model}", caption=comparison.settings.target, show_lines=False)
-    for column in ("#", "tensor", "op", "shape", "max_abs", "mean_abs", "max_rel", "cosine", "snr_db",
-                   "mismatch", "nan/inf", "status"):
+    attributed = bool(comparison.offenders)
+    columns = ["#", "tensor", "op", "shape", "max_abs", "mean_abs", "max_rel", "cosine", "snr_db",
+               "mismatch", "nan/inf", "status"]
+    if attributed:
+        columns[-1:-1] = ["local", "amp"]  # local max_abs; amplification of incoming error
+    for column in columns:
         table.add_column(column, justify="right" if column not in ("tensor", "op", "status") else "left",
                          overflow="fold")
     for t in rows:
-        table.add_row(*_cells(t, comparison.first_divergence, worst))
+        cells = _cells(t, comparison.first_divergence, worst)
+        table.add_row(*(cells[:-1] + _attribution_cells(t) + cells[-1:] if attributed else cells))
     console.print(table)
     if hidden:
         console.print(f"({hidden} more tensors not shown: --table all, or open the HTML report)")
+    if attributed:
+        print_offenders(comparison, console)
     for warning in comparison.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     style = "bold green" if comparison.passed else "bold red"
@@ -103,6 +110,32 @@ def _cells(t: TensorResult, first: str | None, worst: set[str]) -> list[str]:
     return [index, t.name, t.op_type, shape, fmt(m.max_abs), fmt(m.mean_abs), fmt(m.max_rel),
             f"{m.cosine:.6f}", f"{m.snr_db:.1f}", f"{m.mismatches}/{m.size}", _nonfinite(m),
             f"[red]{status}[/]" if t.passed is False else status]
+
+
+def _attribution_cells(t: TensorResult) -> list[str]:
+    local = "" if t.local is None else fmt(t.local.max_abs)
+    amp = "" if t.amplification is None else fmt(t.amplification, 1)
+    return [local, amp]
+
+
+def print_offenders(comparison: Comparison, console: Console, count: int = 5) -> None:
+    """First divergence and the nodes that introduce the most error, each with its hints."""
+    if comparison.first_divergence:
+        first = comparison.tensor(comparison.first_divergence)
+        console.print(f"First divergence: '{first.name}' ({first.op_type} node '{first.node}', #{first.index})",
+                      highlight=False)
+    top = [o for o in comparison.offenders if o.score > 0][:count]
+    if not top:
+        console.print("Offenders: no node introduces error of its own beyond what it receives", highlight=False)
+        return
+    console.print("Top offenders (error a node introduces itself, fed the reference's inputs; "
+                  "score = relative RMS error added):", highlight=False)
+    by_name = {t.name: t for t in comparison.tensors}
+    for o in top:
+        console.print(f"  {o.rank}. '{o.node}' ({o.op_type}, #{o.index}) score {fmt(o.score)}", highlight=False)
+        tensor = by_name.get(o.tensor)
+        for hint in tensor.hints if tensor is not None else ():
+            console.print(f"     {hint.kind}: {hint.message}", highlight=False)
 
 
 def _nonfinite(m: ErrorMetrics) -> str:

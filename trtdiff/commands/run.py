@@ -9,8 +9,9 @@ from typing import Any
 import click
 from rich.console import Console
 
+from trtdiff.commands.attribution_options import attribution_from, attribution_options
 from trtdiff.commands.options import input_options, input_settings_from, tolerance_options, tolerances_from
-from trtdiff.commands.targets import target_options, target_from_options
+from trtdiff.commands.targets import reference_from_options, target_from_options, target_options
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import ensure_writable, write_text_atomic
 from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
@@ -41,6 +42,7 @@ from trtdiff.terminal import print_comparison
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the result as JSON.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report.")
+@attribution_options
 @click.option("--table", "table_mode", type=click.Choice(["auto", "all", "failing"]), default="auto",
               show_default=True, help="Which tensors the terminal table lists.")
 def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape_tensors: bool,
@@ -53,12 +55,8 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
                          (save_outputs, "--save-outputs")):
         if path:
             ensure_writable(path, option)
-    reference_runner, reference_description = None, ""
-    if reference_backend == "trt":
-        from trtdiff.commands.trt_options import tensorrt_runner_factory, trt_options_from_cli
-
-        reference_runner = tensorrt_runner_factory(trt_options_from_cli(**options), name="reference")
-        reference_description = "TensorRT fp32 (strongly typed, TF32 off)"
+    reference_runner, reference_description = reference_from_options(reference_backend, options)
+    attribution, memory_budget = attribution_from(options, mark_all)
     request = RunRequest(
         model_path=model,
         target=target_from_options(options),
@@ -74,6 +72,8 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
         command=" ".join(shlex.quote(a) for a in ["trtdiff", *sys.argv[1:]]),
         save_inputs=save_inputs,
         save_outputs=save_outputs,
+        attribution=attribution,
+        memory_budget=memory_budget,
     )
     comparison = run_comparison(request)
     console = Console()

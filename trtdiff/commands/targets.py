@@ -23,7 +23,7 @@ from trtdiff.commands.trt_options import trt_options, trt_target_from_options
 from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds
 from trtdiff.model import load_model
-from trtdiff.pipeline import BuiltTarget, TargetSpec
+from trtdiff.pipeline import BuiltTarget, RunnerFactory, TargetSpec
 from trtdiff.precision.plan import PrecisionPlan
 from trtdiff.runners.base import Runner
 from trtdiff.runners.onnxrt import OnnxRuntimeRunner, resolve_providers
@@ -102,3 +102,13 @@ def _onnxrt_factory(providers: tuple[str, ...]) -> Callable[[onnx.ModelProto], R
         return OnnxRuntimeRunner(model, providers, optimize=False, name="target")
 
     return make
+
+
+def reference_from_options(backend: str, options: dict[str, Any]) -> tuple[RunnerFactory | None, str]:
+    """The reference runner for `--reference`: None means ONNX Runtime FP32 (the default)."""
+    if backend != "trt":
+        return None, ""
+    from trtdiff.commands.trt_options import tensorrt_runner_factory, trt_options_from_cli
+
+    factory = tensorrt_runner_factory(trt_options_from_cli(**options), name="reference")
+    return factory, "TensorRT fp32 (strongly typed, TF32 off)"

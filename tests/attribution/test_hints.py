@@ -1,0 +1,83 @@
+"""Each cause hint fires on the fixture that plants it, names the node, and carries its numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from attribution_helpers import attributed, build, hints_of, save
+
+from trtdiff.attribution.hints import LIMITS, local_hints, relative_rms
+from trtdiff.compare.metrics import compute_metrics
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hints")
+    fp16 = {name: attributed(save(build.BUILDERS[name](), tmp / f"{name}.onnx"), fp16=True)
+            for name in ("overflow", "underflow", "nan_origin", "cancellation")}
+    fp16["quantization"] = attributed(save(build.quantization(), tmp / "q.onnx"), int8=True)
+    return fp16
+
+
+def test_overflow_hint_names_node_and_values_past_65504(runs):
+    (hint,) = hints_of(runs["overflow"], "square", "overflow")
+    assert hint.node == "square" and "65504" in hint.message and "square" in hint.message
+    assert hint.figures["type_max"] == 65504.0
+    assert hint.figures["ref_max_abs"] > 9e5  # (1000 x)^2 for x close to 1
+    assert hint.figures["beyond_count"] > 0 and hint.figures["inf_count"] == hint.figures["beyond_count"]
+    # the node after it receives the infs: no overflow of its own
+    assert not hints_of(runs["overflow"], "normalize", "overflow")
+
+
+def test_underflow_hint_gives_subnormal_and_flushed_shares(runs):
+    (hint,) = hints_of(runs["underflow"], "shrink", "underflow")
+    assert hint.figures["flushed_share"] == pytest.approx(1.0)
+    assert hint.figures["subnormal_share"] == pytest.approx(1.0)
+    assert hint.figures["smallest_normal"] == pytest.approx(6.103515625e-05)
+    assert "100.0%" in hint.message and "'shrink'" in hint.message
+    assert not hints_of(runs["underflow"], "expand", "underflow")
+
+
+def test_nan_origin_hint_at_the_division(runs):
+    comparison = runs["nan_origin"]
+    hints = hints_of(comparison, "ratio", "nan_origin")
+    assert hints and hints[0].figures["nan_count"] == 256 and hints[0].figures["nan_share"] == 1.0
+    assert all(not hints_of(comparison, n, "nan_origin") for n in ("num", "den", "offset", "y"))
+
+
+def test_cancellation_hint_gives_magnitude_ratio_and_error(runs):
+    (hint,) = hints_of(runs["cancellation"], "centered", "cancellation")
+    assert hint.figures["input_rms"] > 1000 and hint.figures["output_rms"] < 0.5
+    assert hint.figures["ratio"] > 1000
+    assert hint.figures["local_relative_rms"] > 0.1
+    assert "'shifted'" in hint.message  # the large input it cancels
+
+
+def test_quantization_hint_gives_outlier_ratio_and_step(runs):
+    hints = [h for h in hints_of(runs["quantization"], "proj", "quantization") if "'spike'" in h.message]
+    (hint,) = hints
+    assert hint.figures["max_abs"] > 1900  # the planted outlier
+    assert hint.figures["outlier_ratio"] > 100
+    assert hint.figures["step"] == pytest.approx(hint.figures["max_abs"] / 127, rel=0.01)
+    assert hint.figures["zero_share"] > 0.9
+    assert not hints_of(runs["quantization"], "embed", "quantization")
+
+
+def test_cumulative_nan_origin_when_nan_appears_only_in_the_target_run(tmp_path):
+    """demo_convnet: infs from head_conv turn into NaN at fc (inf - inf) in the target run; fc
+    itself, fed the reference's inputs, is fine: the hint is from the cumulative run."""
+    from attribution_helpers import ROOT
+
+    comparison = attributed(str(ROOT / "fixtures/demo_convnet.onnx"), fp16=True)
+    (hint,) = hints_of(comparison, "fc", "nan_origin")
+    assert "target run" in hint.message and hint.figures["nan_count"] == 10
+    assert comparison.offenders[0].node == "head_conv"
+
+
+def test_no_hints_for_plain_rounding():
+    rng = np.random.default_rng(0)
+    ref = rng.normal(0, 1, 4096).astype(np.float32)
+    local = ref.astype(np.float16).astype(np.float32)
+    metrics, passed = compute_metrics(ref, local, 1e-3, 1e-3)
+    assert relative_rms(metrics) < 2 * LIMITS["fp16"].unit_roundoff
+    assert local_hints("n", "Add", "fp16", ref, local, metrics, True, False, {"a": ref}, []) == []

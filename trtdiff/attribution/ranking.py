@@ -1,0 +1,47 @@
+"""`local_error_ranking` for bisect: rank a plan's nodes by local error in one call."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+import onnx
+
+from trtdiff.precision.plan import PrecisionPlan
+from trtdiff.runners.base import Runner
+
+CPU = ("CPUExecutionProvider",)
+
+
+def ranking(model: onnx.ModelProto, plan: PrecisionPlan, feeds: Mapping[str, np.ndarray]) -> list[str]:
+    """Apply `plan`, run the FP32 reference and the shadow models on ONNX Runtime CPU, and return
+    node names worst local error first (ties: topological order). Native FP16/BF16 plans run
+    emulated, as `trtdiff run` does on CPU: the CPU provider computes FP16 nodes in FP32."""
+    from trtdiff.attribution import attribute, reference_inputs_needed
+    from trtdiff.compare.tolerance import ToleranceSpec
+    from trtdiff.model import comparable_tensors, ensure_node_names
+    from trtdiff.pipeline import run_reference
+    from trtdiff.precision.apply import apply_plan
+    from trtdiff.runners.onnxrt import OnnxRuntimeRunner
+
+    named = onnx.ModelProto()
+    named.CopyFrom(model)
+    ensure_node_names(named)
+    if plan.mode == "native" and plan.default in ("fp16", "bf16"):
+        plan = dataclasses.replace(plan, mode="emulated")
+    target = apply_plan(named, plan, [feeds]).model
+    tensors, _ = comparable_tensors(named)
+    selected = [t.name for t in tensors]
+    reference = run_reference(named, selected + reference_inputs_needed(named, selected), dict(feeds), CPU)
+
+    def make_runner(shadow: onnx.ModelProto) -> Runner:
+        return OnnxRuntimeRunner(shadow, CPU, optimize=False, name="shadow")
+
+    result = attribute(named, target, selected, reference, feeds, make_runner, ToleranceSpec())
+    index = {t.name: t.index for t in tensors}
+    best: dict[str, tuple[float, int]] = {}
+    for local in result.local.values():
+        key = (-result.scores[local.tensor], index[local.tensor])
+        best[local.node] = min(best.get(local.node, key), key)
+    return sorted(best, key=lambda node: (best[node], node))

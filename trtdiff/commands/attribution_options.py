@@ -1,0 +1,29 @@
+"""--attribute/--no-attribute and --memory-budget, shared by commands that run a comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from trtdiff.attribution import parse_size
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def attribution_options(func: F) -> F:
+    func = click.option("--memory-budget", default="4G", show_default=True, metavar="SIZE",
+                        help="Most tensor memory one attribution (shadow) model feeds and produces, "
+                             "e.g. 512M or 4G; beyond it nodes are split over several shadow runs.")(func)
+    return click.option("--attribute/--no-attribute", "attribute", default=None,
+                        help="Measure the error each node introduces itself (local error, fed the "
+                             "reference's inputs), amplification, cause hints and offenders. "
+                             "[default: on with --mark-all]")(func)
+
+
+def attribution_from(options: dict[str, Any], mark_all: bool) -> tuple[bool, int]:
+    """(attribution on?, memory budget in bytes), taking the two options out of `options`."""
+    attribute = options.pop("attribute", None)
+    budget = parse_size(str(options.pop("memory_budget", "4G")))
+    return (mark_all if attribute is None else bool(attribute)), budget
