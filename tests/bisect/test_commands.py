@@ -64,6 +64,8 @@ def test_bisect_paired_overflow_with_the_default_plan(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert sorted(n["node"] for n in data["fp32_nodes"]) == ["root", "square"]
+    # attribution ranks `square` first; `root`, which reads its overflowing output, is moved up
+    assert "moved up (root)" in data["ranking"] and data["evaluations"] == 4
 
 
 def test_unknown_keep_fp32_node_is_a_usage_error():

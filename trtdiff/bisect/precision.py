@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import onnx
 
-from trtdiff.bisect.evaluate import Apply, Feeds, Infer, default_apply, feeds_digest, run_plan
+from trtdiff.bisect.evaluate import Apply, Feeds, Infer, default_apply, feeds_digest, onnxruntime_infer, run_plan
+from trtdiff.bisect.ranking import Ranking, resolve_ranking
 from trtdiff.bisect.search import STATUS_ALL_FP32_FAILS, STATUS_ALL_LOWER_PASSES, STATUS_BUDGET, SearchResult, minimal_fp32_set
 from trtdiff.bisect.state import Memo, Outcome, ProgressHook, SearchState, fingerprint, model_hash
 from trtdiff.model import topological_nodes
 from trtdiff.result import Tolerances
 
 log = logging.getLogger(__name__)
-
-Ranking = Union[Sequence[str], Callable[[], Sequence[str]], None]
 
 
 class SearchInterrupted(KeyboardInterrupt):
@@ -105,28 +104,6 @@ def candidate_nodes(model: onnx.ModelProto, plan: Any, apply: Apply, feeds: Feed
     return [n for n in order if n in lowered_set and n not in kept]
 
 
-def resolve_ranking(ranking: Ranking, model: onnx.ModelProto, plan: Any, feeds: Feeds,
-                    candidates: Sequence[str]) -> tuple[list[str], str]:
-    """The candidates, worst local error first; unranked candidates follow in graph order."""
-    source = "given"
-    if ranking is None:
-        try:
-            from trtdiff.attribution import local_error_ranking
-        except ImportError:
-            log.warning("attribution is not available; ranking candidates in graph order")
-            ranked: Sequence[str] = []
-            source = "graph order"
-        else:
-            ranked = local_error_ranking(model, plan, feeds)
-            source = "local error (attribution)"
-    else:
-        ranked = ranking() if callable(ranking) else ranking
-    wanted = set(candidates)
-    ordered = [n for n in dict.fromkeys(ranked) if n in wanted]
-    seen = set(ordered)
-    return ordered + [n for n in candidates if n not in seen], source
-
-
 def open_state(path: str | os.PathLike[str] | None, model: onnx.ModelProto, settings: str) -> SearchState:
     """A fresh state, or the one in `path` when it exists (refused if from another model)."""
     digest = model_digest(model)
@@ -142,7 +119,7 @@ def bisect_precision(
     infer: Infer, apply: Apply = default_apply, ranking: Ranking = None, by_op_type: bool = False,
     max_evals: int | None = None, state_path: str | os.PathLike[str] | None = None,
     interrupt_path: str | os.PathLike[str] | None = None, progress: ProgressHook | None = None,
-    target: str = "",
+    target: str = "", reference_infer: Infer | None = None,
 ) -> PrecisionBisect:
     """Find a 1-minimal FP32 set for `plan` on `model` (see module doc).
 
@@ -158,11 +135,12 @@ def bisect_precision(
 
     memo = Memo(evaluate, state, max_evals=max_evals, state_path=state_path, progress=progress)
     candidates = candidate_nodes(model, plan, apply, feeds)
-    ordered, source = resolve_ranking(ranking, model, plan, feeds, candidates)
+    ordered, source = resolve_ranking(ranking, model, plan, feeds, candidates,
+                                      reference_infer or onnxruntime_infer())
     op_types = {n.name: n.op_type for n in model.graph.node}
     try:
         result = minimal_fp32_set(ordered, memo, groups=op_types if by_op_type else None,
-                                  gallop=source != "graph order")
+                                  gallop=not source.startswith("graph order"))
     except KeyboardInterrupt:
         path = Path(state_path or interrupt_path or "trtdiff-bisect-state.json")
         state.save(path)
@@ -189,7 +167,7 @@ def _report(result: SearchResult, memo: Memo, model: onnx.ModelProto, plan: Any,
 def _reason(node: str, rank: int | None, source: str, without: Outcome | None) -> str:
     if not rank:
         parts = ["not ranked"]
-    elif source == "graph order":
+    elif source.startswith("graph order"):
         parts = [f"node {rank} in graph order (no local-error ranking)"]
     else:
         parts = [f"ranked {rank} by {source}"]
