@@ -207,16 +207,21 @@ def plan_evaluator(model: onnx.ModelProto, feeds: dict[str, np.ndarray], mode: s
 
 
 def plan_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray], mode: str) -> list[str]:
-    """Attribution's local-error ranking when it is installed, else the same measure here."""
+    """The order `trtdiff bisect` itself uses: attribution's local-error ranking with consumers of
+    overflowing tensors moved up; without attribution, the same measure computed here."""
+    from trtdiff.bisect.evaluate import default_apply, onnxruntime_infer
+    from trtdiff.bisect.precision import candidate_nodes
+    from trtdiff.bisect.ranking import resolve_ranking
     from trtdiff.precision.apply import apply_plan
     from trtdiff.precision.plan import PrecisionPlan
 
     plan = PrecisionPlan(default="fp16", mode=mode, out_of_range="clamp")
     try:
-        from trtdiff.attribution import local_error_ranking
+        import trtdiff.attribution  # noqa: F401
     except ImportError:
         return local_ranking(model, feeds, lambda single: apply_plan(single, plan).model)
-    return list(local_error_ranking(model, plan, feeds))
+    candidates = candidate_nodes(model, plan, default_apply, feeds)
+    return resolve_ranking(None, model, plan, feeds, candidates, onnxruntime_infer())[0]
 
 
 def bench_plans(kind: str, blocks: int, mode: str) -> list[dict[str, object]]:
