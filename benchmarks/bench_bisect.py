@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import json
 import math
@@ -216,9 +217,7 @@ def plan_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray], mode: str
     from trtdiff.precision.plan import PrecisionPlan
 
     plan = PrecisionPlan(default="fp16", mode=mode, out_of_range="clamp")
-    try:
-        import trtdiff.attribution  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("trtdiff.attribution") is None:
         return local_ranking(model, feeds, lambda single: apply_plan(single, plan).model)
     candidates = candidate_nodes(model, plan, default_apply, feeds)
     return resolve_ranking(None, model, plan, feeds, candidates, onnxruntime_infer())[0]
