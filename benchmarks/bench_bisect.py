@@ -14,7 +14,8 @@ the same tolerance (numpy.allclose with atol 1e-2, rtol 0 on every output):
 Every algorithm evaluates a set the same way: onnxconverter-common's FP16 conversion with that set
 blocked, run on ONNX Runtime CPU, compared with the FP32 run. The trtdiff and Polygraphy searches
 are also run over trtdiff's own precision plans (native and emulated FP16; `--no-plans` skips them),
-where the ranking is attribution's `local_error_ranking` when installed, else the same measure here.
+where the ranking is the one `trtdiff bisect` uses (attribution's `local_error_ranking`, consumers of
+overflowing tensors moved up), plus the project's demo ConvNet at `trtdiff run`'s default tolerances.
 
 Target (issue 5): an FP32 set no larger than theirs with at most a third of their evaluations. Each
 row says whether the expected (planted) set was found; the summary compares per model.
@@ -35,6 +36,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -193,43 +195,45 @@ def bench_model(kind: str, blocks: int) -> list[dict[str, object]]:
     return rows
 
 
-def plan_evaluator(model: onnx.ModelProto, feeds: dict[str, np.ndarray], mode: str) -> Callable[[frozenset[str]], bool]:
-    """Evaluate an FP32 set over trtdiff's own plans (fp16, `mode`, out-of-range constants clamped so
-    the planted faults are not kept by the plan's own rule)."""
-    from trtdiff.bisect.evaluate import onnxruntime_infer, run_plan
+def _plan(mode: str, out_of_range: str = "clamp") -> Any:
     from trtdiff.precision.plan import PrecisionPlan
+
+    return PrecisionPlan(default="fp16", mode=mode, out_of_range=out_of_range)
+
+
+def plan_evaluator(model: onnx.ModelProto, feeds: dict[str, np.ndarray], plan: Any,
+                   atol: float = fixtures.ATOL, rtol: float = fixtures.RTOL) -> Callable[[frozenset[str]], bool]:
+    """Evaluate an FP32 set over trtdiff's own plans, as `trtdiff bisect` does."""
+    from trtdiff.bisect.evaluate import onnxruntime_infer, run_plan
     from trtdiff.result import Tolerances
 
-    plan = PrecisionPlan(default="fp16", mode=mode, out_of_range="clamp")
     run = onnxruntime_infer()
     reference = run(model, feeds)
-    tolerances = Tolerances(fixtures.ATOL, fixtures.RTOL, "elementwise", 1e-6)
+    tolerances = Tolerances(atol, rtol, "elementwise", 1e-6)
     return lambda fp32: run_plan(model, plan.with_fp32_nodes(sorted(fp32)), feeds, reference, tolerances, run).passed
 
 
-def plan_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray], mode: str) -> list[str]:
+def plan_ranking(model: onnx.ModelProto, feeds: dict[str, np.ndarray], plan: Any) -> list[str]:
     """The order `trtdiff bisect` itself uses: attribution's local-error ranking with consumers of
     overflowing tensors moved up; without attribution, the same measure computed here."""
     from trtdiff.bisect.evaluate import default_apply, onnxruntime_infer
     from trtdiff.bisect.precision import candidate_nodes
     from trtdiff.bisect.ranking import resolve_ranking
     from trtdiff.precision.apply import apply_plan
-    from trtdiff.precision.plan import PrecisionPlan
 
-    plan = PrecisionPlan(default="fp16", mode=mode, out_of_range="clamp")
     if importlib.util.find_spec("trtdiff.attribution") is None:
         return local_ranking(model, feeds, lambda single: apply_plan(single, plan).model)
     candidates = candidate_nodes(model, plan, default_apply, feeds)
     return resolve_ranking(None, model, plan, feeds, candidates, onnxruntime_infer())[0]
 
 
-def bench_plans(kind: str, blocks: int, mode: str) -> list[dict[str, object]]:
+def compare_over_plans(label: str, model: onnx.ModelProto, feeds: dict[str, np.ndarray], plan: Any,
+                       expected: list[str], atol: float = fixtures.ATOL,
+                       rtol: float = fixtures.RTOL) -> list[dict[str, object]]:
     """trtdiff and Polygraphy's algorithm over trtdiff plans (onnxconverter-common cannot use them)."""
-    model = fixtures.build(kind, blocks)
-    feeds = fixtures.feeds()
     order = [n.name for n in model.graph.node]
-    evaluate = plan_evaluator(model, feeds, mode)
-    ranking = plan_ranking(model, feeds, mode)
+    evaluate = plan_evaluator(model, feeds, plan, atol, rtol)
+    ranking = plan_ranking(model, feeds, plan)
     rows = []
     for name, fn in (("polygraphy first-N (reproduced)", lambda: run_polygraphy(order, evaluate, True)),
                      ("polygraphy last-N (reproduced)", lambda: run_polygraphy(order, evaluate, False)),
@@ -237,11 +241,31 @@ def bench_plans(kind: str, blocks: int, mode: str) -> list[dict[str, object]]:
         start = time.perf_counter()
         found = fn()
         fp32 = found["fp32"]
-        rows.append({"model": f"{kind}[{len(order)}] plan fp16 {mode}", "algorithm": name,
+        rows.append({"model": label, "algorithm": name,
                      "fp32_size": None if fp32 is None else len(fp32), "evaluations": found["evaluations"],
                      "seconds": round(time.perf_counter() - start, 2), "note": "",
-                     "found_expected": fp32 is not None and set(fixtures.EXPECTED[kind]) <= set(fp32), "fp32": fp32})
+                     "found_expected": fp32 is not None and set(expected) <= set(fp32), "fp32": fp32})
     return rows
+
+
+def bench_plans(kind: str, blocks: int, mode: str) -> list[dict[str, object]]:
+    model = fixtures.build(kind, blocks)
+    return compare_over_plans(f"{kind}[{len(model.graph.node)}] plan fp16 {mode}", model, fixtures.feeds(),
+                              _plan(mode), fixtures.EXPECTED[kind])
+
+
+def bench_demo() -> list[dict[str, object]]:
+    """The project's demo ConvNet (fixtures/demo_convnet.onnx: `head_conv` overflows FP16 and its
+    consumer `rescale` must read the FP32 tensor), emulated FP16 with the default plan and the
+    default tolerances of `trtdiff run` (atol = rtol = 1e-3), generated inputs as `trtdiff run` makes them."""
+    from trtdiff.inputs import InputSettings
+    from trtdiff.model import load_model
+    from trtdiff.pipeline import resolve_feeds
+
+    model = load_model(ROOT / "fixtures" / "demo_convnet.onnx")
+    feeds = resolve_feeds(model, InputSettings({}, {}))
+    return compare_over_plans(f"demo_convnet[{len(model.graph.node)}] plan fp16 emulated", model, feeds,
+                              _plan("emulated", "keep"), ["head_conv", "rescale"], 1e-3, 1e-3)
 
 
 def main() -> None:
@@ -256,6 +280,7 @@ def main() -> None:
     if args.plans:
         rows += [r for mode in ("native", "emulated") for blocks in sizes for kind in fixtures.KINDS
                  for r in bench_plans(kind, blocks, mode)]
+        rows += bench_demo()
     print(f"{'model':26} {'algorithm':36} {'FP32 set':>8} {'evals':>6} {'secs':>6}  found  note")
     for r in rows:
         size = "-" if r["fp32_size"] is None else r["fp32_size"]
