@@ -178,7 +178,8 @@ def bench_model(kind: str, blocks: int) -> list[dict[str, object]]:
         start = time.perf_counter()
         found = fn()
         fp32 = found["fp32"]
-        rows.append({"model": f"{kind}[{len(order)}]", "algorithm": name, "fp32_size": None if fp32 is None else len(fp32),
+        rows.append({"model": f"{kind}[{len(order)}]", "algorithm": name,
+                     "fp32_size": None if fp32 is None else len(fp32),
                      "evaluations": found["evaluations"], "seconds": round(time.perf_counter() - start, 2),
                      "found_expected": fp32 is not None and set(fixtures.EXPECTED[kind]) <= set(fp32), "note": extra,
                      "fp32": fp32})

@@ -18,7 +18,8 @@ import onnx
 
 from trtdiff.bisect.evaluate import Apply, Feeds, Infer, default_apply, feeds_digest, onnxruntime_infer, run_plan
 from trtdiff.bisect.ranking import Ranking, resolve_ranking
-from trtdiff.bisect.search import STATUS_ALL_FP32_FAILS, STATUS_ALL_LOWER_PASSES, STATUS_BUDGET, SearchResult, minimal_fp32_set
+from trtdiff.bisect.search import (STATUS_ALL_FP32_FAILS, STATUS_ALL_LOWER_PASSES, STATUS_BUDGET, SearchResult,
+                                   minimal_fp32_set)
 from trtdiff.bisect.state import Memo, Outcome, ProgressHook, SearchState, fingerprint, model_hash
 from trtdiff.model import topological_nodes
 from trtdiff.result import Tolerances

@@ -25,11 +25,13 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from trtdiff.bisect.evaluate import Infer
 from trtdiff.bisect.graph import extract, needed_nodes, node_inputs
 from trtdiff.bisect.state import Outcome
 from trtdiff.errors import UsageError
 from trtdiff.inputs import save_npz
-from trtdiff.model import comparable_tensors, inferred_value_info, save_model, topological_nodes, user_input_names, with_outputs
+from trtdiff.model import (comparable_tensors, inferred_value_info, save_model, topological_nodes, user_input_names,
+                           with_outputs)
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class ReduceResult:
 
 
 def capture_reference(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray],
-                      infer: Callable[[onnx.ModelProto, Mapping[str, np.ndarray]], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+                      infer: Infer) -> dict[str, np.ndarray]:
     """Every node output of the reference run (plus the feeds), by tensor name."""
     names = [o for node in model.graph.node if node.op_type != "Constant" for o in node.output if o]
     tensors = dict(feeds)
@@ -79,15 +81,18 @@ class _Probe:
         self.progress = progress
         self.seen: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[bool, Outcome]] = {}
 
-    def cut(self, inputs: Sequence[str], outputs: Sequence[str], pool: Sequence[onnx.NodeProto] | None = None) -> onnx.ModelProto:
+    def cut(self, inputs: Sequence[str], outputs: Sequence[str],
+            pool: Sequence[onnx.NodeProto] | None = None) -> onnx.ModelProto:
         part = extract(self.model, inputs, outputs, infos=self.infos, nodes=pool)
         for vi in part.graph.input:
             if not vi.type.tensor_type.elem_type and vi.name in self.reference:
                 array = self.reference[vi.name]
-                vi.CopyFrom(helper.make_tensor_value_info(vi.name, helper.np_dtype_to_tensor_dtype(array.dtype), array.shape))
+                elem = helper.np_dtype_to_tensor_dtype(array.dtype)
+                vi.CopyFrom(helper.make_tensor_value_info(vi.name, elem, array.shape))
         return part
 
-    def fails(self, inputs: Sequence[str], outputs: Sequence[str], pool: Sequence[onnx.NodeProto] | None = None) -> bool:
+    def fails(self, inputs: Sequence[str], outputs: Sequence[str],
+              pool: Sequence[onnx.NodeProto] | None = None) -> bool:
         key = (tuple(inputs), tuple(outputs))
         if key not in self.seen:
             part = self.cut(inputs, outputs, pool)

@@ -209,7 +209,8 @@ def split_summary(segments: Sequence[Segment], source: str, outputs: Sequence[st
 
 
 def run_chain(models: Sequence[onnx.ModelProto], feeds: Mapping[str, np.ndarray],
-              infer: Callable[[onnx.ModelProto, dict[str, np.ndarray]], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+              infer: Callable[[onnx.ModelProto, dict[str, np.ndarray]],
+                              dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Run the pieces in order, each fed from the graph inputs and the earlier pieces' outputs;
     returns every tensor produced."""
     tensors = dict(feeds)
