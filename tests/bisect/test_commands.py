@@ -66,6 +66,8 @@ def test_bisect_paired_overflow_with_the_default_plan(tmp_path):
     assert sorted(n["node"] for n in data["fp32_nodes"]) == ["root", "square"]
     # attribution ranks `square` first; `root`, which reads its overflowing output, is moved up
     assert "moved up (root)" in data["ranking"] and data["evaluations"] == 4
+    why = {n["node"]: n["reason"] for n in data["fp32_nodes"]}
+    assert "overflows fp16" in why["square"] and "past the type's range" in why["root"]
 
 
 def test_unknown_keep_fp32_node_is_a_usage_error():

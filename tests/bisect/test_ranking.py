@@ -24,5 +24,6 @@ def test_no_promotion_where_the_type_has_fp32_range_or_nothing_overflows(fixture
 def test_a_given_ranking_is_kept_as_given_and_completed_in_graph_order(fixture_feeds):
     model = load_fixture("paired_overflow")
     names = [n.name for n in model.graph.node]
-    ordered, source = resolve_ranking(["root", "nope"], model, None, fixture_feeds, names, ort_infer)
+    ordered, source, promoted = resolve_ranking(["root", "nope"], model, None, fixture_feeds, names, ort_infer)
+    assert promoted == []
     assert source == "given" and ordered[0] == "root" and sorted(ordered) == sorted(names)

@@ -17,7 +17,7 @@ from typing import Any
 import onnx
 
 from trtdiff.bisect.evaluate import Apply, Feeds, Infer, default_apply, feeds_digest, onnxruntime_infer, run_plan
-from trtdiff.bisect.ranking import Ranking, resolve_ranking
+from trtdiff.bisect.ranking import Ranking, local_facts, resolve_ranking
 from trtdiff.bisect.search import (STATUS_ALL_FP32_FAILS, STATUS_ALL_LOWER_PASSES, STATUS_BUDGET, SearchResult,
                                    minimal_fp32_set)
 from trtdiff.bisect.state import Memo, Outcome, ProgressHook, SearchState, fingerprint, model_hash
@@ -136,8 +136,8 @@ def bisect_precision(
 
     memo = Memo(evaluate, state, max_evals=max_evals, state_path=state_path, progress=progress)
     candidates = candidate_nodes(model, plan, apply, feeds)
-    ordered, source = resolve_ranking(ranking, model, plan, feeds, candidates,
-                                      reference_infer or onnxruntime_infer())
+    ordered, source, promoted = resolve_ranking(ranking, model, plan, feeds, candidates,
+                                                reference_infer or onnxruntime_infer())
     op_types = {n.name: n.op_type for n in model.graph.node}
     try:
         result = minimal_fp32_set(ordered, memo, groups=op_types if by_op_type else None,
@@ -146,15 +146,21 @@ def bisect_precision(
         path = Path(state_path or interrupt_path or "trtdiff-bisect-state.json")
         state.save(path)
         raise SearchInterrupted(path, memo.evaluations) from None
-    return _report(result, memo, model, plan, ordered, source, op_types, state_path)
+    facts = local_facts(model, plan, feeds, result.fp32) if source.startswith("local error") else {}
+    facts.update({n: f"{facts[n]}; " if n in facts else "" for n in promoted if n in result.fp32})
+    for node in promoted:
+        if node in result.fp32:
+            facts[node] += "reads a tensor past the type's range (tried right after its producer)"
+    return _report(result, memo, model, plan, ordered, source, op_types, state_path, facts)
 
 
 def _report(result: SearchResult, memo: Memo, model: onnx.ModelProto, plan: Any, ordered: list[str],
-            source: str, op_types: dict[str, str], state_path: Any) -> PrecisionBisect:
+            source: str, op_types: dict[str, str], state_path: Any, facts: dict[str, str]) -> PrecisionBisect:
     fixed = keep_plan(plan, result.fp32)
     rank = {n: i + 1 for i, n in enumerate(ordered)}
-    nodes = tuple({"node": n, "op_type": op_types.get(n, ""), "rank": rank.get(n),
-                   "reason": _reason(n, rank.get(n), source, result.necessary.get(n))} for n in result.fp32)
+    nodes = tuple({"node": n, "op_type": op_types.get(n, ""), "rank": rank.get(n), "local": facts.get(n, ""),
+                   "reason": _reason(n, rank.get(n), source.split(";")[0], result.necessary.get(n), facts.get(n))}
+                  for n in result.fp32)
     before = memo.known(())
     after = memo.known(result.fp32) if result.passed else None
     return PrecisionBisect(
@@ -165,13 +171,15 @@ def _report(result: SearchResult, memo: Memo, model: onnx.ModelProto, plan: Any,
         str(state_path) if state_path is not None else None)
 
 
-def _reason(node: str, rank: int | None, source: str, without: Outcome | None) -> str:
+def _reason(node: str, rank: int | None, source: str, without: Outcome | None, local: str | None) -> str:
     if not rank:
         parts = ["not ranked"]
     elif source.startswith("graph order"):
         parts = [f"node {rank} in graph order (no local-error ranking)"]
     else:
         parts = [f"ranked {rank} by {source}"]
+    if local:
+        parts.append(local)
     if without is not None:
         failing = without.info.get("failing") or {}
         lead = "without it" if "inferred_from" not in without.info else "without it (a larger set lacking it)"

@@ -28,8 +28,9 @@ PROMOTE_TOP = 32  # how many top-ranked nodes are checked for overflowing output
 
 
 def resolve_ranking(ranking: Ranking, model: onnx.ModelProto, plan: Any, feeds: Feeds,
-                    candidates: Sequence[str], reference_infer: Infer) -> tuple[list[str], str]:
-    """The candidates, worst local error first; unranked candidates follow in graph order."""
+                    candidates: Sequence[str], reference_infer: Infer) -> tuple[list[str], str, list[str]]:
+    """The candidates, worst local error first (unranked candidates follow in graph order), where
+    the order came from, and the consumers of overflowing tensors that were moved up."""
     source = "given"
     if ranking is None:
         try:
@@ -47,12 +48,13 @@ def resolve_ranking(ranking: Ranking, model: onnx.ModelProto, plan: Any, feeds: 
     ordered = [n for n in dict.fromkeys(ranked) if n in wanted]
     seen = set(ordered)
     ordered += [n for n in candidates if n not in seen]
+    promoted: list[str] = []
     if source == "local error (attribution)":
         ordered, promoted = promote_overflow_consumers(model, getattr(plan, "default", ""), feeds, ordered,
                                                        reference_infer)
         if promoted:
             source += f"; consumers of overflowing tensors moved up ({', '.join(promoted)})"
-    return ordered, source
+    return ordered, source, promoted
 
 
 def promote_overflow_consumers(model: onnx.ModelProto, precision: str, feeds: Feeds, ordered: list[str],
@@ -91,3 +93,37 @@ def _max_abs(array: np.ndarray) -> float:
         return 0.0
     finite = np.abs(array[np.isfinite(array)])
     return float(finite.max()) if finite.size else 0.0
+
+
+def local_facts(model: onnx.ModelProto, plan: Any, feeds: Feeds, nodes: Sequence[str]) -> dict[str, str]:
+    """Node -> its local error and cause hints under `plan` (from attribution), for the final set's
+    reasons; empty when attribution is not installed or the plan is not a PrecisionPlan."""
+    try:
+        from trtdiff.attribution import attribute, reference_inputs_needed
+        from trtdiff.precision.plan import PrecisionPlan
+    except ImportError:
+        return {}
+    if not nodes or not isinstance(plan, PrecisionPlan):
+        return {}
+    import dataclasses
+
+    from trtdiff.compare.tolerance import ToleranceSpec
+    from trtdiff.pipeline import run_reference
+    from trtdiff.precision.apply import apply_plan
+    from trtdiff.runners.onnxrt import OnnxRuntimeRunner
+
+    if plan.mode == "native" and plan.default in ("fp16", "bf16"):  # as attribution's ranking does on CPU
+        plan = dataclasses.replace(plan, mode="emulated")
+    target = apply_plan(model, plan, [dict(feeds)]).model
+    wanted = set(nodes)
+    selected = [out for node in model.graph.node if node.name in wanted for out in node.output if out]
+    reference = run_reference(model, selected + reference_inputs_needed(model, selected), dict(feeds),
+                              ("CPUExecutionProvider",))
+    result = attribute(model, target, selected, reference, feeds,
+                       lambda shadow: OnnxRuntimeRunner(shadow, ("CPUExecutionProvider",), name="shadow"),
+                       ToleranceSpec())
+    facts: dict[str, str] = {}
+    for local in result.local.values():
+        hints = "; ".join(hint.message for hint in local.hints)
+        facts[local.node] = f"local error max_abs {local.metrics.max_abs:.3g}" + (f" ({hints})" if hints else "")
+    return facts
