@@ -126,7 +126,6 @@ class Memo:
         self.state_path = state_path
         self.progress = progress
         self.assume_monotone = assume_monotone
-        self.resumed = len(state.records)
         self.new_evaluations = 0
 
     @property
