@@ -8,7 +8,9 @@ one being compared.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +38,8 @@ class BuiltTarget:
     model: onnx.ModelProto
     warnings: tuple[str, ...]
 
+
+COMPARE_WORKERS = min(4, os.cpu_count() or 1)  # per-tensor comparisons run in parallel (numpy releases the GIL)
 
 ModelBuilder = Callable[[onnx.ModelProto, Feeds], BuiltTarget]
 RunnerFactory = Callable[[onnx.ModelProto], Runner]
@@ -188,7 +192,21 @@ def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.M
                          "that have the same names")
     kept = _outputs_to_keep(request, prepared)
     saved: dict[str, np.ndarray] = {}
-    aligned = AlignedResults(request.tolerances)
+    with ThreadPoolExecutor(max_workers=COMPARE_WORKERS) as pool:
+        aligned = AlignedResults(request.tolerances, pool=pool)
+        _run_target(request, prepared, target_model, wanted, reference, aligned, kept, saved)
+        aligned.wait()
+    aligned.reference_only.update({name: None for name in reference})  # never produced by the target
+    reference.clear()
+    if request.save_outputs:
+        save_npz(saved, request.save_outputs)
+    return aligned
+
+
+def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto, wanted: list[str],
+                reference: dict[str, np.ndarray], aligned: AlignedResults, kept: set[str],
+                saved: dict[str, np.ndarray]) -> None:
+    """Run the target, handing each tensor to `aligned` with its reference counterpart."""
 
     def consume(name: str, array: np.ndarray) -> None:
         ref = reference.pop(name, None)
@@ -203,11 +221,6 @@ def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.M
         aligned.target_description = runner.describe()
         aligned.engine_layers = tuple(getattr(runner, "engine_layers", tuple)())
         aligned.fused_away = set(getattr(runner, "fused_away", list)())
-    aligned.reference_only.update({name: None for name in reference})  # never produced by the target
-    reference.clear()
-    if request.save_outputs:
-        save_npz(saved, request.save_outputs)
-    return aligned
 
 
 def _outputs_to_keep(request: RunRequest, prepared: Prepared) -> set[str]:

@@ -26,7 +26,7 @@ from trtdiff.model import load_model
 from trtdiff.pipeline import BuiltTarget, RunnerFactory, TargetSpec
 from trtdiff.precision.plan import PrecisionPlan
 from trtdiff.runners.base import Runner
-from trtdiff.runners.onnxrt import OnnxRuntimeRunner, resolve_providers
+from trtdiff.runners.onnxrt import GRAPH_OPTIMIZATIONS, OnnxRuntimeRunner, resolve_providers
 
 F = TypeVar("F", bound=Callable[..., Any])
 CPU_UPCAST_NOTE = ("ONNX Runtime's CPU provider computes {p} nodes in FP32 and drops Cast pairs, so the "
@@ -42,6 +42,10 @@ def target_options(func: F) -> F:
                      help="Target: another ONNX model (e.g. converted elsewhere); compared over shared tensor names."),
         click.option("--target-providers", default="cpu", show_default=True,
                      help="ONNX Runtime providers for the target, comma-separated (cpu, cuda, ...)."),
+        click.option("--target-graph-optimization", "target_graph_optimization",
+                     type=click.Choice(GRAPH_OPTIMIZATIONS), default="all", show_default=True,
+                     help="ONNX Runtime graph optimisations for the target, as deployed (the FP32 reference "
+                          "always runs with them disabled). Compared tensors are outputs, so keep their names."),
         click.option("--native", is_flag=True,
                      help="Run the converted FP16/BF16 model even on ONNX Runtime's CPU provider."),
     ]
@@ -60,7 +64,7 @@ def target_from_options(options: dict[str, Any]) -> TargetSpec:
     target_model = options.get("target_model")
     providers = tuple(resolve_providers([p.strip() for p in options.get("target_providers", "cpu").split(",")
                                          if p.strip()]))
-    runner_factory = _onnxrt_factory(providers)
+    runner_factory = _onnxrt_factory(providers, options.get("target_graph_optimization", "all"))
     if target_model and plan is not None:
         raise UsageError("--target-model was given with a precision option",
                          "the target is either a converted model or your own model",
@@ -97,9 +101,9 @@ def plan_builder(plan: PrecisionPlan) -> Callable[[onnx.ModelProto, Feeds], Buil
     return build
 
 
-def _onnxrt_factory(providers: tuple[str, ...]) -> Callable[[onnx.ModelProto], Runner]:
+def _onnxrt_factory(providers: tuple[str, ...], optimization: str) -> Callable[[onnx.ModelProto], Runner]:
     def make(model: onnx.ModelProto) -> Runner:
-        return OnnxRuntimeRunner(model, providers, optimize=False, name="target")
+        return OnnxRuntimeRunner(model, providers, optimize=optimization, name="target")
 
     return make
 

@@ -4,6 +4,7 @@ metrics into TensorResults in topological order. One-sided tensors are listed as
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +27,26 @@ class _Compared:
     target_dtype: str
 
 
+def compare_pair(name: str, ref: np.ndarray, target: np.ndarray,
+                 tolerances: ToleranceSpec) -> tuple[_Compared, str | None]:
+    """Metrics of one same-shape pair (pure, safe to run in a worker thread), and a warning when
+    the tensors are not numeric."""
+    warning = None
+    atol, rtol = tolerances.for_tensor(name)
+    if not _is_numeric(ref) or not _is_numeric(target):
+        equal = bool(np.array_equal(ref, target))
+        warning = f"{name}: non-numeric tensor compared for equality ({'equal' if equal else 'different'})"
+        ref = ref.astype(np.float64) if ref.dtype == np.bool_ else ref
+        target = target.astype(np.float64) if target.dtype == np.bool_ else target
+    metrics, passed = compute_metrics(ref, target, atol, rtol, tolerances.check, tolerances.rel_floor)
+    compared = _Compared(metrics, passed, atol, rtol, tuple(ref.shape), str(ref.dtype), str(target.dtype))
+    return compared, warning
+
+
 @dataclass
 class AlignedResults:
-    """Collects per-tensor outcomes as target tensors arrive."""
+    """Collects per-tensor outcomes as target tensors arrive. With a thread pool, pairs are
+    compared in parallel (numpy releases the GIL) and `wait` collects them."""
 
     tolerances: ToleranceSpec
     compared: dict[str, _Compared] = field(default_factory=dict)
@@ -39,6 +57,8 @@ class AlignedResults:
     target_description: dict[str, Any] = field(default_factory=dict)
     engine_layers: tuple[dict[str, Any], ...] = ()  # TensorRT per-layer facts
     fused_away: set[str] = field(default_factory=set)  # reference tensors the engine fused away
+    pool: Executor | None = None
+    _pending: list[tuple[str, Future[tuple[_Compared, str | None]]]] = field(default_factory=list)
 
     def add(self, name: str, ref: np.ndarray | None, target: np.ndarray) -> None:
         if ref is None:
@@ -48,16 +68,22 @@ class AlignedResults:
             self.mismatched_shapes[name] = (f"reference {ref.dtype}{list(ref.shape)} vs "
                                             f"target {target.dtype}{list(target.shape)}")
             return
-        atol, rtol = self.tolerances.for_tensor(name)
-        if not _is_numeric(ref) or not _is_numeric(target):
-            equal = bool(np.array_equal(ref, target))
-            self.warnings.append(f"{name}: non-numeric tensor compared for equality ({'equal' if equal else 'different'})")
-            ref = ref.astype(np.float64) if ref.dtype == np.bool_ else ref
-            target = target.astype(np.float64) if target.dtype == np.bool_ else target
-        metrics, passed = compute_metrics(ref, target, atol, rtol, self.tolerances.check,
-                                          self.tolerances.rel_floor)
-        self.compared[name] = _Compared(metrics, passed, atol, rtol, tuple(ref.shape),
-                                        str(ref.dtype), str(target.dtype))
+        if self.pool is None:
+            self._store(name, compare_pair(name, ref, target, self.tolerances))
+        else:
+            self._pending.append((name, self.pool.submit(compare_pair, name, ref, target, self.tolerances)))
+
+    def wait(self) -> None:
+        """Collect the comparisons still running in the pool."""
+        for name, future in self._pending:
+            self._store(name, future.result())
+        self._pending.clear()
+
+    def _store(self, name: str, outcome: tuple[_Compared, str | None]) -> None:
+        compared, warning = outcome
+        self.compared[name] = compared
+        if warning:
+            self.warnings.append(warning)
 
 
 def _is_numeric(array: np.ndarray) -> bool:

@@ -44,7 +44,7 @@ def compute_metrics(
 def _finish(acc: Accumulator) -> ErrorMetrics:
     errors = acc.finite_abs_errors()
     n = errors.size
-    (median, p99), histogram = ErrorDistribution(errors, acc.bucket_counts).summary((0.5, 0.99))
+    (median, p99), histogram = ErrorDistribution(errors, acc.bucket_counts, acc.zeros).summary((0.5, 0.99))
     histogram = np.append(histogram, acc.nonfinite_disagreements)
     return ErrorMetrics(
         size=acc.size,
