@@ -1,0 +1,194 @@
+"""The `trtdiff bisect`, `trtdiff bisect reduce` and `trtdiff split` commands end to end."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+from bisect_helpers import FIXTURES
+
+pytest.importorskip("trtdiff.commands.precision_options", reason="needs the precision-plan options (issue 3)")
+pytest.importorskip("trtdiff.commands.options", reason="needs the shared input/tolerance options (issue 2)")
+
+from trtdiff.commands.bisect import bisect_group  # noqa: E402
+from trtdiff.commands.split import split_command  # noqa: E402
+
+INPUTS = str(FIXTURES / "inputs.npz")
+# out-of-range constants are the planted faults: clamp them instead of letting the plan keep them
+COMMON = ["--emulate", "fp16", "--out-of-range", "clamp", "--atol", "1e-2", "--rtol", "0",
+          "--load-inputs", INPUTS]
+
+
+def _program():
+    """The real error boundary (trtdiff.cli.TrtDiffGroup) around the commands under test."""
+    from trtdiff.cli import TrtDiffGroup
+
+    group = TrtDiffGroup("trtdiff")
+    group.add_command(bisect_group)
+    group.add_command(split_command)
+    return group
+
+
+def invoke(command, args):
+    name = {bisect_group: "bisect", split_command: "split"}.get(command)
+    if name is None:  # another command: call it directly
+        return CliRunner().invoke(command, args)
+    return CliRunner().invoke(_program(), [name, *args])
+
+
+def fixture(kind: str) -> str:
+    return str(FIXTURES / f"{kind}.onnx")
+
+
+def test_bisect_json_names_the_culprits_and_writes_the_fixed_model(tmp_path):
+    out = tmp_path / "bisect.json"
+    result = invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--json", str(out), "-o", str(tmp_path),
+                                   "--no-progress"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["passed"] is True
+    assert sorted(n["node"] for n in data["fp32_nodes"]) == ["culprit_div_a", "culprit_div_b"]
+    assert data["evaluations"] >= 2 and data["outputs_before"] and data["outputs_after"]
+    assert data["exports"], "the plan's export formats are missing"
+    fixed = onnx.load(data["files"]["model"])
+    onnx.checker.check_model(fixed)
+
+
+def test_bisect_paired_overflow_with_the_default_plan(tmp_path):
+    result = invoke(bisect_group, [fixture("paired_overflow"), "--emulate", "fp16", "--atol", "1e-2", "--rtol", "0",
+                                   "--load-inputs", INPUTS, "--json", "-", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert sorted(n["node"] for n in data["fp32_nodes"]) == ["root", "square"]
+    # attribution ranks `square` first; `root`, which reads its overflowing output, is moved up
+    assert "moved up (root)" in data["ranking"] and data["evaluations"] == 4
+    why = {n["node"]: n["reason"] for n in data["fp32_nodes"]}
+    assert "overflows fp16" in why["square"] and "past the type's range" in why["root"]
+
+
+def test_unknown_keep_fp32_node_is_a_usage_error():
+    result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--keep-fp32", "culprit_dvi"])
+    assert result.exit_code == 2 and "culprit_div" in result.output
+
+
+def test_state_from_another_model_is_refused(tmp_path):
+    state = tmp_path / "state.json"
+    first = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--state", str(state), "--no-progress"])
+    assert first.exit_code == 0, first.output
+    again = invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--state", str(state), "--no-progress"])
+    assert again.exit_code == 2 and "another model" in again.output
+
+
+def test_ctrl_c_saves_state_and_prints_how_to_resume(tmp_path, monkeypatch):
+    from trtdiff.commands import bisect_setup
+
+    real = bisect_setup._target_infer
+    calls = []
+
+    def flaky(make_runner):
+        infer = real(make_runner)
+
+        def run(model, feeds):
+            calls.append(1)
+            if len(calls) == 4:
+                raise KeyboardInterrupt
+            return infer(model, feeds)
+
+        return run
+
+    monkeypatch.setattr(bisect_setup, "_target_infer", flaky)
+    monkeypatch.chdir(tmp_path)
+    result = invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--no-progress"])
+    assert result.exit_code == 130
+    assert "Resume with:" in result.output and "--state" in result.output
+    state = tmp_path / "two_culprits.bisect-state.json"
+    assert len(json.loads(state.read_text())["evaluations"]) == 3
+    resumed = invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--no-progress", "--state", str(state),
+                                    "--json", "-"])
+    assert resumed.exit_code == 0, resumed.output
+    data = json.loads(resumed.output)
+    assert data["evaluations"] == data["evaluations_this_run"] + 3
+
+
+def test_all_fp32_failing_exits_1_and_says_why(monkeypatch):
+    """A target that differs for another reason: here its backend adds 0.1 to every output."""
+    from trtdiff.commands import bisect_setup
+
+    real = bisect_setup._target_infer
+
+    def shifted(make_runner):
+        infer = real(make_runner)
+        return lambda model, feeds: {k: v + np.float32(0.1) for k, v in infer(model, feeds).items()}
+
+    monkeypatch.setattr(bisect_setup, "_target_infer", shifted)
+    result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "even with all" in result.output
+
+
+def test_reduce_saves_a_model_and_inputs_that_reproduce(tmp_path):
+    result = invoke(bisect_group, ["reduce", fixture("one_culprit"), "--emulate", "fp16", "--out-of-range", "clamp",
+                                   "--atol", "1e-2", "--rtol", "1e-2", "--load-inputs", INPUTS,
+                                   "-o", str(tmp_path), "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 1, result.output  # the reduced model fails, by design
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["nodes"] == ["culprit_div"] and data["evaluations"] > 0
+    assert "trtdiff run" in data["reproduce"] and "--load-inputs" in data["reproduce"]
+    with np.load(data["files"]["inputs"]) as inputs:
+        assert set(inputs.files) == {i.name for i in onnx.load(data["files"]["model"]).graph.input}
+    assert "--emulate fp16 --out-of-range clamp" in data["reproduce"]
+    from trtdiff.commands.run import run_command
+
+    if "--emulate" not in {opt for param in run_command.params for opt in param.opts}:
+        pytest.skip("`trtdiff run` does not take the precision-plan options yet")
+    rerun = invoke(run_command, shlex.split(data["reproduce"])[2:])
+    assert rerun.exit_code == 1, rerun.output  # the failure reproduces on its own
+
+
+def test_split_command_writes_pieces_and_verifies_them(tmp_path):
+    from test_split import mixed_model
+
+    path = tmp_path / "mixed.onnx"
+    onnx.save_model(mixed_model(), str(path))
+    result = invoke(split_command, [str(path), "-o", str(tmp_path / "parts"), "--json", "-"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [s["supported"] for s in data["segments"]] == [True, False, True]
+    assert data["verified_max_abs"] == 0.0
+    assert (tmp_path / "parts" / "summary.json").exists()
+
+
+def test_html_report_shows_the_bisect_results(tmp_path):
+    pytest.importorskip("trtdiff.report.html", reason="needs the HTML report")
+    report = tmp_path / "bisect.html"
+    result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--no-progress", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    html = report.read_text()
+    assert "culprit_div" in html and "keep" in html.lower()
+
+
+def test_ranking_file_seeds_the_search(tmp_path):
+    ranking = tmp_path / "ranking.txt"
+    ranking.write_text("# worst first\nculprit_div\nmatmul_1\n")
+    result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--no-progress", "--ranking", str(ranking),
+                                   "--json", "-"])
+    data = json.loads(result.output)
+    assert [n["node"] for n in data["fp32_nodes"]] == ["culprit_div"] and data["evaluations"] == 2
+    assert data["ranking"] == "given"
+
+
+def test_reduce_a_target_that_errors_out(tmp_path):
+    """ONNX Runtime's CPU provider has no BF16 MatMul: the native BF16 model fails to load, and
+    reduce cuts it down to the first MatMul."""
+    out = tmp_path / "r.json"
+    result = invoke(bisect_group, ["reduce", fixture("one_culprit"), "--bf16", "--native", "--fail-on", "error",
+                                   "--load-inputs", INPUTS, "-o", str(tmp_path), "--json", str(out)])
+    if result.exit_code == 2 and "nothing to reduce" in result.output:
+        pytest.skip("this ONNX Runtime runs BF16 MatMul on CPU")
+    assert result.exit_code == 1, result.output
+    data = json.loads(out.read_text())
+    assert data["nodes"] == ["matmul_1"] and "MatMul" in data["failure"]["error"]

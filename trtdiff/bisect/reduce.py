@@ -1,0 +1,181 @@
+"""Reduce: the smallest subgraph that still shows the failure, as a standalone model with its
+inputs captured from the reference run.
+
+Like Polygraphy's `debug reduce`, outputs first, then inputs:
+1. outputs: the earliest tensor (in topological order) at which the target already fails, found
+   by bisecting over "the model marked up to tensor i fails" (more marked tensors can only add
+   failures, so the question is monotone); the model is then cut to that one output;
+2. inputs: the latest point from which the failure still shows when everything before it is fed
+   from the reference run instead of being computed by the target (bisecting over a cut in the
+   topological order of the remaining nodes).
+
+A failure is an accuracy mismatch beyond tolerance or a target that errors out (`fail_on`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from trtdiff.bisect.evaluate import Infer
+from trtdiff.bisect.graph import extract, needed_nodes, node_inputs
+from trtdiff.bisect.state import Outcome
+from trtdiff.errors import UsageError
+from trtdiff.inputs import save_npz
+from trtdiff.model import (comparable_tensors, inferred_value_info, save_model, topological_nodes, user_input_names,
+                           with_outputs)
+
+log = logging.getLogger(__name__)
+
+FAIL_ON = ("any", "mismatch", "error")
+Check = Callable[[onnx.ModelProto, Mapping[str, np.ndarray]], Outcome]  # passed=False: failure shows
+
+
+@dataclass(frozen=True)
+class ReduceResult:
+    """The reduced model, the inputs that reproduce its failure, and how it was found."""
+
+    model: onnx.ModelProto
+    inputs: dict[str, np.ndarray]
+    outputs: tuple[str, ...]
+    nodes: tuple[str, ...]
+    original_nodes: int
+    evaluations: int
+    outcome: Outcome
+    phases: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "nodes": list(self.nodes), "node_count": len(self.nodes), "original_node_count": self.original_nodes,
+            "inputs": {k: f"{v.dtype}{list(v.shape)}" for k, v in self.inputs.items()},
+            "outputs": list(self.outputs), "evaluations": self.evaluations,
+            "evaluations_by_phase": dict(self.phases), "failure": self.outcome.info,
+        }
+
+
+def capture_reference(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray],
+                      infer: Infer) -> dict[str, np.ndarray]:
+    """Every node output of the reference run (plus the feeds), by tensor name."""
+    names = [o for node in model.graph.node if node.op_type != "Constant" for o in node.output if o]
+    tensors = dict(feeds)
+    tensors.update(infer(with_outputs(model, names), feeds))
+    return tensors
+
+
+class _Probe:
+    """Cuts, checks and counts; each (inputs, outputs) cut is evaluated once."""
+
+    def __init__(self, model: onnx.ModelProto, reference: Mapping[str, np.ndarray], check: Check, fail_on: str,
+                 progress: Callable[[int, int], None] | None) -> None:
+        self.model, self.reference, self.check, self.fail_on = model, reference, check, fail_on
+        self.infos = inferred_value_info(model)
+        self.nodes = topological_nodes(model.graph)
+        self.progress = progress
+        self.seen: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[bool, Outcome]] = {}
+
+    def cut(self, inputs: Sequence[str], outputs: Sequence[str],
+            pool: Sequence[onnx.NodeProto] | None = None) -> onnx.ModelProto:
+        part = extract(self.model, inputs, outputs, infos=self.infos, nodes=pool)
+        for vi in part.graph.input:
+            if not vi.type.tensor_type.elem_type and vi.name in self.reference:
+                array = self.reference[vi.name]
+                elem = helper.np_dtype_to_tensor_dtype(array.dtype)
+                vi.CopyFrom(helper.make_tensor_value_info(vi.name, elem, array.shape))
+        return part
+
+    def fails(self, inputs: Sequence[str], outputs: Sequence[str],
+              pool: Sequence[onnx.NodeProto] | None = None) -> bool:
+        key = (tuple(inputs), tuple(outputs))
+        if key not in self.seen:
+            part = self.cut(inputs, outputs, pool)
+            outcome = self.check(part, {name: self.reference[name] for name in inputs})
+            errored = "error" in outcome.info
+            failed = not outcome.passed and (self.fail_on == "any" or (self.fail_on == "error") == errored)
+            self.seen[key] = (failed, outcome)
+            log.info("reduce evaluation %d: %d outputs, %d inputs -> %s", len(self.seen), len(outputs),
+                     len(inputs), "fails" if failed else "passes")
+            if self.progress is not None:
+                self.progress(len(self.seen), len(part.graph.node))
+        return self.seen[key][0]
+
+
+def reduce_failure(model: onnx.ModelProto, reference: Mapping[str, np.ndarray], check: Check, *,
+                   fail_on: str = "any", progress: Callable[[int, int], None] | None = None) -> ReduceResult:
+    """Find the smallest failing subgraph (see module doc); `reference` holds the feeds and every
+    reference tensor (`capture_reference`)."""
+    if fail_on not in FAIL_ON:
+        raise UsageError(f"unknown --fail-on '{fail_on}'", f"choose from {', '.join(FAIL_ON)}")
+    probe = _Probe(model, reference, check, fail_on, progress)
+    sources = user_input_names(model)
+    tensors = [t.name for t in comparable_tensors(model)[0] if t.name in reference]
+    graph_outputs = [o.name for o in model.graph.output]
+    if not probe.fails(sources, list(dict.fromkeys(tensors + graph_outputs))):
+        raise UsageError("nothing to reduce: the target matches the reference on every tensor",
+                         f"no tensor fails with these tolerances (fail on: {fail_on})",
+                         "tighten --atol/--rtol, or check the precision options")
+    first = _first_failing(probe, sources, tensors) if tensors else None
+    outputs = [tensors[first]] if first is not None else graph_outputs
+    output_evals = len(probe.seen)
+    chain = needed_nodes(probe.nodes, sources, outputs)
+    start = _latest_cut(probe, chain, outputs)
+    pool = chain[start:]
+    inputs = _cut_inputs(pool, model)
+    if not probe.fails(inputs, outputs, pool):
+        log.warning("the reduced subgraph no longer fails on its own; keeping it as the best cut found")
+    part = probe.cut(inputs, outputs, pool)
+    _, outcome = probe.seen[(tuple(inputs), tuple(outputs))]
+    return ReduceResult(part, {n: np.asarray(reference[n]) for n in inputs}, tuple(outputs),
+                        tuple(n.name for n in part.graph.node), len(model.graph.node), len(probe.seen), outcome,
+                        {"outputs": output_evals, "inputs": len(probe.seen) - output_evals})
+
+
+def _first_failing(probe: _Probe, sources: list[str], tensors: list[str]) -> int | None:
+    """Smallest i such that marking tensors[:i+1] fails, if that one tensor alone fails too."""
+    low, high = -1, len(tensors) - 1
+    if not probe.fails(sources, tensors):
+        return None  # only a graph output that is not a comparable tensor fails
+    while high - low > 1:
+        mid = (low + high) // 2
+        if probe.fails(sources, tensors[: mid + 1]):
+            high = mid
+        else:
+            low = mid
+    return high if probe.fails(sources, [tensors[high]]) else None
+
+
+def _cut_inputs(pool: Sequence[onnx.NodeProto], model: onnx.ModelProto) -> list[str]:
+    produced = {o for node in pool for o in node.output}
+    weights = {init.name for init in model.graph.initializer}
+    return [n for n in dict.fromkeys(n for node in pool for n in node_inputs(node))
+            if n not in produced and n not in weights]
+
+
+def _latest_cut(probe: _Probe, chain: list[onnx.NodeProto], outputs: list[str]) -> int:
+    """Largest j such that the nodes chain[j:], fed from the reference, still fail (j = 0, the
+    whole chain, is known to fail from the output phase)."""
+    low, high = 0, len(chain)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if probe.fails(_cut_inputs(chain[mid:], probe.model), outputs, chain[mid:]):
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def save_reduced(result: ReduceResult, directory: str | os.PathLike[str], stem: str = "reduced") -> dict[str, Path]:
+    """Write `<stem>.onnx` and `<stem>_inputs.npz` (so `trtdiff run` reproduces the failure)."""
+    out = Path(directory)
+    model_path = out / f"{stem}.onnx"
+    inputs_path = out / f"{stem}_inputs.npz"
+    save_model(result.model, model_path)
+    save_npz(result.inputs, inputs_path)
+    return {"model": model_path, "inputs": inputs_path}

@@ -1,0 +1,199 @@
+"""What `trtdiff bisect` and `trtdiff bisect reduce` share: turning options into a model, a plan,
+inputs, the reference run and tolerances; the progress bar; writing and printing results."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import onnx
+
+from trtdiff.bisect.evaluate import Feeds, Infer, default_apply, onnxruntime_infer, plan_check
+from trtdiff.bisect.precision import PrecisionBisect
+from trtdiff.bisect.reduce import capture_reference
+from trtdiff.bisect.state import Outcome, ProgressHook
+from trtdiff.errors import UsageError
+from trtdiff.model import load_model, save_model
+from trtdiff.result import Tolerances
+
+log = logging.getLogger(__name__)
+
+INPUT_KEYS = ("input_shapes", "val_ranges", "seed", "load_inputs")
+TOLERANCE_KEYS = ("atol", "rtol", "check", "rel_floor")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A loaded model, its plan, inputs and reference, ready for a search."""
+
+    model_path: str
+    model: onnx.ModelProto
+    plan: Any
+    feeds: Feeds
+    reference: dict[str, np.ndarray]
+    infer: Infer
+    target_spec: Any  # trtdiff.pipeline.TargetSpec (also rebuilds the comparison for --report)
+    input_settings: Any  # trtdiff.inputs.InputSettings
+    tolerance_spec: Any  # trtdiff.compare.tolerance.ToleranceSpec
+
+    @property
+    def tolerances(self) -> Tolerances:
+        return self.tolerance_spec.as_result()  # type: ignore[no-any-return]
+
+    @property
+    def target(self) -> str:
+        return str(self.target_spec.description)
+
+    def reduce_check(self) -> Callable[[onnx.ModelProto, Feeds], Outcome]:
+        return plan_check(self.plan, self.reference, self.tolerances, self.infer, default_apply)
+
+
+def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False) -> Setup:
+    """Options -> Setup. `options` holds the input, tolerance and target options (consumed); the
+    target is chosen as for `trtdiff run` (on a CPU-only ONNX Runtime, FP16/BF16 run emulated)."""
+    from trtdiff.commands.options import input_settings_from, tolerances_from
+    from trtdiff.commands.targets import target_from_options
+    from trtdiff.pipeline import resolve_feeds
+    from trtdiff.precision.plan import PrecisionPlan, validate_plan
+
+    model = load_model(model_path)
+    settings = input_settings_from(**{k: options.pop(k) for k in INPUT_KEYS})
+    spec = tolerances_from(**{k: options.pop(k) for k in TOLERANCE_KEYS})
+    target = target_from_options(options)
+    if target.plan is None:
+        raise UsageError("bisect needs a precision to search, not --target-model",
+                         "it varies which nodes of the model stay in FP32, so it converts the model itself",
+                         "pass --fp16, --bf16, --int8, --fp8 or --emulate TYPE instead of --target-model")
+    plan = PrecisionPlan.from_dict(target.plan)
+    validate_plan(plan, model)
+    for note in target.notes:
+        log.warning("%s", note)
+    feeds = resolve_feeds(model, settings)
+    reference_infer = onnxruntime_infer(("CPUExecutionProvider",))
+    reference = capture_reference(model, feeds, reference_infer) if capture_all else reference_infer(model, feeds)
+    spec.check_names(list(reference) if capture_all else [o.name for o in model.graph.output])
+    return Setup(model_path, model, plan, feeds, reference, _target_infer(target.make_runner), target, settings, spec)
+
+
+def _target_infer(make_runner: Callable[[onnx.ModelProto], Any]) -> Infer:
+    def infer(model: onnx.ModelProto, feeds: Feeds) -> dict[str, np.ndarray]:
+        with make_runner(model) as runner:
+            return dict(runner.infer(dict(feeds)))
+
+    return infer
+
+
+def write_html_report(setup: Setup, bisect: dict[str, Any], path: str) -> None:
+    """The run report of the original target (every tensor compared), with the bisect results in
+    `Comparison.bisect`: where the error comes from, and what to keep in FP32 about it."""
+    import dataclasses
+    import shlex
+
+    from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
+    from trtdiff.report.html import write_report
+
+    request = RunRequest(setup.model_path, setup.target_spec, TensorSelection(mark_all=True), setup.input_settings,
+                         setup.tolerance_spec, command=" ".join(shlex.quote(a) for a in ["trtdiff", *sys.argv[1:]]))
+    comparison = dataclasses.replace(run_comparison(request), bisect=bisect)
+    write_report(comparison, path)
+
+
+def read_ranking(path: str | None) -> list[str] | None:
+    """Node names from a text file (one per line, '#' comments) or a JSON list; None: attribution."""
+    if path is None:
+        return None
+    text = Path(path).read_text()
+    if text.lstrip().startswith("["):
+        import json
+
+        return [str(n) for n in json.loads(text)]
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool, what: str = "FP32 set") -> Iterator[ProgressHook]:
+    """A rich progress line on stderr: evaluations so far, the current set size and its verdict."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda evaluations, size, passed: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("bisect: starting")
+
+        def hook(evaluations: int, size: int, passed: bool) -> None:
+            verdict = "pass" if passed else "fail"
+            progress.update(task, description=f"bisect: {evaluations} evaluations, {what} {size} nodes ({verdict})")
+
+        yield hook
+
+
+def write_outputs(found: PrecisionBisect, setup: Setup, output_dir: str | None) -> dict[str, Path]:
+    """The fixed mixed-precision model and every export of its plan, in `output_dir`."""
+    if output_dir is None or not found.passed:
+        return {}
+    from trtdiff.precision.export import export_all
+
+    exports = {k: Path(v) for k, v in export_all(found.plan, setup.model, Path(output_dir)).items()}
+    files = {"model": exports.pop("onnx")} if "onnx" in exports else {}
+    if not files:
+        files["model"] = Path(output_dir) / f"{Path(setup.model_path).stem}.mixed.onnx"
+        save_model(default_apply(setup.model, found.plan, setup.feeds).model, files["model"])
+    files.update({f"export:{k}": v for k, v in exports.items()})
+    return files
+
+
+def print_bisect(found: PrecisionBisect, files: dict[str, Path]) -> None:
+    """The set, why each node is in it, output errors before/after, evaluations, files."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(found.message)
+    if found.fp32_nodes:
+        table = Table("node", "op", "rank", "why it is needed", title="keep in FP32", title_justify="left")
+        for row in found.fp32_nodes:
+            table.add_row(row["node"], row["op_type"], str(row["rank"] or "-"), row["reason"])
+        console.print(table)
+    for name in found.outputs_before:
+        after = found.outputs_after.get(name)
+        console.print(f"output {name}: max_abs {found.outputs_before[name]:.3g} before"
+                      + (f", {after:.3g} after" if after is not None else ""))
+    phases = ", ".join(f"{k} {v}" for k, v in found.search.phases.items())
+    console.print(f"evaluations: {found.search.evaluations} ({phases}); ranking: {found.ranking_source}")
+    for kind, path in files.items():
+        console.print(f"wrote {kind}: {path}")
+    if not files and found.passed and found.fp32_nodes:
+        console.print("add -o DIR to write the mixed-precision model and the plan's exports")
+
+
+def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set[str]) -> str:
+    """`trtdiff run` on the reduced model with the same precision and tolerance options (the
+    --keep-fp32 nodes limited to those left in the piece)."""
+    import shlex
+
+    words = ["trtdiff", "run", str(model), "--load-inputs", str(inputs)]
+    if options.get("target_backend") not in (None, "onnxrt"):
+        words += ["--target", str(options["target_backend"])]
+    for flag in ("fp16", "bf16", "int8", "fp8", "native"):
+        if options.get(flag):
+            words.append(f"--{flag}")
+    for key in ("emulate", "precision_plan", "calibration", "out_of_range", "target_providers", "check",
+                "rel_floor"):
+        if options.get(key) is not None:
+            words += [f"--{key.replace('_', '-')}", str(options[key])]
+    for key, flag in (("keep_fp32_op", "--keep-fp32-op"), ("atol", "--atol"), ("rtol", "--rtol")):
+        for value in options.get(key) or ():
+            words += [flag, str(value)]
+    for node in options.get("keep_fp32") or ():
+        if node in nodes:
+            words += ["--keep-fp32", node]
+    return " ".join(shlex.quote(w) for w in words)
