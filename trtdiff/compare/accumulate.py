@@ -1,5 +1,5 @@
-"""Running float64 sums over a tensor pair, chunk by chunk, with buffers reused across chunks so
-the work stays in cache and allocates nothing per chunk."""
+"""Running float64 sums over a tensor pair, chunk by chunk, through the fused kernel
+(`trtdiff.compare.kernel`)."""
 
 from __future__ import annotations
 
@@ -7,139 +7,70 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trtdiff.compare import kernel
 from trtdiff.compare.quantiles import BUCKET_SHIFT, FINE_BUCKETS
 
-CHUNK = 1 << 18  # 2 MiB float64 buffers (in L3): numpy calls long enough that threads comparing
-# different tensors in parallel rarely wait on the GIL; allocated once per tensor
+CHUNK = 1 << 20  # elements per kernel call; also the size of a float16 chunk converted to float32
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @dataclass
 class Accumulator:
     size: int
     keep_rel: bool
-    filled: int = 0
-    sum_abs: float = 0.0
-    sum_rel: float = 0.0
-    max_abs: float = 0.0
-    max_rel: float = 0.0
-    ref_sq: float = 0.0
-    tgt_sq: float = 0.0
-    err_sq: float = 0.0
-    ref_max_abs: float = 0.0
-    mismatches: int = 0
-    zeros: int = 0  # errors exactly 0
-    nonfinite_disagreements: int = 0
-    nan_ref: int = 0
-    nan_target: int = 0
-    inf_ref: int = 0
-    inf_target: int = 0
-    bucket_counts: np.ndarray = field(init=False, repr=False)
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(kernel.N_SUMS))
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(kernel.N_COUNTS, dtype=np.int64))
+    bucket_counts: np.ndarray = field(default_factory=lambda: np.zeros(FINE_BUCKETS, dtype=np.int64))
     abs_errors: np.ndarray = field(init=False, repr=False)
-    rel_errors: np.ndarray | None = field(init=False, repr=False)
+    rel_errors: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.abs_errors = np.empty(self.size, dtype=np.float32)
-        self.bucket_counts = np.zeros(FINE_BUCKETS, dtype=np.int64)
-        self.rel_errors = np.empty(self.size, dtype=np.float32) if self.keep_rel else None
-
-    @property
-    def dot(self) -> float:
-        """sum(r * t), from |t - r|^2 = |t|^2 + |r|^2 - 2 r.t (one dot product fewer per chunk)."""
-        return 0.5 * (self.ref_sq + self.tgt_sq - self.err_sq)
+        self.rel_errors = np.empty(self.size if self.keep_rel else 0, dtype=np.float32)
 
     @classmethod
     def run(cls, ref: np.ndarray, target: np.ndarray, atol: float, rtol: float,
             rel_floor: float, keep_rel: bool) -> Accumulator:
         acc = cls(ref.size, keep_rel)
-        buffers = _Buffers.allocate(min(CHUNK, max(ref.size, 1)))
         for start in range(0, ref.size, CHUNK):
             stop = min(start + CHUNK, ref.size)
-            acc._add(buffers.view(stop - start), ref[start:stop], target[start:stop], atol, rtol, rel_floor)
+            kernel.accumulate(_kernel_input(ref[start:stop]), _kernel_input(target[start:stop]),
+                              float(atol), float(rtol), float(rel_floor), acc.sums, acc.counts,
+                              acc.abs_errors, acc.rel_errors, keep_rel, acc.bucket_counts, BUCKET_SHIFT)
         return acc
 
     def finite_abs_errors(self) -> np.ndarray:
         return self.abs_errors[: self.filled]
 
     def finite_rel_errors(self) -> np.ndarray | None:
-        return None if self.rel_errors is None else self.rel_errors[: self.filled]
+        return self.rel_errors[: self.filled] if self.keep_rel else None
 
-    def _add(self, buf: _Buffers, ref: np.ndarray, target: np.ndarray,
-             atol: float, rtol: float, rel_floor: float) -> None:
-        r, t, err, tmp = buf.r, buf.t, buf.err, buf.tmp
-        np.copyto(r, ref, casting="unsafe")
-        np.copyto(t, target, casting="unsafe")
-        np.subtract(t, r, out=err)
-        np.abs(err, out=err)
-        total = float(err.sum())
-        if not np.isfinite(total):
-            r, t, err = self._split_nonfinite(r, t, err)
-            tmp = tmp[: err.size]
-            total = float(err.sum())
-        n = err.size
-        if n == 0:
-            return
-        stored = self.abs_errors[self.filled:self.filled + n]
-        stored[...] = err
-        buckets = np.right_shift(stored.view(np.int32), BUCKET_SHIFT, out=buf.buckets[:n], casting="safe")
-        self.bucket_counts += np.bincount(buckets, minlength=FINE_BUCKETS)
-        chunk_max = float(err.max())
-        self.zeros += n - int(np.count_nonzero(err))
-        self.sum_abs += total
-        self.max_abs = max(self.max_abs, chunk_max)
-        # sums of squares through a reused buffer: np.dot would go through (threaded) BLAS
-        self.ref_sq += float(np.multiply(r, r, out=tmp).sum())
-        self.tgt_sq += float(np.multiply(t, t, out=tmp).sum())
-        self.err_sq += float(np.multiply(err, err, out=tmp).sum())  # sum r*t = (ref_sq + tgt_sq - err_sq) / 2
-        np.abs(r, out=tmp)
-        self.ref_max_abs = max(self.ref_max_abs, float(tmp.max()))
-        if chunk_max > atol:  # otherwise no element can exceed atol + rtol*|r|
-            np.multiply(tmp, rtol, out=t)  # t is no longer needed: reuse it for the allowance
-            t += atol
-            self.mismatches += int(np.count_nonzero(np.greater(err, t, out=buf.flags[:n])))
-        np.maximum(tmp, rel_floor, out=tmp)
-        np.divide(err, tmp, out=tmp)
-        self.sum_rel += float(tmp.sum())
-        self.max_rel = max(self.max_rel, float(tmp.max()))
-        if self.rel_errors is not None:
-            self.rel_errors[self.filled:self.filled + n] = tmp
-        self.filled += n
+    @property
+    def dot(self) -> float:
+        """sum(r * t), from |t - r|^2 = |t|^2 + |r|^2 - 2 r.t."""
+        return 0.5 * (self.ref_sq + self.tgt_sq - self.err_sq)
 
-    def _split_nonfinite(self, r: np.ndarray, t: np.ndarray,
-                         err: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Count NaN/Inf on each side and return only the elements finite on both."""
-        finite_r = np.isfinite(r)
-        finite_t = np.isfinite(t)
-        nan_r = np.isnan(r)
-        nan_t = np.isnan(t)
-        both = finite_r & finite_t
-        self.nan_ref += int(nan_r.sum())
-        self.nan_target += int(nan_t.sum())
-        self.inf_ref += int((~finite_r & ~nan_r).sum())
-        self.inf_target += int((~finite_t & ~nan_t).sum())
-        same = (nan_r & nan_t) | (~finite_r & ~finite_t & (r == t))
-        disagree = int((~both & ~same).sum())
-        self.mismatches += disagree
-        self.nonfinite_disagreements += disagree
-        if finite_r.any():
-            self.ref_max_abs = max(self.ref_max_abs, float(np.abs(r[finite_r]).max()))
-        return r[both], t[both], err[both]
+    filled = property(lambda self: int(self.counts[kernel.FILLED]))
+    mismatches = property(lambda self: int(self.counts[kernel.MISMATCHES]))
+    zeros = property(lambda self: int(self.counts[kernel.ZEROS]))
+    nonfinite_disagreements = property(lambda self: int(self.counts[kernel.DISAGREE]))
+    nan_ref = property(lambda self: int(self.counts[kernel.NAN_REF]))
+    nan_target = property(lambda self: int(self.counts[kernel.NAN_TGT]))
+    inf_ref = property(lambda self: int(self.counts[kernel.INF_REF]))
+    inf_target = property(lambda self: int(self.counts[kernel.INF_TGT]))
+    sum_abs = property(lambda self: float(self.sums[kernel.SUM_ABS]))
+    sum_rel = property(lambda self: float(self.sums[kernel.SUM_REL]))
+    max_abs = property(lambda self: float(self.sums[kernel.MAX_ABS]))
+    max_rel = property(lambda self: float(self.sums[kernel.MAX_REL]))
+    ref_sq = property(lambda self: float(self.sums[kernel.REF_SQ]))
+    tgt_sq = property(lambda self: float(self.sums[kernel.TGT_SQ]))
+    err_sq = property(lambda self: float(self.sums[kernel.ERR_SQ]))
+    ref_max_abs = property(lambda self: float(self.sums[kernel.REF_MAX]))
 
 
-@dataclass(frozen=True)
-class _Buffers:
-    """Reusable float64 work arrays of one chunk's size (and views of them for a shorter chunk)."""
-
-    r: np.ndarray
-    t: np.ndarray
-    err: np.ndarray
-    tmp: np.ndarray
-    flags: np.ndarray
-    buckets: np.ndarray
-
-    @classmethod
-    def allocate(cls, size: int) -> _Buffers:
-        return cls(np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size, dtype=bool),
-                   np.empty(size, dtype=np.intp))  # bincount's own index type: it copies anything else
-
-    def view(self, n: int) -> _Buffers:
-        return _Buffers(self.r[:n], self.t[:n], self.err[:n], self.tmp[:n], self.flags[:n], self.buckets[:n])
+def _kernel_input(chunk: np.ndarray) -> np.ndarray:
+    """float32/float64 pass through; float16 (exact in float32) and integers are converted."""
+    if chunk.dtype in _KERNEL_DTYPES and chunk.flags.c_contiguous:
+        return chunk
+    wide = np.float32 if chunk.dtype == np.float16 else np.float64
+    return np.ascontiguousarray(chunk, dtype=wide)

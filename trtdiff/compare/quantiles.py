@@ -32,20 +32,15 @@ def bucket_counts(values: np.ndarray) -> np.ndarray:
 
 
 def gather_buckets(values: np.ndarray, buckets: Iterable[int]) -> dict[int, np.ndarray]:
-    """The members of each listed bucket, in one chunked pass over `values`."""
+    """The members of each listed bucket, in one pass over `values`."""
+    from trtdiff.compare.kernel import select
+
     wanted = sorted(set(buckets))
     if not wanted:
         return {}
-    lookup = np.zeros(FINE_BUCKETS, dtype=bool)
+    lookup = np.zeros(FINE_BUCKETS, dtype=np.bool_)
     lookup[wanted] = True
-    pieces: list[np.ndarray] = []
-    bits = values.view(np.int32)
-    for start in range(0, bits.size, _PIECE):
-        piece = values[start:start + _PIECE]
-        selected = piece[lookup[bits[start:start + _PIECE] >> BUCKET_SHIFT]]
-        if selected.size:
-            pieces.append(selected)
-    members = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.float32)
+    members = select(np.ascontiguousarray(values, dtype=np.float32), lookup, BUCKET_SHIFT)
     member_buckets = members.view(np.int32) >> BUCKET_SHIFT
     return {b: members[member_buckets == b] for b in wanted}
 
