@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +21,7 @@ import onnx
 
 from trtdiff import environment
 from trtdiff.attribution import Attribution, annotate, attribute, drop_unselected, reference_inputs_needed
+from trtdiff.compare.accumulate import warm_up
 from trtdiff.compare.align import AlignedResults, align_results
 from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.errors import UsageError
@@ -30,6 +32,7 @@ from trtdiff.model import TensorInfo, check_names_exist, comparable_tensors, loa
 from trtdiff.result import Comparison, GraphNode, RunSettings, UnmarkedTensors
 from trtdiff.runners.base import Runner, infer_each
 from trtdiff.runners.onnxrt import OnnxRuntimeRunner
+from trtdiff.segmented import plan_segments, run_segments
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class TargetSpec:
     plan: dict[str, Any] | None = None
     notes: tuple[str, ...] = ()  # said in the result's warnings (e.g. why a plan runs emulated)
     own_tensors: bool = False  # a user's model: with --mark-all, also list its tensors the reference lacks
+    segmentable: bool = False  # the runner is cheap to start (ONNX Runtime): run the target in segments
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,8 @@ def run_reference(model: onnx.ModelProto, names: Sequence[str], feeds: Feeds,
 def run_comparison(request: RunRequest) -> Comparison:
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    # load the compiled comparison kernel while the model runs (numba's import is slow)
+    threading.Thread(target=warm_up, name="trtdiff-kernel-warm-up", daemon=True).start()
     prepared = prepare(request)
     _save_inputs(request, prepared.feeds)
     timings["prepare_s"] = time.perf_counter() - started
@@ -216,6 +222,17 @@ def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.Mode
                 saved[f"reference:{name}"] = ref
         aligned.add(name, ref, array)
 
+    if request.target.segmentable:
+        sizes = {name: array.nbytes for name, array in reference.items()}
+        segments = plan_segments(target_model, wanted, sizes)
+        if len(segments) > 1:
+            def run(part: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                with request.target.make_runner(part) as runner:
+                    aligned.target_description = runner.describe()
+                    return runner.infer(feeds)
+
+            run_segments(target_model, segments, prepared.feeds, run, consume, aligned.checkpoint)
+            return
     with request.target.make_runner(with_outputs(target_model, wanted)) as runner:
         infer_each(runner, prepared.feeds, consume)
         aligned.target_description = runner.describe()

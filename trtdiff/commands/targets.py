@@ -72,7 +72,8 @@ def target_from_options(options: dict[str, Any]) -> TargetSpec:
     if target_model:
         other = load_model(target_model)
         return TargetSpec(f"{target_model} on onnxruntime {list(providers)}",
-                          lambda _m, _f: BuiltTarget(other, ()), runner_factory, own_tensors=True)
+                          lambda _m, _f: BuiltTarget(other, ()), runner_factory, own_tensors=True,
+                          segmentable=True)
     if plan is None:
         raise UsageError("no target given", "trtdiff compares the FP32 reference with a target",
                          "add --fp16, --bf16, --int8, --fp8, --emulate TYPE, --precision-plan FILE or "
@@ -82,7 +83,7 @@ def target_from_options(options: dict[str, Any]) -> TargetSpec:
         notes = (CPU_UPCAST_NOTE.format(p=plan.default.upper()),)
         plan = replace(plan, mode="emulated")
     return TargetSpec(f"{plan.describe()} on onnxruntime {list(providers)}", plan_builder(plan),
-                      runner_factory, plan=plan.to_dict(), notes=notes)
+                      runner_factory, plan=plan.to_dict(), notes=notes, segmentable=True)
 
 
 def _cpu_upcasts(plan: PrecisionPlan, providers: tuple[str, ...]) -> bool:

@@ -1,5 +1,6 @@
 """Running float64 sums over a tensor pair, chunk by chunk, through the fused kernel
-(`trtdiff.compare.kernel`)."""
+(`trtdiff.compare.kernel`, imported on first use: loading numba takes a noticeable fraction of a
+second, which `warm_up` lets a caller spend in the background)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trtdiff.compare import kernel
 from trtdiff.compare.quantiles import BUCKET_SHIFT, FINE_BUCKETS
 
+N_SUMS = N_COUNTS = 8  # kernel.N_SUMS, kernel.N_COUNTS (checked in kernel.py)
 CHUNK = 1 << 20  # elements per kernel call; also the size of a float16 chunk converted to float32
+# layout of the kernel's `sums` and `counts` arrays (kernel.py asserts it is the same)
+_SUM_ABS, _SUM_REL, _MAX_ABS, _MAX_REL, _REF_SQ, _TGT_SQ, _ERR_SQ, _REF_MAX = range(N_SUMS)
+_FILLED, _MISMATCHES, _ZEROS, _DISAGREE, _NAN_REF, _NAN_TGT, _INF_REF, _INF_TGT = range(N_COUNTS)
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -18,8 +22,8 @@ _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 class Accumulator:
     size: int
     keep_rel: bool
-    sums: np.ndarray = field(default_factory=lambda: np.zeros(kernel.N_SUMS))
-    counts: np.ndarray = field(default_factory=lambda: np.zeros(kernel.N_COUNTS, dtype=np.int64))
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(N_SUMS))
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(N_COUNTS, dtype=np.int64))
     bucket_counts: np.ndarray = field(default_factory=lambda: np.zeros(FINE_BUCKETS, dtype=np.int64))
     abs_errors: np.ndarray = field(init=False, repr=False)
     rel_errors: np.ndarray = field(init=False, repr=False)
@@ -31,6 +35,8 @@ class Accumulator:
     @classmethod
     def run(cls, ref: np.ndarray, target: np.ndarray, atol: float, rtol: float,
             rel_floor: float, keep_rel: bool) -> Accumulator:
+        from trtdiff.compare import kernel
+
         acc = cls(ref.size, keep_rel)
         for start in range(0, ref.size, CHUNK):
             stop = min(start + CHUNK, ref.size)
@@ -50,22 +56,22 @@ class Accumulator:
         """sum(r * t), from |t - r|^2 = |t|^2 + |r|^2 - 2 r.t."""
         return 0.5 * (self.ref_sq + self.tgt_sq - self.err_sq)
 
-    filled = property(lambda self: int(self.counts[kernel.FILLED]))
-    mismatches = property(lambda self: int(self.counts[kernel.MISMATCHES]))
-    zeros = property(lambda self: int(self.counts[kernel.ZEROS]))
-    nonfinite_disagreements = property(lambda self: int(self.counts[kernel.DISAGREE]))
-    nan_ref = property(lambda self: int(self.counts[kernel.NAN_REF]))
-    nan_target = property(lambda self: int(self.counts[kernel.NAN_TGT]))
-    inf_ref = property(lambda self: int(self.counts[kernel.INF_REF]))
-    inf_target = property(lambda self: int(self.counts[kernel.INF_TGT]))
-    sum_abs = property(lambda self: float(self.sums[kernel.SUM_ABS]))
-    sum_rel = property(lambda self: float(self.sums[kernel.SUM_REL]))
-    max_abs = property(lambda self: float(self.sums[kernel.MAX_ABS]))
-    max_rel = property(lambda self: float(self.sums[kernel.MAX_REL]))
-    ref_sq = property(lambda self: float(self.sums[kernel.REF_SQ]))
-    tgt_sq = property(lambda self: float(self.sums[kernel.TGT_SQ]))
-    err_sq = property(lambda self: float(self.sums[kernel.ERR_SQ]))
-    ref_max_abs = property(lambda self: float(self.sums[kernel.REF_MAX]))
+    filled = property(lambda self: int(self.counts[_FILLED]))
+    mismatches = property(lambda self: int(self.counts[_MISMATCHES]))
+    zeros = property(lambda self: int(self.counts[_ZEROS]))
+    nonfinite_disagreements = property(lambda self: int(self.counts[_DISAGREE]))
+    nan_ref = property(lambda self: int(self.counts[_NAN_REF]))
+    nan_target = property(lambda self: int(self.counts[_NAN_TGT]))
+    inf_ref = property(lambda self: int(self.counts[_INF_REF]))
+    inf_target = property(lambda self: int(self.counts[_INF_TGT]))
+    sum_abs = property(lambda self: float(self.sums[_SUM_ABS]))
+    sum_rel = property(lambda self: float(self.sums[_SUM_REL]))
+    max_abs = property(lambda self: float(self.sums[_MAX_ABS]))
+    max_rel = property(lambda self: float(self.sums[_MAX_REL]))
+    ref_sq = property(lambda self: float(self.sums[_REF_SQ]))
+    tgt_sq = property(lambda self: float(self.sums[_TGT_SQ]))
+    err_sq = property(lambda self: float(self.sums[_ERR_SQ]))
+    ref_max_abs = property(lambda self: float(self.sums[_REF_MAX]))
 
 
 def _kernel_input(chunk: np.ndarray) -> np.ndarray:
@@ -74,3 +80,8 @@ def _kernel_input(chunk: np.ndarray) -> np.ndarray:
         return chunk
     wide = np.float32 if chunk.dtype == np.float16 else np.float64
     return np.ascontiguousarray(chunk, dtype=wide)
+
+
+def warm_up() -> None:
+    """Import and load the compiled kernel now (e.g. on a background thread while a model runs)."""
+    Accumulator.run(np.zeros(1, np.float32), np.zeros(1, np.float32), 0.0, 0.0, 1e-6, False)

@@ -59,6 +59,7 @@ class AlignedResults:
     fused_away: set[str] = field(default_factory=set)  # reference tensors the engine fused away
     pool: Executor | None = None
     _pending: list[tuple[str, Future[tuple[_Compared, str | None]]]] = field(default_factory=list)
+    _checkpoint: int = 0
 
     def add(self, name: str, ref: np.ndarray | None, target: np.ndarray) -> None:
         if ref is None:
@@ -78,6 +79,16 @@ class AlignedResults:
         for name, future in self._pending:
             self._store(name, future.result())
         self._pending.clear()
+        self._checkpoint = 0
+
+    def checkpoint(self) -> None:
+        """Collect the comparisons submitted before the previous checkpoint, leaving the newest
+        batch running: the next batch of tensors is produced while this one is compared, and at
+        most two batches are held at once."""
+        for name, future in self._pending[: self._checkpoint]:
+            self._store(name, future.result())
+        del self._pending[: self._checkpoint]
+        self._checkpoint = len(self._pending)
 
     def _store(self, name: str, outcome: tuple[_Compared, str | None]) -> None:
         compared, warning = outcome

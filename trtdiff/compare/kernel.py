@@ -19,6 +19,7 @@ SUM_ABS, SUM_REL, MAX_ABS, MAX_REL, REF_SQ, TGT_SQ, ERR_SQ, REF_MAX = range(8)
 # int64 counters (index into `counts`)
 FILLED, MISMATCHES, ZEROS, DISAGREE, NAN_REF, NAN_TGT, INF_REF, INF_TGT = range(8)
 N_SUMS = N_COUNTS = 8
+assert (SUM_ABS, REF_MAX, FILLED, INF_TGT, N_SUMS) == (0, 7, 0, 7, 8), "keep in step with accumulate.py"
 
 
 @numba.njit(cache=True, nogil=True)

@@ -1,0 +1,84 @@
+"""Run a model in topological segments so that its compared tensors never all exist at once.
+
+ONNX Runtime hands back every output of a run together; for a model whose compared tensors add
+up to gigabytes that means holding all of them while they are compared. Cut into segments, each
+segment's tensors are compared and dropped before the next segment runs; only the tensors a
+later segment reads (the boundary) are carried over. Each segment is a standalone model
+(`trtdiff.bisect.graph.extract`) keeping every original node and tensor name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from trtdiff.bisect.graph import extract, node_inputs
+from trtdiff.model import inferred_value_info, topological_nodes
+
+SEGMENT_BYTES = 128 * 2**20  # compared bytes per segment
+
+
+@dataclass(frozen=True)
+class Segment:
+    nodes: tuple[onnx.NodeProto, ...]
+    inputs: tuple[str, ...]  # read by the segment, produced before it (or graph inputs)
+    outputs: tuple[str, ...]  # compared tensors it produces, then boundary tensors later segments read
+
+
+def plan_segments(model: onnx.ModelProto, wanted: Sequence[str], sizes: Mapping[str, int],
+                  segment_bytes: int = SEGMENT_BYTES) -> list[Segment]:
+    """Contiguous runs of nodes in topological order, each producing about `segment_bytes` of the
+    `wanted` tensors (`sizes`: bytes per tensor, e.g. from the reference run)."""
+    nodes = topological_nodes(model.graph)
+    total = sum(sizes.get(name, 0) for name in wanted)
+    count = max(1, min(len(nodes), math.ceil(total / segment_bytes)))
+    groups = _split(nodes, set(wanted), sizes, total / count)
+    weights = {init.name for init in model.graph.initializer}
+    graph_outputs = [o.name for o in model.graph.output]
+    segments = []
+    for index, group in enumerate(groups):
+        produced = {o for node in group for o in node.output if o}
+        read_later = {n for later in groups[index + 1:] for node in later for n in node_inputs(node)}
+        read_later |= set(graph_outputs)
+        inputs = [n for node in group for n in node_inputs(node) if n not in produced and n not in weights]
+        outputs = [n for n in wanted if n in produced] + sorted((produced & read_later) - set(wanted))
+        segments.append(Segment(tuple(group), tuple(dict.fromkeys(inputs)), tuple(dict.fromkeys(outputs))))
+    return [s for s in segments if s.outputs]
+
+
+def _split(nodes: Sequence[onnx.NodeProto], wanted: set[str], sizes: Mapping[str, int],
+           target: float) -> list[list[onnx.NodeProto]]:
+    groups: list[list[onnx.NodeProto]] = [[]]
+    filled = 0.0
+    for node in nodes:
+        if filled >= target and groups[-1]:
+            groups.append([])
+            filled = 0.0
+        groups[-1].append(node)
+        filled += sum(sizes.get(o, 0) for o in node.output if o in wanted)
+    return groups
+
+
+def run_segments(model: onnx.ModelProto, segments: Sequence[Segment], feeds: Mapping[str, np.ndarray],
+                 run: Callable[[onnx.ModelProto, dict[str, np.ndarray]], dict[str, np.ndarray]],
+                 consume: Callable[[str, np.ndarray], None], between: Callable[[], None]) -> None:
+    """Run each segment (`run(model, feeds) -> outputs`), hand its compared tensors to `consume`,
+    call `between` (e.g. wait for their comparison), and carry the boundary tensors on."""
+    infos = inferred_value_info(model)
+    available: dict[str, np.ndarray] = dict(feeds)
+    for index, segment in enumerate(segments):
+        part = extract(model, segment.inputs, segment.outputs, infos, nodes=segment.nodes)
+        outputs = run(part, {name: available[name] for name in segment.inputs})
+        later = {n for s in segments[index + 1:] for n in s.inputs}
+        for name in segment.outputs:
+            array = outputs.pop(name)
+            if name in later:
+                available[name] = array
+            consume(name, array)
+        for name in [n for n in available if n not in later and n not in feeds]:
+            del available[name]
+        between()
