@@ -30,9 +30,11 @@ class Segment:
 
 
 def plan_segments(model: onnx.ModelProto, wanted: Sequence[str], sizes: Mapping[str, int],
-                  segment_bytes: int = SEGMENT_BYTES) -> list[Segment]:
-    """Contiguous runs of nodes in topological order, each producing about `segment_bytes` of the
-    `wanted` tensors (`sizes`: bytes per tensor, e.g. from the reference run)."""
+                  segment_bytes: int | None = None) -> list[Segment]:
+    """Contiguous runs of nodes in topological order, each producing about `segment_bytes`
+    (default SEGMENT_BYTES) of the `wanted` tensors (`sizes`: bytes per tensor, e.g. from the
+    reference run)."""
+    segment_bytes = segment_bytes or SEGMENT_BYTES
     nodes = topological_nodes(model.graph)
     total = sum(sizes.get(name, 0) for name in wanted)
     count = max(1, min(len(nodes), math.ceil(total / segment_bytes)))
