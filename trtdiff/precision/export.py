@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from trtdiff.fileio import write_text_atomic
 from trtdiff.errors import UsageError
 from trtdiff.model import save_model
 from trtdiff.precision.apply import apply_plan
@@ -188,12 +189,7 @@ def export_plan(plan: PrecisionPlan, model: onnx.ModelProto, fmt: str, path: str
     if fmt == "onnx":
         save_model(apply_plan(model, plan, calibration_feeds, ranges=ranges).model, target)
         return target
-    text = export_text(plan, model, fmt, model_path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        target.write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"cannot write {target}", str(err), "choose a writable path") from err
+    write_text_atomic(target, export_text(plan, model, fmt, model_path))
     return target
 
 

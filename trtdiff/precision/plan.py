@@ -18,6 +18,7 @@ from typing import Any
 
 import onnx
 
+from trtdiff.fileio import write_text_atomic
 from trtdiff.errors import UsageError, close_names
 
 PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8")
@@ -124,8 +125,7 @@ class PrecisionPlan:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         file = Path(path)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(self.to_json(), encoding="utf-8")
+        write_text_atomic(file, self.to_json())
         return file
 
     def to_json(self) -> str:

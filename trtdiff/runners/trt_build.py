@@ -17,7 +17,7 @@ import onnx
 from trtdiff.errors import ModelError, ToolError, UsageError, close_names
 from trtdiff.model import session_source
 from trtdiff.trt import mapping
-from trtdiff.trt.plan import write_atomic
+from trtdiff.fileio import write_bytes_atomic
 from trtdiff.trt.options import TrtOptions
 from trtdiff.trt.profile import resolve_profile
 
@@ -216,5 +216,5 @@ def build_plan(trt: ModuleType, logger: Any, model: onnx.ModelProto, options: Tr
                         "check --trt-pool-limit, the profile shapes and the plugins; "
                         "try --trt-mode unfused or fewer marked tensors")
     if options.timing_cache:
-        write_atomic(options.timing_cache, bytes(cache.serialize()))
+        write_bytes_atomic(options.timing_cache, bytes(cache.serialize()))
     return bytes(serialized), marked, missing

@@ -13,13 +13,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import onnx
 
+from trtdiff.fileio import write_bytes_atomic
 from trtdiff.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -64,28 +64,14 @@ def model_digest(model: onnx.ModelProto) -> str:
     return digest.hexdigest()[:32]
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise UsageError(f"cannot write {path}", str(err), "choose a writable path") from err
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_plan(plan: bytes, path: str | os.PathLike[str], facts: PlanFacts) -> None:
     """Write the engine and its sidecar, each atomically."""
     target = Path(path)
-    write_atomic(target, bytes(plan))
+    write_bytes_atomic(target, bytes(plan))
     sidecar = {"sidecar_version": SIDECAR_VERSION, "tensorrt_version": facts.tensorrt_version,
                "mode": facts.mode, "model_digest": facts.model_digest, "options": facts.options,
                "marked": list(facts.marked), "version_compatible": facts.version_compatible}
-    write_atomic(sidecar_path(target), json.dumps(sidecar, indent=1).encode())
+    write_bytes_atomic(sidecar_path(target), json.dumps(sidecar, indent=1).encode())
 
 
 def read_plan(path: str | os.PathLike[str]) -> tuple[bytes, PlanFacts | None]:
