@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import os
+import zipfile
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from google.protobuf.message import DecodeError
 from onnx import helper, numpy_helper
 
 from trtdiff.errors import UsageError, close_names
@@ -47,6 +50,9 @@ def input_specs(model: onnx.ModelProto) -> list[TensorSpec]:
             continue
         tensor_type = vi.type.tensor_type
         dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type) if tensor_type.elem_type else np.dtype("float32")
+        if not tensor_type.HasField("shape"):  # rank unknown: not a scalar
+            specs.append(TensorSpec(vi.name, np.dtype(dtype), None))
+            continue
         dims: list[int | str | None] = []
         for dim in tensor_type.shape.dim:
             if dim.HasField("dim_value"):
@@ -91,6 +97,9 @@ def parse_range_arg(text: str) -> tuple[str, tuple[float, float]]:
     except ValueError as err:
         raise UsageError(f"cannot read value range '{text}'", "expected [LOW,HIGH] or NAME:[LOW,HIGH]",
                          "for example --val-range [0,1] --val-range mask:[0,2]") from err
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise UsageError(f"value range '{text}' is not finite", "generated values need finite bounds",
+                         "give two finite numbers, for example [0,1]")
     if lo > hi:
         raise UsageError(f"value range '{text}' is empty", "LOW is above HIGH", "swap the two values")
     return name, (lo, hi)
@@ -119,6 +128,9 @@ def resolve_shapes(specs: Sequence[TensorSpec], shapes: Mapping[str, tuple[int, 
         elif spec.is_static:
             resolved[spec.name] = tuple(int(d) for d in spec.shape or ())  # type: ignore[arg-type]
         else:
+            if spec.shape is None:
+                raise UsageError(f"input '{spec.name}' has no shape in the model", "its rank is unknown",
+                                 f"pass --input-shapes {spec.name}:[d0,d1,...] or --load-inputs")
             example = ",".join(str(d) if isinstance(d, int) else "1" for d in spec.shape or ())
             raise UsageError(f"input '{spec.name}' has dynamic dimensions {_fmt(spec.shape)}",
                              "trtdiff needs a concrete shape to generate data",
@@ -141,7 +153,11 @@ def generate_inputs(specs: Sequence[TensorSpec], settings: InputSettings) -> Fee
         if spec.dtype == np.bool_:
             feeds[spec.name] = rng.random(shape) < 0.5
         elif np.issubdtype(spec.dtype, np.integer):
-            feeds[spec.name] = rng.integers(int(np.floor(lo)), int(np.floor(hi)) + 1, size=shape).astype(spec.dtype)
+            low, high = int(np.ceil(lo)), int(np.floor(hi))
+            if low > high:
+                raise UsageError(f"--val-range for integer input '{spec.name}' holds no integer",
+                                 f"[{lo}, {hi}]", "widen the range to include a whole number")
+            feeds[spec.name] = rng.integers(low, high + 1, size=shape).astype(spec.dtype)
         else:
             feeds[spec.name] = rng.uniform(lo, hi, size=shape).astype(spec.dtype)
     return feeds
@@ -177,7 +193,7 @@ def load_inputs(path: str | os.PathLike[str]) -> list[Feeds]:
             return _load_polygraphy_json(source)
         if source.suffix == ".npy":
             return [{source.stem: np.load(source, allow_pickle=False)}]
-    except (ValueError, OSError, KeyError, json.JSONDecodeError) as err:
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, DecodeError) as err:
         raise UsageError(f"cannot read inputs from {source}", str(err) or type(err).__name__,
                          "check the file is complete and in one of the supported formats") from err
     raise UsageError(f"unsupported input file {source}", f"'{source.suffix}' is not a known format",
@@ -207,8 +223,12 @@ def _load_polygraphy_json(path: Path) -> list[Feeds]:
         raise ValueError("this is a Polygraphy outputs file (RunResults), not --save-inputs")
     if isinstance(data, dict):
         data = [data]
+    if not isinstance(data, list) or not data:
+        raise ValueError("expected a non-empty list of {input name: array} objects")
     feeds_list = []
     for item in data:
+        if not isinstance(item, dict):
+            raise ValueError("each input set must be an object {input name: array}")
         feeds_list.append({name: _decode_polygraphy_array(value) for name, value in item.items()
                            if name != "polygraphy_class"})
     return feeds_list

@@ -271,12 +271,26 @@ def comparable_tensors(
             if not name:
                 continue
             vi = infos.get(name)
+            if vi is not None and vi.type.WhichOneof("value") not in (None, "tensor_type"):
+                unmarked.append(UnmarkedTensors(node.name, node.op_type, 1,
+                                                f"'{name}' is a {vi.type.WhichOneof('value')[:-5]}, not a tensor"))
+                continue
             elem_type = _elem_type_of(vi)
             is_plumbing = name not in dependent and elem_type not in float_types
             if is_plumbing and not include_shape_tensors:
                 continue
             tensors.append(TensorInfo(name, node.name, node.op_type, index, elem_type, _shape_of(vi)))
     return tensors, unmarked
+
+
+def tensor_info(model: onnx.ModelProto, name: str) -> TensorInfo:
+    """The TensorInfo of any tensor of the main graph (node output, graph input or initializer),
+    for tensors a user names explicitly even where --mark-all would skip them."""
+    vi = inferred_value_info(model).get(name)
+    for index, node in enumerate(topological_nodes(model.graph)):
+        if name in node.output:
+            return TensorInfo(name, node.name, node.op_type, index, _elem_type_of(vi), _shape_of(vi))
+    return TensorInfo(name, "", "", -1, _elem_type_of(vi), _shape_of(vi))
 
 
 def _count_subgraph_tensors(graph: onnx.GraphProto) -> int:

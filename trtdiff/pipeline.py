@@ -27,7 +27,7 @@ from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds, InputSettings, describe_inputs, generate_inputs, input_specs, \
     load_inputs, nan_report, save_npz, validate_feeds
-from trtdiff.model import TensorInfo, check_names_exist, comparable_tensors, load_model, \
+from trtdiff.model import TensorInfo, check_names_exist, comparable_tensors, load_model, tensor_info, \
     topological_nodes, with_outputs
 from trtdiff.result import Comparison, GraphNode, RunSettings, UnmarkedTensors
 from trtdiff.runners.base import Runner, infer_each
@@ -105,6 +105,8 @@ def prepare(request: RunRequest, model: onnx.ModelProto | None = None) -> Prepar
     graph_outputs = [o.name for o in model.graph.output]
     if request.selection.outputs:
         check_names_exist(model, request.selection.outputs)
+        listed = {t.name for t in tensors}
+        tensors += [tensor_info(model, n) for n in request.selection.outputs if n not in listed]
     if request.selection.mark_all:
         selected = [t.name for t in tensors]
     else:
@@ -222,8 +224,8 @@ def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.Mode
                 saved[f"reference:{name}"] = ref
         aligned.add(name, ref, array)
 
-    if request.target.segmentable:
-        sizes = {name: array.nbytes for name, array in reference.items()}
+    if request.target.segmentable and (request.selection.mark_all or request.selection.outputs):
+        sizes = {name: int(getattr(array, "nbytes", 0)) for name, array in reference.items()}
         segments = plan_segments(target_model, wanted, sizes)
         if len(segments) > 1:
             def run(part: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -231,7 +233,7 @@ def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.Mode
                     aligned.target_description = runner.describe()
                     return runner.infer(feeds)
 
-            run_segments(target_model, segments, prepared.feeds, run, consume, aligned.checkpoint)
+            run_segments(target_model, segments, prepared.feeds, run, consume, aligned.checkpoint, wanted)
             return
     with request.target.make_runner(with_outputs(target_model, wanted)) as runner:
         infer_each(runner, prepared.feeds, consume)
@@ -258,8 +260,10 @@ def assemble(request: RunRequest, prepared: Prepared, aligned: AlignedResults,
     results = align_results(prepared.tensors, graph_outputs, aligned)
     failing = [t for t in results if t.passed is False]
     first = min(failing, key=lambda t: t.index).name if failing else None
-    judged = results if request.fail_on == "all" else [t for t in results if t.name in gate]
-    passed = all(t.passed is not False for t in judged) and any(t.passed for t in judged)
+    # a gated tensor must have been compared and passed; with --fail-on all, every compared one too
+    gated = [t for t in results if t.name in gate and t.status != "target_only"]
+    extra = [t for t in results if request.fail_on == "all" and t.status == "compared" and t.name not in gate]
+    passed = bool(gated) and all(t.passed is True for t in gated + extra)
     settings = RunSettings(
         reference=request.reference_description or f"onnxruntime fp32 {list(request.reference_providers)}",
         target=request.target.description,

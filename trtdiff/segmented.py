@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
+from onnx import numpy_helper
 
 from trtdiff.bisect.graph import extract, node_inputs
 from trtdiff.model import inferred_value_info, topological_nodes
@@ -27,6 +28,7 @@ class Segment:
     nodes: tuple[onnx.NodeProto, ...]
     inputs: tuple[str, ...]  # read by the segment, produced before it (or graph inputs)
     outputs: tuple[str, ...]  # compared tensors it produces, then boundary tensors later segments read
+    compared: tuple[str, ...] = ()  # the outputs that are compared (the rest only carry values on)
 
 
 def plan_segments(model: onnx.ModelProto, wanted: Sequence[str], sizes: Mapping[str, int],
@@ -48,7 +50,8 @@ def plan_segments(model: onnx.ModelProto, wanted: Sequence[str], sizes: Mapping[
         read_later |= set(graph_outputs)
         inputs = [n for node in group for n in node_inputs(node) if n not in produced and n not in weights]
         outputs = [n for n in wanted if n in produced] + sorted((produced & read_later) - set(wanted))
-        segments.append(Segment(tuple(group), tuple(dict.fromkeys(inputs)), tuple(dict.fromkeys(outputs))))
+        compared = tuple(n for n in wanted if n in produced)
+        segments.append(Segment(tuple(group), tuple(dict.fromkeys(inputs)), tuple(dict.fromkeys(outputs)), compared))
     return [s for s in segments if s.outputs]
 
 
@@ -67,11 +70,14 @@ def _split(nodes: Sequence[onnx.NodeProto], wanted: set[str], sizes: Mapping[str
 
 def run_segments(model: onnx.ModelProto, segments: Sequence[Segment], feeds: Mapping[str, np.ndarray],
                  run: Callable[[onnx.ModelProto, dict[str, np.ndarray]], dict[str, np.ndarray]],
-                 consume: Callable[[str, np.ndarray], None], between: Callable[[], None]) -> None:
+                 consume: Callable[[str, np.ndarray], None], between: Callable[[], None],
+                 wanted: Sequence[str]) -> None:
     """Run each segment (`run(model, feeds) -> outputs`), hand its compared tensors to `consume`,
-    call `between` (e.g. wait for their comparison), and carry the boundary tensors on."""
+    call `between` (e.g. wait for their comparison), and carry the boundary tensors on. Wanted
+    tensors no node produces (graph inputs or weights listed as outputs) are handed over too."""
     infos = inferred_value_info(model)
     available: dict[str, np.ndarray] = dict(feeds)
+    _consume_unproduced(model, segments, feeds, wanted, consume)
     for index, segment in enumerate(segments):
         part = extract(model, segment.inputs, segment.outputs, infos, nodes=segment.nodes)
         outputs = run(part, {name: available[name] for name in segment.inputs})
@@ -80,7 +86,21 @@ def run_segments(model: onnx.ModelProto, segments: Sequence[Segment], feeds: Map
             array = outputs.pop(name)
             if name in later:
                 available[name] = array
-            consume(name, array)
+            if name in segment.compared:
+                consume(name, array)
         for name in [n for n in available if n not in later and n not in feeds]:
             del available[name]
         between()
+
+
+def _consume_unproduced(model: onnx.ModelProto, segments: Sequence[Segment], feeds: Mapping[str, np.ndarray],
+                        wanted: Sequence[str], consume: Callable[[str, np.ndarray], None]) -> None:
+    produced = {name for segment in segments for name in segment.compared}
+    weights = {init.name: init for init in model.graph.initializer}
+    for name in wanted:
+        if name in produced:
+            continue
+        if name in feeds:
+            consume(name, np.asarray(feeds[name]))
+        elif name in weights:
+            consume(name, numpy_helper.to_array(weights[name]))

@@ -63,7 +63,9 @@ def attribute(model: onnx.ModelProto, target_model: onnx.ModelProto, selected: S
     """Local error of every node that makes a selected tensor: the target's copy of the node fed
     the reference's tensors (see shadow.py), in as few shadow models as `memory_budget` bytes
     (of fed and produced tensors per model) allow."""
-    lookup = collections.ChainMap(dict(reference), dict(feeds))
+    # sequences, maps and optionals have no local error of their own: only tensors take part
+    tensors = {k: v for k, v in reference.items() if isinstance(v, np.ndarray)}
+    lookup = collections.ChainMap(tensors, dict(feeds))
     wanted = _selected_producers(model, selected)
     index = TargetIndex.build(model, target_model, {k: (v.dtype, v.shape) for k, v in lookup.items()})
     sizes = {k: int(v.nbytes) for k, v in lookup.items()}

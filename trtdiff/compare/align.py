@@ -4,6 +4,7 @@ metrics into TensorResults in topological order. One-sided tensors are listed as
 from __future__ import annotations
 
 from collections.abc import Sequence
+import math
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,16 +32,21 @@ def compare_pair(name: str, ref: np.ndarray, target: np.ndarray,
                  tolerances: ToleranceSpec) -> tuple[_Compared, str | None]:
     """Metrics of one same-shape pair (pure, safe to run in a worker thread), and a warning when
     the tensors are not numeric."""
-    warning = None
     atol, rtol = tolerances.for_tensor(name)
-    if not _is_numeric(ref) or not _is_numeric(target):
-        equal = bool(np.array_equal(ref, target))
-        warning = f"{name}: non-numeric tensor compared for equality ({'equal' if equal else 'different'})"
-        ref = ref.astype(np.float64) if ref.dtype == np.bool_ else ref
-        target = target.astype(np.float64) if target.dtype == np.bool_ else target
+    if not _is_real(ref) or not _is_real(target):
+        different = int(np.count_nonzero(ref != target))
+        warning = f"{name}: {ref.dtype} tensor compared for equality ({different} of {ref.size} elements differ)"
+        nan = math.nan
+        metrics = ErrorMetrics(size=ref.size, max_abs=nan, mean_abs=nan, median_abs=nan, p99_abs=nan, max_rel=nan,
+                               mean_rel=nan, cosine=nan, snr_db=nan, mismatches=different, nan_ref=0,
+                               nan_target=0, inf_ref=0, inf_target=0, ref_max_abs=nan)
+        return _Compared(metrics, different == 0, atol, rtol, tuple(ref.shape), str(ref.dtype),
+                         str(target.dtype)), warning
+    if ref.dtype == np.bool_ or target.dtype == np.bool_:
+        ref, target = ref.astype(np.float64), target.astype(np.float64)
     metrics, passed = compute_metrics(ref, target, atol, rtol, tolerances.check, tolerances.rel_floor)
     compared = _Compared(metrics, passed, atol, rtol, tuple(ref.shape), str(ref.dtype), str(target.dtype))
-    return compared, warning
+    return compared, None
 
 
 @dataclass
@@ -62,6 +68,9 @@ class AlignedResults:
     _checkpoint: int = 0
 
     def add(self, name: str, ref: np.ndarray | None, target: np.ndarray) -> None:
+        if not isinstance(target, np.ndarray) or (ref is not None and not isinstance(ref, np.ndarray)):
+            self.warnings.append(f"{name}: not a tensor (a sequence, map or optional value); not compared")
+            return
         if ref is None:
             self.target_only[name] = (tuple(target.shape), str(target.dtype))
             return
@@ -97,8 +106,9 @@ class AlignedResults:
             self.warnings.append(warning)
 
 
-def _is_numeric(array: np.ndarray) -> bool:
-    return bool(np.issubdtype(array.dtype, np.number))
+def _is_real(array: np.ndarray) -> bool:
+    """Real numbers and bools get error metrics; strings and complex numbers are compared for equality."""
+    return array.dtype == np.bool_ or bool(np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating))
 
 
 def align_results(tensors: Sequence[TensorInfo], graph_outputs: Sequence[str],

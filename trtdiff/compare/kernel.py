@@ -19,6 +19,7 @@ SUM_ABS, SUM_REL, MAX_ABS, MAX_REL, REF_SQ, TGT_SQ, ERR_SQ, REF_MAX = range(8)
 # int64 counters (index into `counts`)
 FILLED, MISMATCHES, ZEROS, DISAGREE, NAN_REF, NAN_TGT, INF_REF, INF_TGT = range(8)
 N_SUMS = N_COUNTS = 8
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 assert (SUM_ABS, REF_MAX, FILLED, INF_TGT, N_SUMS) == (0, 7, 0, 7, 8), "keep in step with accumulate.py"
 
 
@@ -49,10 +50,9 @@ def accumulate(ref, tgt, atol, rtol, rel_floor, sums, counts, abs_errors, rel_er
             err_sq += e * e
             if e > atol + rtol * ar:
                 mismatches += 1
-            abs_errors[filled] = e
-            word = bits[filled]
-            buckets[word >> shift] += 1
-            if word == 0:  # float32/float16 differences are multiples of 2^-149: 0 only when exact
+            abs_errors[filled] = min(e, FLOAT32_MAX)  # kept as float32 for the quantiles
+            buckets[bits[filled] >> shift] += 1
+            if e == 0.0:
                 zeros += 1
             if keep_rel:
                 rel_errors[filled] = q

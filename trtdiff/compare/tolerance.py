@@ -5,6 +5,7 @@ CLI form: `--atol 1e-3` sets the default; `--atol NAME:1e-2` overrides one tenso
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -54,8 +55,9 @@ def parse_tolerance_values(option: str, values: Sequence[str], default: float) -
         except ValueError as err:
             raise UsageError(f"cannot read {option} '{value}'", "expected a number or NAME:NUMBER",
                              f"for example {option} 1e-3 or {option} logits:1e-2") from err
-        if parsed < 0:
-            raise UsageError(f"{option} '{value}' is negative", "tolerances are >= 0", "use a value >= 0")
+        if not math.isfinite(parsed) or parsed < 0:
+            raise UsageError(f"{option} '{value}' is not a usable tolerance", "tolerances are finite numbers >= 0",
+                             f"for example {option} 1e-3")
         if sep:
             overrides[name] = parsed
         else:
@@ -67,6 +69,9 @@ def tolerance_spec_from_options(atol: Sequence[str], rtol: Sequence[str], check:
                                 rel_floor: float = DEFAULT_REL_FLOOR) -> ToleranceSpec:
     if check not in CHECKS:
         raise UsageError(f"unknown check '{check}'", f"choose one of {', '.join(CHECKS)}", "")
+    if not math.isfinite(rel_floor) or rel_floor <= 0:
+        raise UsageError(f"--rel-floor {rel_floor} is not usable", "relative error divides by max(|ref|, floor)",
+                         "give a finite number > 0, for example 1e-6")
     default_atol, per_atol = parse_tolerance_values("--atol", atol, DEFAULT_ATOL)
     default_rtol, per_rtol = parse_tolerance_values("--rtol", rtol, DEFAULT_RTOL)
     return ToleranceSpec(default_atol, default_rtol, check, rel_floor, per_atol, per_rtol)
