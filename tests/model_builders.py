@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import onnx
@@ -37,3 +39,13 @@ def conv_relu_model(weight: np.ndarray | None = None, batch: int | str = 1) -> o
 def save(model: onnx.ModelProto, path: Path) -> str:
     onnx.save(model, path)
     return str(path)
+
+
+def load_fixture_builder(relative: str) -> ModuleType:
+    """Import a fixture-building script (e.g. "fixtures/precision/build.py"), which is not a package."""
+    path = REPO / relative
+    spec = importlib.util.spec_from_file_location(f"{path.parent.name}_fixtures", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

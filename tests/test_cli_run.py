@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper
 
@@ -86,6 +85,7 @@ def test_save_and_load_inputs_round_trip(cli_run, tmp_path):
     with np.load(tmp_path / "out.npz") as outs:
         assert set(outs.files) == {"reference:y", "target:y"}
     second = cli_run("run", a, "--fp16", "--load-inputs", tmp_path / "in.npz", "--json", tmp_path / "2.json")
+    assert second.exit_code in (0, 1), second.output
     one, two = (json.loads((tmp_path / f"{i}.json").read_text()) for i in (1, 2))
     assert one["tensors"][0]["max_abs"] == two["tensors"][0]["max_abs"]
 

@@ -10,7 +10,7 @@ from trtdiff.errors import ModelError, UsageError
 from trtdiff.model import (comparable_tensors, exceeds_protobuf_limit, ensure_node_names, load_model, session_source,
                            topological_nodes, with_outputs)
 
-from model_builders import conv_relu_model, make_model, save
+from model_builders import conv_relu_model, make_model
 
 
 def _shape_plumbing_model() -> onnx.ModelProto:

@@ -66,26 +66,26 @@ def input_specs(model: onnx.ModelProto) -> list[TensorSpec]:
 # ---------------------------------------------------------------------------------------------
 # parsing CLI values
 
-_SHAPE_RE = re.compile(r"^(?P<name>.+):(?P<dims>\[[^\]]*\]|[0-9]+(?:x[0-9]+)*|\(\))$")
+_SHAPE_RE = re.compile(r"^(?P<name>.+):(?P<dims>\[[^\]]*\]|[0-9]+(?:[xX][0-9]+)*|\(\))$")
 
 
-def parse_shape_arg(text: str) -> tuple[str, tuple[int, ...]]:
-    """`name:[1,3,224,224]` or trtexec's `name:1x3x224x224` (name may itself contain ':')."""
+def parse_shape_arg(text: str, option: str = "--input-shapes") -> tuple[str, tuple[int, ...]]:
+    """`name:[1,3,224,224]` or trtexec's `name:1x3x224x224`. The name may itself contain ':'
+    (split at the last one) and may be quoted."""
+    example = f"for example {option} images:[1,3,224,224] or images:1x3x224x224"
     match = _SHAPE_RE.match(text.strip())
-    if not match:
-        raise UsageError(f"cannot read input shape '{text}'",
-                         "expected NAME:[d0,d1,...] or NAME:d0xd1x...",
-                         "for example --input-shapes images:[1,3,224,224] or images:1x3x224x224")
+    name = match["name"].strip().strip("'\"") if match else ""
+    if not match or not name:
+        raise UsageError(f"cannot read {option} '{text}'", "expected NAME:[d0,d1,...] or NAME:d0xd1x...", example)
     dims_text = match["dims"].strip("[]()")
-    separators = "," if "," in dims_text or match["dims"].startswith("[") else "x"
+    separator = "," if match["dims"].startswith("[") else "x"
     try:
-        dims = tuple(int(d) for d in dims_text.split(separators) if d.strip())
+        dims = tuple(int(d) for d in dims_text.lower().split(separator) if d.strip())
     except ValueError as err:
-        raise UsageError(f"cannot read input shape '{text}'", "dimensions must be whole numbers",
-                         "for example images:[1,3,224,224]") from err
+        raise UsageError(f"cannot read {option} '{text}'", "dimensions must be whole numbers", example) from err
     if any(d < 0 for d in dims):
-        raise UsageError(f"negative dimension in '{text}'", "shapes must be concrete", "use sizes >= 0")
-    return match["name"], dims
+        raise UsageError(f"negative dimension in {option} '{text}'", "shapes must be concrete", "use sizes >= 0")
+    return name, dims
 
 
 def parse_range_arg(text: str) -> tuple[str, tuple[float, float]]:

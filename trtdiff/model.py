@@ -138,14 +138,14 @@ def topological_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
         progressed = False
         rest = []
         for node in pending:
-            if all(name in available for name in _node_inputs(node)):
+            if all(name in available for name in node_inputs(node)):
                 ordered.append(node)
                 available.update(node.output)
                 progressed = True
             else:
                 rest.append(node)
         if not progressed:
-            missing = sorted({n for node in rest for n in _node_inputs(node)} - available)[:5]
+            missing = sorted({n for node in rest for n in node_inputs(node)} - available)[:5]
             raise ModelError(
                 "the graph cannot be put in topological order",
                 f"{len(rest)} nodes wait on tensors nobody produces ({', '.join(missing)})",
@@ -155,30 +155,34 @@ def topological_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
     return ordered
 
 
-def _node_inputs(node: onnx.NodeProto) -> list[str]:
-    """Inputs of a node, including outer-scope tensors its subgraphs read."""
-    names = list(node.input)
+def subgraphs(node: onnx.NodeProto) -> Iterator[onnx.GraphProto]:
+    """The bodies of an If/Loop/Scan (or any node with graph attributes)."""
     for attr in node.attribute:
-        for sub in _attr_graphs(attr):
-            names.extend(_outer_scope_names(sub))
-    return names
+        if attr.type == onnx.AttributeProto.GRAPH:
+            yield attr.g
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            yield from attr.graphs
 
 
-def _attr_graphs(attr: onnx.AttributeProto) -> list[onnx.GraphProto]:
-    if attr.type == onnx.AttributeProto.GRAPH:
-        return [attr.g]
-    if attr.type == onnx.AttributeProto.GRAPHS:
-        return list(attr.graphs)
-    return []
-
-
-def _outer_scope_names(graph: onnx.GraphProto) -> set[str]:
+def outer_names(graph: onnx.GraphProto) -> set[str]:
+    """Tensors a (sub)graph reads from enclosing scopes, nested bodies included."""
     local = {i.name for i in graph.input} | {i.name for i in graph.initializer}
     used: set[str] = set()
     for node in graph.node:
         local.update(node.output)
-        used.update(n for n in _node_inputs(node) if n)
+        used.update(node_inputs(node))
     return used - local
+
+
+def body_reads(node: onnx.NodeProto) -> set[str]:
+    """Tensors of the enclosing graph that a node's bodies read (beyond its listed inputs)."""
+    return {name for sub in subgraphs(node) for name in outer_names(sub)}
+
+
+def node_inputs(node: onnx.NodeProto) -> list[str]:
+    """A node's non-empty inputs, then the outer-scope tensors its bodies read: everything that
+    must exist before the node can run."""
+    return [n for n in node.input if n] + sorted(body_reads(node) - set(node.input))
 
 
 def user_input_names(model: onnx.ModelProto) -> list[str]:
@@ -234,24 +238,32 @@ def _elem_type_of(vi: onnx.ValueInfoProto | None) -> int:
 
 def data_dependent_tensors(model: onnx.ModelProto) -> set[str]:
     """Tensors whose values depend on the values of user inputs (not only on their shapes)."""
-    dependent = set(user_input_names(model))
-    for node in topological_nodes(model.graph):
-        if node.op_type in SHAPE_SOURCE_OPS:
-            continue
-        if any(name in dependent for name in _node_inputs(node)):
-            dependent.update(node.output)
-    return dependent
+    return data_tensors(model.graph, set(), is_main=True)
+
+
+def data_tensors(graph: onnx.GraphProto, outer_data: set[str], is_main: bool) -> set[str]:
+    """Tensors of `graph` whose values depend on the values fed to the model (not only on shapes
+    and constants). In the main graph, inputs that are not initializers are data; in a body, every
+    body input is data; outer-scope names are data when they were data outside."""
+    inits = {i.name for i in graph.initializer}
+    data = set(outer_data)
+    data.update(i.name for i in graph.input if not (is_main and i.name in inits))
+    for node in topological_nodes(graph) if is_main else graph.node:
+        if node.op_type not in SHAPE_SOURCE_OPS and any(n in data for n in node_inputs(node)):
+            data.update(o for o in node.output if o)
+    return data
 
 
 def comparable_tensors(
-    model: onnx.ModelProto, include_shape_tensors: bool = False
+    model: onnx.ModelProto, include_shape_tensors: bool = False,
+    infos: dict[str, onnx.ValueInfoProto] | None = None,
 ) -> tuple[list[TensorInfo], list[UnmarkedTensors]]:
     """Every main-graph node output worth comparing, in topological order, and what was left
     out because it cannot be a graph output (tensors inside If/Loop/Scan bodies).
 
     Left out on purpose: Constant outputs, and unless `include_shape_tensors`, integer/bool
     tensors that depend only on shapes and constants (shape plumbing: identical on both sides)."""
-    infos = inferred_value_info(model)
+    infos = infos if infos is not None else inferred_value_info(model)
     dependent = data_dependent_tensors(model)
     float_types = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
                    onnx.TensorProto.BFLOAT16}
@@ -259,7 +271,7 @@ def comparable_tensors(
     unmarked: list[UnmarkedTensors] = []
     for index, node in enumerate(topological_nodes(model.graph)):
         if node.op_type in SUBGRAPH_OPS:
-            inner = sum(_count_subgraph_tensors(g) for a in node.attribute for g in _attr_graphs(a))
+            inner = sum(_count_subgraph_tensors(g) for g in subgraphs(node))
             if inner:
                 unmarked.append(UnmarkedTensors(
                     node.name, node.op_type, inner,
@@ -283,10 +295,11 @@ def comparable_tensors(
     return tensors, unmarked
 
 
-def tensor_info(model: onnx.ModelProto, name: str) -> TensorInfo:
+def tensor_info(model: onnx.ModelProto, name: str,
+                infos: dict[str, onnx.ValueInfoProto] | None = None) -> TensorInfo:
     """The TensorInfo of any tensor of the main graph (node output, graph input or initializer),
     for tensors a user names explicitly even where --mark-all would skip them."""
-    vi = inferred_value_info(model).get(name)
+    vi = (infos if infos is not None else inferred_value_info(model)).get(name)
     for index, node in enumerate(topological_nodes(model.graph)):
         if name in node.output:
             return TensorInfo(name, node.name, node.op_type, index, _elem_type_of(vi), _shape_of(vi))
@@ -297,16 +310,18 @@ def _count_subgraph_tensors(graph: onnx.GraphProto) -> int:
     count = 0
     for node in graph.node:
         count += sum(1 for o in node.output if o)
-        count += sum(_count_subgraph_tensors(g) for a in node.attribute for g in _attr_graphs(a))
+        count += sum(_count_subgraph_tensors(g) for g in subgraphs(node))
     return count
 
 
-def with_outputs(model: onnx.ModelProto, names: Iterable[str]) -> onnx.ModelProto:
+def with_outputs(model: onnx.ModelProto, names: Iterable[str],
+                 infos: dict[str, onnx.ValueInfoProto] | None = None) -> onnx.ModelProto:
     """A copy of `model` whose graph outputs are its own outputs plus `names`, typed from
     shape inference where known (left untyped otherwise: ONNX Runtime accepts that)."""
     wanted = [n for n in dict.fromkeys(names)]
     existing = {o.name for o in model.graph.output}
-    infos = inferred_value_info(model) if any(n not in existing for n in wanted) else {}
+    if infos is None:
+        infos = inferred_value_info(model) if any(n not in existing for n in wanted) else {}
     marked = onnx.ModelProto()
     marked.CopyFrom(model)
     for name in wanted:

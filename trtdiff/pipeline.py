@@ -27,8 +27,8 @@ from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds, InputSettings, describe_inputs, generate_inputs, input_specs, \
     load_inputs, nan_report, save_npz, validate_feeds
-from trtdiff.model import TensorInfo, check_names_exist, comparable_tensors, load_model, tensor_info, \
-    topological_nodes, with_outputs
+from trtdiff.model import TensorInfo, check_names_exist, comparable_tensors, inferred_value_info, load_model, \
+    tensor_info, topological_nodes, with_outputs
 from trtdiff.result import Comparison, GraphNode, RunSettings, UnmarkedTensors
 from trtdiff.runners.base import Runner, infer_each
 from trtdiff.runners.onnxrt import OnnxRuntimeRunner
@@ -96,17 +96,19 @@ class Prepared:
     unmarked: list[UnmarkedTensors]
     selected: list[str]
     feeds: Feeds
+    infos: dict[str, onnx.ValueInfoProto]  # the reference model's inferred value info
     warnings: list[str] = field(default_factory=list)
 
 
 def prepare(request: RunRequest, model: onnx.ModelProto | None = None) -> Prepared:
     model = model if model is not None else load_model(request.model_path)
-    tensors, unmarked = comparable_tensors(model, request.selection.include_shape_tensors)
+    infos = inferred_value_info(model)  # shape inference once for the whole run
+    tensors, unmarked = comparable_tensors(model, request.selection.include_shape_tensors, infos)
     graph_outputs = [o.name for o in model.graph.output]
     if request.selection.outputs:
         check_names_exist(model, request.selection.outputs)
         listed = {t.name for t in tensors}
-        tensors += [tensor_info(model, n) for n in request.selection.outputs if n not in listed]
+        tensors += [tensor_info(model, n, infos) for n in request.selection.outputs if n not in listed]
     if request.selection.mark_all:
         selected = [t.name for t in tensors]
     else:
@@ -118,7 +120,7 @@ def prepare(request: RunRequest, model: onnx.ModelProto | None = None) -> Prepar
     warnings = nan_report(feeds)
     warnings += [f"{u.count} tensors inside {u.op_type} node '{u.node}' were not compared: {u.reason}"
                  for u in unmarked]
-    return Prepared(model, tensors, unmarked, selected, feeds, warnings)
+    return Prepared(model, tensors, unmarked, selected, feeds, infos, warnings)
 
 
 def resolve_feeds(model: onnx.ModelProto, settings: InputSettings) -> Feeds:
@@ -132,10 +134,11 @@ def resolve_feeds(model: onnx.ModelProto, settings: InputSettings) -> Feeds:
 
 
 def run_reference(model: onnx.ModelProto, names: Sequence[str], feeds: Feeds,
-                  providers: Sequence[str], make_runner: RunnerFactory | None = None) -> dict[str, np.ndarray]:
+                  providers: Sequence[str], make_runner: RunnerFactory | None = None,
+                  infos: dict[str, onnx.ValueInfoProto] | None = None) -> dict[str, np.ndarray]:
     """Every selected tensor of the FP32 model: ONNX Runtime with graph optimisations off, unless
     another reference runner (e.g. TensorRT FP32) was asked for."""
-    marked = with_outputs(model, names)
+    marked = with_outputs(model, names, infos)
     runner = make_runner(marked) if make_runner else OnnxRuntimeRunner(marked, providers, optimize=False,
                                                                        name="reference")
     with runner:
@@ -154,7 +157,7 @@ def run_comparison(request: RunRequest) -> Comparison:
     mark = time.perf_counter()
     extra = reference_inputs_needed(prepared.model, prepared.selected) if request.attribution else []
     reference = run_reference(prepared.model, prepared.selected + extra, prepared.feeds,
-                              request.reference_providers, request.reference_runner)
+                              request.reference_providers, request.reference_runner, prepared.infos)
     timings["reference_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()

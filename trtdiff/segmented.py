@@ -17,8 +17,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from trtdiff.bisect.graph import extract, node_inputs
-from trtdiff.model import inferred_value_info, topological_nodes
+from trtdiff.bisect.graph import extract
+from trtdiff.model import inferred_value_info, node_inputs, topological_nodes
 
 SEGMENT_BYTES = 128 * 2**20  # compared bytes per segment
 
@@ -42,17 +42,26 @@ def plan_segments(model: onnx.ModelProto, wanted: Sequence[str], sizes: Mapping[
     count = max(1, min(len(nodes), math.ceil(total / segment_bytes)))
     groups = _split(nodes, set(wanted), sizes, total / count)
     weights = {init.name for init in model.graph.initializer}
-    graph_outputs = [o.name for o in model.graph.output]
+    last_reader = _last_reader(groups)
+    last_reader.update({o.name: len(groups) for o in model.graph.output})  # read after every segment
+    wanted_set = set(wanted)
     segments = []
     for index, group in enumerate(groups):
         produced = {o for node in group for o in node.output if o}
-        read_later = {n for later in groups[index + 1:] for node in later for n in node_inputs(node)}
-        read_later |= set(graph_outputs)
         inputs = [n for node in group for n in node_inputs(node) if n not in produced and n not in weights]
-        outputs = [n for n in wanted if n in produced] + sorted((produced & read_later) - set(wanted))
         compared = tuple(n for n in wanted if n in produced)
-        segments.append(Segment(tuple(group), tuple(dict.fromkeys(inputs)), tuple(dict.fromkeys(outputs)), compared))
+        boundary = sorted(n for n in produced - wanted_set if last_reader.get(n, -1) > index)
+        segments.append(Segment(tuple(group), tuple(dict.fromkeys(inputs)), compared + tuple(boundary), compared))
     return [s for s in segments if s.outputs]
+
+
+def _last_reader(groups: Sequence[Sequence[onnx.NodeProto]]) -> dict[str, int]:
+    """For each tensor, the index of the last group that reads it."""
+    last: dict[str, int] = {}
+    for index, group in enumerate(groups):
+        for node in group:
+            last.update((name, index) for name in node_inputs(node))
+    return last
 
 
 def _split(nodes: Sequence[onnx.NodeProto], wanted: set[str], sizes: Mapping[str, int],
@@ -76,19 +85,20 @@ def run_segments(model: onnx.ModelProto, segments: Sequence[Segment], feeds: Map
     call `between` (e.g. wait for their comparison), and carry the boundary tensors on. Wanted
     tensors no node produces (graph inputs or weights listed as outputs) are handed over too."""
     infos = inferred_value_info(model)
+    last_use = {name: index for index, segment in enumerate(segments) for name in segment.inputs}
     available: dict[str, np.ndarray] = dict(feeds)
     _consume_unproduced(model, segments, feeds, wanted, consume)
     for index, segment in enumerate(segments):
         part = extract(model, segment.inputs, segment.outputs, infos, nodes=segment.nodes)
         outputs = run(part, {name: available[name] for name in segment.inputs})
-        later = {n for s in segments[index + 1:] for n in s.inputs}
+        compared = set(segment.compared)
         for name in segment.outputs:
             array = outputs.pop(name)
-            if name in later:
+            if last_use.get(name, -1) > index:
                 available[name] = array
-            if name in segment.compared:
+            if name in compared:
                 consume(name, array)
-        for name in [n for n in available if n not in later and n not in feeds]:
+        for name in [n for n in available if last_use.get(n, -1) <= index and n not in feeds]:
             del available[name]
         between()
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import onnx
@@ -12,19 +10,12 @@ import onnx
 from trtdiff.commands.targets import target_from_options
 from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
 from trtdiff.result import Comparison
+from model_builders import load_fixture_builder
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_builders() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("attribution_fixtures", ROOT / "fixtures/attribution/build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_builders()
+build = load_fixture_builder("fixtures/attribution/build.py")
 
 
 def save(model: onnx.ModelProto, path: Path) -> str:

@@ -106,18 +106,15 @@ def test_max_evals_returns_best_passing_set(expected, fixture_feeds):
 
 
 def test_attribution_ranking_is_used_when_available(monkeypatch, expected, fixture_feeds):
-    import sys
-    import types
+    import trtdiff.attribution
 
     calls = []
-    fake = types.ModuleType("trtdiff.attribution")
 
     def local_error_ranking(model, plan, feeds):
         calls.append(plan)
         return ["culprit_div_b", "culprit_div_a"]
 
-    fake.local_error_ranking = local_error_ranking  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "trtdiff.attribution", fake)
+    monkeypatch.setattr(trtdiff.attribution, "local_error_ranking", local_error_ranking)
     found = bisect("two_culprits", expected, fixture_feeds, ranking=None)
     assert calls and found.ranking_source == "local error (attribution)"
     assert [n["node"] for n in found.fp32_nodes] == ["culprit_div_b", "culprit_div_a"]

@@ -4,27 +4,18 @@ rounding these tests look at)."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+from model_builders import load_fixture_builder
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_builders() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("precision_fixtures", ROOT / "fixtures/precision/build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_builders()
+build = load_fixture_builder("fixtures/precision/build.py")
 
 SHAPES = {"convnet": (2, 3, 8, 8), "transformer": (2, 3, 8), "shape_plumbing": (1, 2, 4, 6),
           "control_flow": (2, 4), "inits_as_inputs": (3, 4), "overflow": (2, 4), "chain": (2, 16)}

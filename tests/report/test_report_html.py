@@ -15,7 +15,6 @@ from trtdiff import fileio
 from report_factory import DOLLAR_NODE, IMG_TENSOR, SCRIPT_NODE, minimal_comparison, synthetic_comparison
 
 from trtdiff.errors import ExitCode, TrtDiffError, UsageError
-from trtdiff.report import html as report_html
 from trtdiff.report import render_report, write_report
 from trtdiff.result import comparison_from_json, comparison_to_json
 

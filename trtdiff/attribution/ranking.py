@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -28,9 +27,7 @@ def ranking(model: onnx.ModelProto, plan: PrecisionPlan, feeds: Mapping[str, np.
     named = onnx.ModelProto()
     named.CopyFrom(model)
     ensure_node_names(named)
-    if plan.mode == "native" and plan.default in ("fp16", "bf16"):
-        plan = dataclasses.replace(plan, mode="emulated")
-    target = apply_plan(named, plan, [feeds]).model
+    target = apply_plan(named, plan.for_onnxruntime_cpu(), [feeds]).model
     tensors, _ = comparable_tensors(named)
     selected = [t.name for t in tensors]
     reference = run_reference(named, selected + reference_inputs_needed(named, selected), dict(feeds), CPU)

@@ -28,6 +28,7 @@ from onnx import helper
 
 from trtdiff.attribution.facts import Quantizer, cone_precision, cone_quantizer
 from trtdiff.attribution.index import TargetIndex, Unresolvable
+from trtdiff.model import body_reads
 
 REF, LOCAL = "__ref", "__local"
 
@@ -134,7 +135,7 @@ class ShadowBuilder:
         copy.input.extend(inputs)
         del copy.output[:]
         copy.output.extend(o + suffix if o else "" for o in node.output)
-        for name in _outer_scope(node):
+        for name in body_reads(node):
             if name not in self.done and name not in self.index.inits:
                 self.nodes.append(helper.make_node("Identity", [self._ref(name)], [name], name=name + "__outer"))
                 self.done.add(name)
@@ -189,7 +190,7 @@ class ShadowBuilder:
         return list(found.values())
 
     def _outer_names(self) -> set[str]:
-        return {n for node in self.nodes for n in _outer_scope(node)}
+        return {n for node in self.nodes for n in body_reads(node)}
 
     def _output_info(self, out: LocalOutput) -> onnx.ValueInfoProto:
         elem = self.index.types.get(out.tensor, 0)
@@ -200,22 +201,3 @@ class ShadowBuilder:
     def _shape(self, reference_name: str) -> tuple[int, ...] | None:
         spec = self.index.ref_specs.get(reference_name)
         return spec[1] if spec is not None else None
-
-
-def _outer_scope(node: onnx.NodeProto) -> set[str]:
-    """Names the node's subgraph bodies read from the enclosing graph."""
-    names: set[str] = set()
-    for attr in node.attribute:
-        for sub in [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs):
-            names |= _reads(sub)
-    return names
-
-
-def _reads(graph: onnx.GraphProto) -> set[str]:
-    local = {i.name for i in graph.input} | {i.name for i in graph.initializer}
-    used: set[str] = set()
-    for node in graph.node:
-        used.update(n for n in node.input if n)
-        used |= _outer_scope(node)
-        local.update(node.output)
-    return used - local

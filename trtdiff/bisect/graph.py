@@ -12,21 +12,7 @@ import onnx
 from onnx import helper
 
 from trtdiff.errors import ModelError
-from trtdiff.model import inferred_value_info, topological_nodes
-
-
-def node_inputs(node: onnx.NodeProto) -> list[str]:
-    """A node's inputs, plus the outer-scope tensors its If/Loop/Scan bodies read."""
-    names = [n for n in node.input if n]
-    for attr in node.attribute:
-        graphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
-        for graph in graphs:
-            local = {i.name for i in graph.input} | {i.name for i in graph.initializer}
-            for inner in graph.node:
-                local.update(inner.output)
-            for inner in graph.node:
-                names.extend(n for n in node_inputs(inner) if n not in local)
-    return names
+from trtdiff.model import inferred_value_info, node_inputs, topological_nodes
 
 
 def needed_nodes(nodes: Sequence[onnx.NodeProto], inputs: Iterable[str],

@@ -206,9 +206,7 @@ def _message(result: SearchResult, candidates: int) -> str:
 
 def _exports(plan: Any, model: onnx.ModelProto) -> dict[str, str]:
     """Every text export of a PrecisionPlan (other plan-like objects, e.g. in tests, have none)."""
-    try:
-        from trtdiff.precision.export import export_texts
-        from trtdiff.precision.plan import PrecisionPlan
-    except ImportError:
-        return {}
+    from trtdiff.precision.export import export_texts
+    from trtdiff.precision.plan import PrecisionPlan
+
     return dict(export_texts(plan, model)) if isinstance(plan, PrecisionPlan) else {}

@@ -10,7 +10,6 @@ value, its consumers are tried too. Costs one FP32 run marking those nodes' outp
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
@@ -20,7 +19,6 @@ import onnx
 from trtdiff.bisect.evaluate import Feeds, Infer
 from trtdiff.model import with_outputs
 
-log = logging.getLogger(__name__)
 
 Ranking = Union[Sequence[str], Callable[[], Sequence[str]], None]
 LARGEST_FINITE = {"fp16": 65504.0, "fp8": 448.0}  # bf16 shares FP32's range; int8 is scaled
@@ -33,15 +31,10 @@ def resolve_ranking(ranking: Ranking, model: onnx.ModelProto, plan: Any, feeds: 
     the order came from, and the consumers of overflowing tensors that were moved up."""
     source = "given"
     if ranking is None:
-        try:
-            from trtdiff.attribution import local_error_ranking
-        except ImportError:
-            log.warning("attribution is not available; ranking candidates in graph order")
-            ranked: Sequence[str] = []
-            source = "graph order"
-        else:
-            ranked = local_error_ranking(model, plan, feeds)
-            source = "local error (attribution)"
+        from trtdiff.attribution import local_error_ranking
+
+        ranked: Sequence[str] = local_error_ranking(model, plan, feeds)
+        source = "local error (attribution)"
     else:
         ranked = ranking() if callable(ranking) else ranking
     wanted = set(candidates)
@@ -97,24 +90,19 @@ def _max_abs(array: np.ndarray) -> float:
 
 def local_facts(model: onnx.ModelProto, plan: Any, feeds: Feeds, nodes: Sequence[str]) -> dict[str, str]:
     """Node -> its local error and cause hints under `plan` (from attribution), for the final set's
-    reasons; empty when attribution is not installed or the plan is not a PrecisionPlan."""
-    try:
-        from trtdiff.attribution import attribute, reference_inputs_needed
-        from trtdiff.precision.plan import PrecisionPlan
-    except ImportError:
-        return {}
+    reasons; empty when the plan is not a PrecisionPlan."""
+    from trtdiff.attribution import attribute, reference_inputs_needed
+    from trtdiff.precision.plan import PrecisionPlan
+
     if not nodes or not isinstance(plan, PrecisionPlan):
         return {}
-    import dataclasses
 
     from trtdiff.compare.tolerance import ToleranceSpec
     from trtdiff.pipeline import run_reference
     from trtdiff.precision.apply import apply_plan
     from trtdiff.runners.onnxrt import OnnxRuntimeRunner
 
-    if plan.mode == "native" and plan.default in ("fp16", "bf16"):  # as attribution's ranking does on CPU
-        plan = dataclasses.replace(plan, mode="emulated")
-    target = apply_plan(model, plan, [dict(feeds)]).model
+    target = apply_plan(model, plan.for_onnxruntime_cpu(), [dict(feeds)]).model
     wanted = set(nodes)
     selected = [out for node in model.graph.node if node.name in wanted for out in node.output if out]
     reference = run_reference(model, selected + reference_inputs_needed(model, selected), dict(feeds),

@@ -26,11 +26,11 @@ import onnx
 from onnx import helper
 
 from trtdiff.bisect.evaluate import Infer
-from trtdiff.bisect.graph import extract, needed_nodes, node_inputs
+from trtdiff.bisect.graph import extract, needed_nodes
 from trtdiff.bisect.state import Outcome
 from trtdiff.errors import UsageError
 from trtdiff.inputs import save_npz
-from trtdiff.model import (comparable_tensors, inferred_value_info, save_model, topological_nodes, user_input_names,
+from trtdiff.model import (comparable_tensors, inferred_value_info, node_inputs, save_model, topological_nodes, user_input_names,
                            with_outputs)
 
 log = logging.getLogger(__name__)

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import onnx
 
-from trtdiff.bisect.graph import extract, node_inputs
+from trtdiff.bisect.graph import extract
 from trtdiff.errors import UsageError
 from trtdiff.fileio import write_text_atomic
-from trtdiff.model import inferred_value_info, save_model, topological_nodes
+from trtdiff.model import inferred_value_info, node_inputs, save_model, topological_nodes
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +105,9 @@ def unsupported_nodes(model: onnx.ModelProto, target: str = "trt") -> tuple[dict
     if target not in TARGETS:
         raise UsageError(f"unknown split target '{target}'", f"the targets are {', '.join(TARGETS)}",
                          "pass --target trt")
-    import importlib
+    from trtdiff.runners import trt  # tensorrt itself is imported only by tensorrt_available()
 
-    try:
-        trt: Any = importlib.import_module("trtdiff.runners.trt")
-    except ImportError:
-        trt = None
-    if trt is not None and hasattr(trt, "tensorrt_available") and trt.tensorrt_available()[0]:
+    if trt.tensorrt_available()[0]:
         return dict(trt.unsupported_nodes(model)), "TensorRT parser (supports_model_v2)"
     table = load_op_table()
     source = f"operator table for TensorRT {table['tensorrt_version']} ({table['source']})"

@@ -12,7 +12,6 @@ optimisations off, so a natively converted FP16 model on CPU hides range effects
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
@@ -79,15 +78,11 @@ def target_from_options(options: dict[str, Any]) -> TargetSpec:
                          "add --fp16, --bf16, --int8, --fp8, --emulate TYPE, --precision-plan FILE or "
                          "--target-model OTHER.onnx")
     notes: tuple[str, ...] = ()
-    if _cpu_upcasts(plan, providers) and not options.get("native"):
+    if providers == ("CPUExecutionProvider",) and plan.hidden_by_onnxruntime_cpu and not options.get("native"):
         notes = (CPU_UPCAST_NOTE.format(p=plan.default.upper()),)
-        plan = replace(plan, mode="emulated")
+        plan = plan.for_onnxruntime_cpu()
     return TargetSpec(f"{plan.describe()} on onnxruntime {list(providers)}", plan_builder(plan),
                       runner_factory, plan=plan.to_dict(), notes=notes, segmentable=True)
-
-
-def _cpu_upcasts(plan: PrecisionPlan, providers: tuple[str, ...]) -> bool:
-    return plan.mode == "native" and plan.default in ("fp16", "bf16") and providers == ("CPUExecutionProvider",)
 
 
 def plan_builder(plan: PrecisionPlan) -> Callable[[onnx.ModelProto, Feeds], BuiltTarget]:

@@ -8,13 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trtdiff.compare import layout
 from trtdiff.compare.quantiles import BUCKET_SHIFT, FINE_BUCKETS
 
-N_SUMS = N_COUNTS = 8  # kernel.N_SUMS, kernel.N_COUNTS (checked in kernel.py)
 CHUNK = 1 << 20  # elements per kernel call; also the size of a float16 chunk converted to float32
-# layout of the kernel's `sums` and `counts` arrays (kernel.py asserts it is the same)
-_SUM_ABS, _SUM_REL, _MAX_ABS, _MAX_REL, _REF_SQ, _TGT_SQ, _ERR_SQ, _REF_MAX = range(N_SUMS)
-_FILLED, _MISMATCHES, _ZEROS, _DISAGREE, _NAN_REF, _NAN_TGT, _INF_REF, _INF_TGT = range(N_COUNTS)
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -22,8 +19,8 @@ _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 class Accumulator:
     size: int
     keep_rel: bool
-    sums: np.ndarray = field(default_factory=lambda: np.zeros(N_SUMS))
-    counts: np.ndarray = field(default_factory=lambda: np.zeros(N_COUNTS, dtype=np.int64))
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(layout.N_SUMS))
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(layout.N_COUNTS, dtype=np.int64))
     bucket_counts: np.ndarray = field(default_factory=lambda: np.zeros(FINE_BUCKETS, dtype=np.int64))
     abs_errors: np.ndarray = field(init=False, repr=False)
     rel_errors: np.ndarray = field(init=False, repr=False)
@@ -56,22 +53,22 @@ class Accumulator:
         """sum(r * t), from |t - r|^2 = |t|^2 + |r|^2 - 2 r.t."""
         return 0.5 * (self.ref_sq + self.tgt_sq - self.err_sq)
 
-    filled = property(lambda self: int(self.counts[_FILLED]))
-    mismatches = property(lambda self: int(self.counts[_MISMATCHES]))
-    zeros = property(lambda self: int(self.counts[_ZEROS]))
-    nonfinite_disagreements = property(lambda self: int(self.counts[_DISAGREE]))
-    nan_ref = property(lambda self: int(self.counts[_NAN_REF]))
-    nan_target = property(lambda self: int(self.counts[_NAN_TGT]))
-    inf_ref = property(lambda self: int(self.counts[_INF_REF]))
-    inf_target = property(lambda self: int(self.counts[_INF_TGT]))
-    sum_abs = property(lambda self: float(self.sums[_SUM_ABS]))
-    sum_rel = property(lambda self: float(self.sums[_SUM_REL]))
-    max_abs = property(lambda self: float(self.sums[_MAX_ABS]))
-    max_rel = property(lambda self: float(self.sums[_MAX_REL]))
-    ref_sq = property(lambda self: float(self.sums[_REF_SQ]))
-    tgt_sq = property(lambda self: float(self.sums[_TGT_SQ]))
-    err_sq = property(lambda self: float(self.sums[_ERR_SQ]))
-    ref_max_abs = property(lambda self: float(self.sums[_REF_MAX]))
+    filled = property(lambda self: int(self.counts[layout.FILLED]))
+    mismatches = property(lambda self: int(self.counts[layout.MISMATCHES]))
+    zeros = property(lambda self: int(self.counts[layout.ZEROS]))
+    nonfinite_disagreements = property(lambda self: int(self.counts[layout.DISAGREE]))
+    nan_ref = property(lambda self: int(self.counts[layout.NAN_REF]))
+    nan_target = property(lambda self: int(self.counts[layout.NAN_TGT]))
+    inf_ref = property(lambda self: int(self.counts[layout.INF_REF]))
+    inf_target = property(lambda self: int(self.counts[layout.INF_TGT]))
+    sum_abs = property(lambda self: float(self.sums[layout.SUM_ABS]))
+    sum_rel = property(lambda self: float(self.sums[layout.SUM_REL]))
+    max_abs = property(lambda self: float(self.sums[layout.MAX_ABS]))
+    max_rel = property(lambda self: float(self.sums[layout.MAX_REL]))
+    ref_sq = property(lambda self: float(self.sums[layout.REF_SQ]))
+    tgt_sq = property(lambda self: float(self.sums[layout.TGT_SQ]))
+    err_sq = property(lambda self: float(self.sums[layout.ERR_SQ]))
+    ref_max_abs = property(lambda self: float(self.sums[layout.REF_MAX]))
 
 
 def _kernel_input(chunk: np.ndarray) -> np.ndarray:

@@ -14,13 +14,11 @@ import math
 import numba
 import numpy as np
 
-# float64 running values (index into `sums`)
-SUM_ABS, SUM_REL, MAX_ABS, MAX_REL, REF_SQ, TGT_SQ, ERR_SQ, REF_MAX = range(8)
-# int64 counters (index into `counts`)
-FILLED, MISMATCHES, ZEROS, DISAGREE, NAN_REF, NAN_TGT, INF_REF, INF_TGT = range(8)
-N_SUMS = N_COUNTS = 8
+from trtdiff.compare.layout import (DISAGREE, ERR_SQ, FILLED, INF_REF, INF_TGT, MAX_ABS, MAX_REL,
+                                    MISMATCHES, NAN_REF, NAN_TGT, REF_MAX, REF_SQ, SUM_ABS, SUM_REL,
+                                    TGT_SQ, ZEROS)
+
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-assert (SUM_ABS, REF_MAX, FILLED, INF_TGT, N_SUMS) == (0, 7, 0, 7, 8), "keep in step with accumulate.py"
 
 
 @numba.njit(cache=True, nogil=True)

@@ -18,11 +18,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from trtdiff.model import subgraphs
+
 log = logging.getLogger(__name__)
 
 FLOAT = TensorProto.FLOAT
-SUBGRAPH_OPS = ("If", "Loop", "Scan")
-SHAPE_SOURCE_OPS = ("Shape", "Size")
 TYPE_STRS = {
     "tensor(float)": TensorProto.FLOAT, "tensor(float16)": TensorProto.FLOAT16,
     "tensor(bfloat16)": TensorProto.BFLOAT16, "tensor(double)": TensorProto.DOUBLE,
@@ -85,26 +85,6 @@ def op_signature(op_type: str, domain: str, opset: int) -> OpSignature | None:
                        bool(schema.inputs) and schema.inputs[-1].option == variadic,
                        bool(schema.outputs) and schema.outputs[-1].option == variadic,
                        schema.since_version)
-
-
-def subgraphs(node: onnx.NodeProto) -> Iterator[onnx.GraphProto]:
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
-            yield attr.g
-        elif attr.type == onnx.AttributeProto.GRAPHS:
-            yield from attr.graphs
-
-
-def outer_names(graph: onnx.GraphProto) -> set[str]:
-    """Tensors a (sub)graph reads from enclosing scopes."""
-    local = {i.name for i in graph.input} | {i.name for i in graph.initializer}
-    used: set[str] = set()
-    for node in graph.node:
-        used.update(n for n in node.input if n)
-        for sub in subgraphs(node):
-            used |= outer_names(sub)
-        local.update(node.output)
-    return used - local
 
 
 @dataclass
@@ -227,24 +207,6 @@ def constant_value(node: onnx.NodeProto) -> TensorProto | None:
         if attr.name == "value_ints":
             return numpy_helper.from_array(np.array(list(attr.ints), dtype=np.int64))
     return None
-
-
-def data_tensors(graph: onnx.GraphProto, outer_data: set[str], is_main: bool) -> set[str]:
-    """Tensors whose values depend on the values fed to the model (not only on shapes and
-    constants). In the main graph, inputs that are not initializers are data; in a body, every
-    body input is data; outer-scope names are data when they were data outside."""
-    inits = {i.name for i in graph.initializer}
-    data = set(outer_data)
-    data.update(i.name for i in graph.input if not (is_main and i.name in inits))
-    for node in graph.node:
-        if node.op_type in SHAPE_SOURCE_OPS:
-            continue
-        reads = [n for n in node.input if n]
-        for sub in subgraphs(node):
-            reads.extend(outer_names(sub))
-        if any(n in data for n in reads):
-            data.update(o for o in node.output if o)
-    return data
 
 
 def amax(tensor: TensorProto) -> float:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import onnx
 from onnx import TensorProto
 
+from trtdiff.model import SUBGRAPH_OPS
 from trtdiff.precision.analysis import (
     FLOAT,
-    SUBGRAPH_OPS,
     ModelFacts,
     OpSignature,
     amax,

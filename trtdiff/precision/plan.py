@@ -69,6 +69,16 @@ class PrecisionPlan:
         """This plan with `nodes` added to the FP32 set (cheap: bisect calls it often)."""
         return dataclasses.replace(self, keep_fp32_nodes=self.keep_fp32_nodes + tuple(nodes))
 
+    @property
+    def hidden_by_onnxruntime_cpu(self) -> bool:
+        """ONNX Runtime's CPU provider computes FP16/BF16 nodes in FP32 and drops Cast pairs, so a
+        natively converted FP16/BF16 model run there hides overflow and rounding."""
+        return self.mode == "native" and self.default in ("fp16", "bf16")
+
+    def for_onnxruntime_cpu(self) -> PrecisionPlan:
+        """The plan to run on ONNX Runtime's CPU provider: emulated where native would hide errors."""
+        return dataclasses.replace(self, mode="emulated") if self.hidden_by_onnxruntime_cpu else self
+
     def describe(self) -> str:
         """One line for terminals and reports, e.g. 'fp16 native, 3 nodes + 1 op type in FP32'."""
         if not self.lowers:

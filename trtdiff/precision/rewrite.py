@@ -17,12 +17,8 @@ from typing import Protocol
 import onnx
 from onnx import TensorProto, helper
 
-from trtdiff.precision.analysis import (
-    constant_value,
-    data_tensors,
-    outer_names,
-    subgraphs,
-)
+from trtdiff.model import data_tensors, outer_names, subgraphs
+from trtdiff.precision.analysis import constant_value
 from trtdiff.precision.decide import (
     ACCEPT,
     CONTROL,

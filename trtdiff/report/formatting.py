@@ -12,14 +12,23 @@ import math
 MISSING = "–"
 
 
-def fmt_error(value: float | None) -> str:
-    """An absolute or relative error: three significant digits, scientific when small or large."""
+def _special(value: float | None) -> str | None:
+    """The text for a missing, NaN or infinite value; None for an ordinary number."""
     if value is None:
         return MISSING
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
+    return None
+
+
+def fmt_error(value: float | None) -> str:
+    """An absolute or relative error: three significant digits, scientific when small or large."""
+    special = _special(value)
+    if special is not None:
+        return special
+    assert value is not None
     if value == 0:
         return "0"
     if 1e-3 <= abs(value) < 1e4:
@@ -38,13 +47,8 @@ def fmt_cosine(value: float | None) -> str:
 
 def fmt_db(value: float | None) -> str:
     """Signal-to-noise ratio in decibels."""
-    if value is None:
-        return MISSING
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.1f}"
+    special = _special(value)
+    return special if special is not None else f"{value:.1f}"
 
 
 def fmt_ratio(value: float | None) -> str:

@@ -12,9 +12,11 @@ Memory pools: `workspace:2G`, `tactic_shared_memory:48K`; a bare number is MiB, 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trtdiff.inputs import parse_shape_arg
 from trtdiff.errors import UsageError
 
 INTERMEDIATE_MODES = ("unfused", "debug", "outputs")
@@ -149,16 +151,20 @@ def _check_profile_shapes(options: TrtOptions) -> None:
 
 def parse_shapes(values: str | list[str] | tuple[str, ...], option: str = "--trt-opt-shapes") -> Shapes:
     """Parse `name:[1,3,224,224]` and `name:1x3x224x224` entries (several per value allowed)."""
-    texts = [values] if isinstance(values, str) else list(values)
     shapes: Shapes = {}
-    for text in texts:
-        for entry in _split_entries(text):
-            name, dims = _parse_shape_entry(entry, option)
-            if name in shapes:
-                raise UsageError(f"{option} gives input '{name}' twice", f"in '{text}'",
-                                 "give each input once")
-            shapes[name] = dims
+    for text, entry in _entries(values):
+        name, dims = parse_shape_arg(entry, option)
+        if name in shapes:
+            raise UsageError(f"{option} gives input '{name}' twice", f"in '{text}'", "give each input once")
+        shapes[name] = dims
     return shapes
+
+
+def _entries(values: str | list[str] | tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(option value, entry) for every entry of one or several option values."""
+    for text in [values] if isinstance(values, str) else values:
+        for entry in _split_entries(text):
+            yield text, entry
 
 
 def _split_entries(text: str) -> list[str]:
@@ -184,44 +190,17 @@ def _split_entries(text: str) -> list[str]:
     return [e for e in (e.strip() for e in entries) if e]
 
 
-def _parse_shape_entry(entry: str, option: str) -> tuple[str, tuple[int, ...]]:
-    name, sep, dims_text = entry.rpartition(":")
-    name = name.strip().strip("'\"")
-    example = f"{option} input:[1,3,224,224] or {option} input:1x3x224x224"
-    if not sep or not name:
-        raise UsageError(f"cannot read shape '{entry}'", "expected NAME:DIMS", f"write {example}")
-    dims_text = dims_text.strip()
-    if dims_text.startswith("[") and dims_text.endswith("]"):
-        parts = [p.strip() for p in dims_text[1:-1].split(",") if p.strip()]
-    elif dims_text:
-        parts = dims_text.lower().split("x")
-    else:
-        parts = []
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError as err:
-        raise UsageError(f"cannot read shape '{entry}'", "every dimension must be a whole number",
-                         f"write {example}") from err
-    if any(d < 0 for d in dims):
-        raise UsageError(f"shape '{entry}' has a negative dimension",
-                         "profile shapes are concrete sizes", f"write {example}")
-    return name, dims
-
-
 def parse_pool_limits(values: str | list[str] | tuple[str, ...]) -> dict[str, int]:
     """Parse `workspace:2G` entries into {MemoryPoolType member name: bytes}."""
-    texts = [values] if isinstance(values, str) else list(values)
     limits: dict[str, int] = {}
-    for text in texts:
-        for entry in _split_entries(text):
-            pool, sep, size = entry.partition(":")
-            key = pool.strip().lower()
-            if not sep or key not in POOL_NAMES:
-                known = ", ".join(sorted({k for k in POOL_NAMES if "_" in k or k == "workspace"}))
-                raise UsageError(f"cannot read memory-pool limit '{entry}'",
-                                 "expected POOL:SIZE with a known pool",
-                                 f"write e.g. workspace:2G; pools: {known}")
-            limits[POOL_NAMES[key]] = parse_size(size, entry)
+    for _, entry in _entries(values):
+        pool, sep, size = entry.partition(":")
+        key = pool.strip().lower()
+        if not sep or key not in POOL_NAMES:
+            known = ", ".join(sorted({k for k in POOL_NAMES if "_" in k or k == "workspace"}))
+            raise UsageError(f"cannot read memory-pool limit '{entry}'", "expected POOL:SIZE with a known pool",
+                             f"write e.g. workspace:2G; pools: {known}")
+        limits[POOL_NAMES[key]] = parse_size(size, entry)
     return limits
 
 
@@ -237,14 +216,12 @@ def parse_size(text: str, entry: str = "") -> int:
 
 def parse_layer_precisions(values: str | list[str] | tuple[str, ...]) -> dict[str, str]:
     """Parse `layer:fp32` entries (trtexec's --layerPrecisions form; TensorRT < 10.12 only)."""
-    texts = [values] if isinstance(values, str) else list(values)
     result: dict[str, str] = {}
-    for text in texts:
-        for entry in _split_entries(text):
-            name, sep, precision = entry.rpartition(":")
-            precision = precision.strip().lower()
-            if not sep or not name or precision not in LAYER_PRECISIONS:
-                raise UsageError(f"cannot read layer precision '{entry}'", "expected LAYER:PRECISION",
-                                 f"write e.g. Conv_3:fp32; precisions: {', '.join(LAYER_PRECISIONS)}")
-            result[name.strip().strip("'\"")] = precision
+    for _, entry in _entries(values):
+        name, sep, precision = entry.rpartition(":")
+        precision = precision.strip().lower()
+        if not sep or not name or precision not in LAYER_PRECISIONS:
+            raise UsageError(f"cannot read layer precision '{entry}'", "expected LAYER:PRECISION",
+                             f"write e.g. Conv_3:fp32; precisions: {', '.join(LAYER_PRECISIONS)}")
+        result[name.strip().strip("'\"")] = precision
     return result
