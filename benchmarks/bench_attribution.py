@@ -56,7 +56,7 @@ def build(blocks: int) -> onnx.ModelProto:
 
 def once(path: str, attribution: bool, target: dict[str, object], budget: int | None = None) -> tuple[float, int]:
     request = RunRequest(model_path=path, target=target_from_options(target),
-                         selection=TensorSelection(mark_all=True), attribution=attribution, memory_budget=budget)
+                         selection=TensorSelection(mark_all=True), attribution="on" if attribution else "off", memory_budget=budget)
     start = time.perf_counter()
     comparison = run_comparison(request)
     return time.perf_counter() - start, len(comparison.offenders)

@@ -7,7 +7,7 @@ import pytest
 
 from trtdiff.compare import accumulate
 from trtdiff.compare.metrics import compute_metrics
-from trtdiff.compare.quantiles import ErrorDistribution
+from trtdiff.compare.quantiles import BUCKET_SHIFT, EDGE_BITS, FINE_BUCKETS, ErrorDistribution
 from trtdiff.compare.tolerance import parse_tolerance_values, tolerance_spec_from_options
 from trtdiff.errors import UsageError
 
@@ -118,3 +118,52 @@ def test_tolerance_parsing_with_overrides():
     assert spec.for_tensor("y") == (1.0, 0.5) and spec.for_tensor("z") == (1e-2, 1e-3)
     with pytest.raises(UsageError, match="close names: y"):
         tolerance_spec_from_options(("q:1",), (), "max").check_names(["y"])
+
+
+def _kernel_state(size: int) -> tuple[np.ndarray, ...]:
+    return (np.zeros(8), np.zeros(8, np.int64), np.empty(size, np.float32), np.empty(size, np.float32),
+            np.zeros((2, FINE_BUCKETS), np.int64))
+
+
+def test_simd_pass_agrees_with_the_general_pass():
+    from trtdiff.compare import kernel
+
+    rng = np.random.default_rng(7)
+    ref = (rng.normal(0, 1, 50_000) * 10.0 ** rng.integers(-30, 30, 50_000)).astype(np.float32)
+    tgt = (ref * (1 + rng.normal(0, 1e-3, ref.size))).astype(np.float32)
+    tgt[::97] = ref[::97]  # exact zeros among the errors
+    results = []
+    for run in (kernel.accumulate_finite, kernel.accumulate):
+        sums, counts, abs_errors, rel_errors, buckets = _kernel_state(ref.size)
+        handled = run(ref, tgt, 1e-3, 1e-3, 1e-6, sums, counts, abs_errors, rel_errors, True, buckets,
+                      EDGE_BITS, BUCKET_SHIFT)
+        assert handled is not False
+        results.append((sums, counts, abs_errors, rel_errors, buckets))
+    (fast_sums, *fast_exact), (general_sums, *general_exact) = results
+    np.testing.assert_allclose(fast_sums, general_sums, rtol=1e-12)  # only the order of additions differs
+    for fast, general in zip(fast_exact, general_exact):
+        np.testing.assert_array_equal(fast, general)
+
+
+def test_simd_pass_declines_a_chunk_with_nan_or_inf_and_records_nothing():
+    from trtdiff.compare import kernel
+
+    for bad in (np.nan, np.inf, -np.inf):
+        ref = np.ones(1000, np.float32)
+        tgt = ref.copy()
+        tgt[500] = bad
+        sums, counts, abs_errors, rel_errors, buckets = _kernel_state(ref.size)
+        assert kernel.accumulate_finite(ref, tgt, 0.0, 0.0, 1e-6, sums, counts, abs_errors, rel_errors, False,
+                                        buckets, EDGE_BITS, BUCKET_SHIFT) is False
+        assert not sums.any() and not counts.any() and not buckets.any()
+
+
+def test_histogram_splits_values_at_each_decade_edge_exactly():
+    edges = np.array([10.0 ** d for d in range(-10, 6)], np.float32)
+    values = np.concatenate([edges, np.nextafter(edges, np.float32(0)), np.nextafter(edges, np.float32(np.inf)),
+                             np.float32([0, 1e-12, 3e5])])
+    expected = np.bincount(1 + np.searchsorted(edges, values[values > 0], side="left"), minlength=len(edges) + 2)
+    expected[0] = np.count_nonzero(values == 0)
+    kernel_path, _ = compute_metrics(np.zeros_like(values), values, 1, 0)  # counts from the kernel
+    numpy_path = ErrorDistribution(values).histogram()  # counts from numpy
+    assert list(kernel_path.histogram[:-1]) == expected.tolist() == numpy_path.tolist()

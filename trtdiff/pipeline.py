@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -83,7 +83,9 @@ class RunRequest:
     command: str = ""
     save_inputs: str | None = None
     save_outputs: str | None = None
-    attribution: bool = False  # local error per node, amplification, cause hints, offenders
+    # local error per node, amplification, cause hints, offenders: "on", "off", or "on-failure"
+    # (only when the verdict fails, with a second reference run: a passing run does not pay for it)
+    attribution: str = "off"
     memory_budget: int | None = None  # bytes of tensors a shadow model may feed and produce
 
 
@@ -155,23 +157,41 @@ def run_comparison(request: RunRequest) -> Comparison:
     timings["prepare_s"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    extra = reference_inputs_needed(prepared.model, prepared.selected) if request.attribution else []
-    reference = run_reference(prepared.model, prepared.selected + extra, prepared.feeds,
-                              request.reference_providers, request.reference_runner, prepared.infos)
+    reference = _reference_tensors(request, prepared, with_attribution_inputs=request.attribution == "on")
     timings["reference_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     built = request.target.build_model(prepared.model, prepared.feeds)
     prepared.warnings.extend(request.target.notes + built.warnings)
     timings["target_build_s"] = time.perf_counter() - mark
-    attributed = _attribute(request, prepared, built.model, reference, timings) if request.attribution else None
+    attributed = _attribute(request, prepared, built.model, reference, timings) if request.attribution == "on" else None
 
     mark = time.perf_counter()
     aligned = compare_target(request, prepared, built.model, reference)
     timings["target_and_compare_s"] = time.perf_counter() - mark
-    timings["total_s"] = time.perf_counter() - started
     comparison = assemble(request, prepared, aligned, timings)
+    if request.attribution == "on-failure" and not comparison.passed:
+        reference = _reference_tensors(request, prepared, with_attribution_inputs=True)
+        attributed = _attribute(request, prepared, built.model, reference, timings)
+        del reference
+    timings["total_s"] = time.perf_counter() - started
+    said = "on" if attributed is not None else _skipped(request)
+    comparison = replace(comparison, settings=replace(comparison.settings, attribution=said))
     return annotate(comparison, attributed) if attributed is not None else comparison
+
+
+def _reference_tensors(request: RunRequest, prepared: Prepared, with_attribution_inputs: bool) -> dict[str, np.ndarray]:
+    """The reference run: the selected tensors, and those the attribution's nodes read."""
+    extra = reference_inputs_needed(prepared.model, prepared.selected) if with_attribution_inputs else []
+    return run_reference(prepared.model, prepared.selected + extra, prepared.feeds, request.reference_providers,
+                         request.reference_runner, prepared.infos)
+
+
+def _skipped(request: RunRequest) -> str:
+    """Why attribution did not run, for the result's settings."""
+    if request.attribution == "on-failure":
+        return "skipped: the verdict passed (--attribute runs it anyway)"
+    return "off"
 
 
 def _attribute(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,

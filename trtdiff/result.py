@@ -140,6 +140,7 @@ class RunSettings:
     inputs: dict[str, str] = field(default_factory=dict)  # name -> "float32[1,3,32,32] seed=1 range=[0,1]"
     seed: int | None = None
     command: str = ""
+    attribution: str = ""  # "on", "off", or "skipped: <why>" (--mark-all runs it only when the verdict fails)
 
 
 @dataclass(frozen=True)

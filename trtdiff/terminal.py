@@ -87,6 +87,8 @@ def print_comparison(comparison: Comparison, console: Console, mode: str = "auto
         console.print(f"({hidden} more tensors not shown: --table all, or open the HTML report)")
     if attributed:
         print_offenders(comparison, console)
+    elif comparison.settings.attribution.startswith("skipped"):
+        console.print(f"Attribution {comparison.settings.attribution}", highlight=False)
     for warning in comparison.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     style = "bold green" if comparison.passed else "bold red"

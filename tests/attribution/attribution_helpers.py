@@ -26,7 +26,7 @@ def save(model: onnx.ModelProto, path: Path) -> str:
 def attributed(model_path: str, budget: int | None = None, **target: Any) -> Comparison:
     """`trtdiff run MODEL --mark-all --attribute` with the target options given (e.g. fp16=True)."""
     request = RunRequest(model_path=model_path, target=target_from_options(target),
-                         selection=TensorSelection(mark_all=True), attribution=True, memory_budget=budget)
+                         selection=TensorSelection(mark_all=True), attribution="on", memory_budget=budget)
     return run_comparison(request)
 
 

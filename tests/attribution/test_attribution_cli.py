@@ -58,6 +58,26 @@ def test_no_attribute_and_default_off_without_mark_all(cli_run, tmp_path):
     assert "1. 'square' (Mul, #1) score inf" in forced.output
 
 
+def test_mark_all_attributes_only_when_the_verdict_fails_unless_asked(cli_run, tmp_path):
+    model = save(build.cancellation(), tmp_path / "c.onnx")
+    loose = ("--atol", "1e3", "--rtol", "1")  # the planted error is within these: the verdict passes
+    skipped, asked = tmp_path / "skipped.json", tmp_path / "asked.json"
+    result = cli_run("run", model, "--fp16", "--mark-all", *loose, "--json", skipped)
+    assert result.exit_code == 0 and "Attribution skipped: the verdict passed" in result.output
+    data = json.loads(skipped.read_text())
+    assert data["offenders"] == [] and all(t["local"] is None for t in data["tensors"])
+    assert data["settings"]["attribution"].startswith("skipped")
+    result = cli_run("run", model, "--fp16", "--mark-all", *loose, "--attribute", "--json", asked)
+    assert result.exit_code == 0 and "Top offenders" in result.output
+    data = json.loads(asked.read_text())
+    assert data["settings"]["attribution"] == "on" and data["offenders"][0]["node"] == "centered"
+    failing = tmp_path / "failing.json"
+    assert cli_run("run", model, "--fp16", "--mark-all", "--json", failing).exit_code == 1
+    data = json.loads(failing.read_text())
+    assert data["settings"]["attribution"] == "on" and data["offenders"][0]["node"] == "centered"
+    assert data["timings"]["attribution_s"] > 0
+
+
 def test_bad_memory_budget_is_a_usage_error(cli_run, tmp_path):
     model = save(build.overflow(), tmp_path / "o.onnx")
     result = cli_run("run", model, "--fp16", "--mark-all", "--memory-budget", "lots")

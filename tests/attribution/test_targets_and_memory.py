@@ -100,7 +100,7 @@ def test_unselected_inputs_are_not_reported_as_reference_only(tmp_path):
 
     request = RunRequest(model_path=save(build.two_culprits(), tmp_path / "m.onnx"),
                          target=target_from_options({"fp16": True}),
-                         selection=TensorSelection(outputs=("a_square",)), attribution=True)
+                         selection=TensorSelection(outputs=("a_square",)), attribution="on")
     comparison = run_comparison(request)
     assert [t.name for t in comparison.tensors] == ["a_square", "y"]
     assert math.isinf(comparison.offenders[0].score) and comparison.offenders[0].node == "a_square"
@@ -153,7 +153,7 @@ def test_a_shadow_model_that_cannot_run_leaves_the_comparison_standing(tmp_path)
 
     request = RunRequest(model_path=save(build.overflow(), tmp_path / "o.onnx"),
                          target=replace(spec, make_runner=picky), selection=TensorSelection(mark_all=True),
-                         attribution=True)
+                         attribution="on")
     comparison = run_comparison(request)
     assert comparison.tensor("square").metrics is not None and comparison.tensor("square").local is None
     assert any("could not run" in w and "unsupported op" in w for w in comparison.warnings)

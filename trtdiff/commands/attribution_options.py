@@ -19,11 +19,14 @@ def attribution_options(func: F) -> F:
     return click.option("--attribute/--no-attribute", "attribute", default=None,
                         help="Measure the error each node introduces itself (local error, fed the "
                              "reference's inputs), amplification, cause hints and offenders. "
-                             "[default: on with --mark-all]")(func)
+                             "[default: with --mark-all, when the verdict fails]")(func)
 
 
-def attribution_from(options: dict[str, Any], mark_all: bool) -> tuple[bool, int]:
-    """(attribution on?, memory budget in bytes), taking the two options out of `options`."""
+def attribution_from(options: dict[str, Any], mark_all: bool) -> tuple[str, int]:
+    """(attribution mode for RunRequest: "on", "off" or "on-failure"; memory budget in bytes),
+    taking the two options out of `options`."""
     attribute = options.pop("attribute", None)
     budget = parse_size(str(options.pop("memory_budget", "4G")))
-    return (mark_all if attribute is None else bool(attribute)), budget
+    if attribute is None:
+        return ("on-failure" if mark_all else "off"), budget
+    return ("on" if attribute else "off"), budget

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from trtdiff.compare import layout
-from trtdiff.compare.quantiles import BUCKET_SHIFT, FINE_BUCKETS
+from trtdiff.compare.quantiles import BUCKET_SHIFT, EDGE_BITS, FINE_BUCKETS
 
 CHUNK = 1 << 20  # elements per kernel call; also the size of a float16 chunk converted to float32
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -21,25 +21,35 @@ class Accumulator:
     keep_rel: bool
     sums: np.ndarray = field(default_factory=lambda: np.zeros(layout.N_SUMS))
     counts: np.ndarray = field(default_factory=lambda: np.zeros(layout.N_COUNTS, dtype=np.int64))
-    bucket_counts: np.ndarray = field(default_factory=lambda: np.zeros(FINE_BUCKETS, dtype=np.int64))
+    bucket_counts: np.ndarray = field(default_factory=lambda: np.zeros((2, FINE_BUCKETS), dtype=np.int64))
     abs_errors: np.ndarray = field(init=False, repr=False)
     rel_errors: np.ndarray = field(init=False, repr=False)
 
+    errors_buffer: np.ndarray | None = field(default=None, repr=False)  # float32, at least `size` long
+
     def __post_init__(self) -> None:
-        self.abs_errors = np.empty(self.size, dtype=np.float32)
+        if self.errors_buffer is not None and self.errors_buffer.size >= self.size:
+            self.abs_errors = self.errors_buffer[: self.size]
+        else:
+            self.abs_errors = np.empty(self.size, dtype=np.float32)
         self.rel_errors = np.empty(self.size if self.keep_rel else 0, dtype=np.float32)
 
     @classmethod
     def run(cls, ref: np.ndarray, target: np.ndarray, atol: float, rtol: float,
-            rel_floor: float, keep_rel: bool) -> Accumulator:
+            rel_floor: float, keep_rel: bool, errors_buffer: np.ndarray | None = None) -> Accumulator:
+        """Compare `ref` with `target` (flat, same size); `errors_buffer` (optional, float32, at
+        least ref.size long) holds the element errors instead of a new array."""
         from trtdiff.compare import kernel
 
-        acc = cls(ref.size, keep_rel)
+        acc = cls(ref.size, keep_rel, errors_buffer=errors_buffer)
         for start in range(0, ref.size, CHUNK):
             stop = min(start + CHUNK, ref.size)
-            kernel.accumulate(_kernel_input(ref[start:stop]), _kernel_input(target[start:stop]),
-                              float(atol), float(rtol), float(rel_floor), acc.sums, acc.counts,
-                              acc.abs_errors, acc.rel_errors, keep_rel, acc.bucket_counts, BUCKET_SHIFT)
+            ref_chunk, target_chunk = _kernel_input(ref[start:stop]), _kernel_input(target[start:stop])
+            args = (ref_chunk, target_chunk, float(atol), float(rtol), float(rel_floor), acc.sums, acc.counts,
+                    acc.abs_errors, acc.rel_errors, keep_rel, acc.bucket_counts, EDGE_BITS, BUCKET_SHIFT)
+            simd = ref_chunk.dtype == target_chunk.dtype == np.float32
+            if not (simd and kernel.accumulate_finite(*args)):  # declined: a NaN or Inf in the chunk
+                kernel.accumulate(*args)
         return acc
 
     def finite_abs_errors(self) -> np.ndarray:
@@ -80,5 +90,6 @@ def _kernel_input(chunk: np.ndarray) -> np.ndarray:
 
 
 def warm_up() -> None:
-    """Import and load the compiled kernel now (e.g. on a background thread while a model runs)."""
-    Accumulator.run(np.zeros(1, np.float32), np.zeros(1, np.float32), 0.0, 0.0, 1e-6, False)
+    """Import and load the compiled kernels now (e.g. on a background thread while a model runs)."""
+    for value in (0.0, np.nan):  # both the SIMD and the general pass
+        Accumulator.run(np.full(1, value, np.float32), np.zeros(1, np.float32), 0.0, 0.0, 1e-6, False)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from trtdiff.compare.metrics import compute_metrics
+from trtdiff.compare.scratch import Scratch
 from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.model import TensorInfo
 from trtdiff.result import ErrorMetrics, TensorResult
@@ -28,10 +29,10 @@ class _Compared:
     target_dtype: str
 
 
-def compare_pair(name: str, ref: np.ndarray, target: np.ndarray,
-                 tolerances: ToleranceSpec) -> tuple[_Compared, str | None]:
-    """Metrics of one same-shape pair (pure, safe to run in a worker thread), and a warning when
-    the tensors are not numeric."""
+def compare_pair(name: str, ref: np.ndarray, target: np.ndarray, tolerances: ToleranceSpec,
+                 scratch: Scratch | None = None) -> tuple[_Compared, str | None]:
+    """Metrics of one same-shape pair (safe to run in a worker thread), and a warning when the
+    tensors are not numeric. `scratch`: work arrays shared by the run's comparisons."""
     atol, rtol = tolerances.for_tensor(name)
     if not _is_real(ref) or not _is_real(target):
         different = int(np.count_nonzero(ref != target))
@@ -44,7 +45,7 @@ def compare_pair(name: str, ref: np.ndarray, target: np.ndarray,
                          str(target.dtype)), warning
     if ref.dtype == np.bool_ or target.dtype == np.bool_:
         ref, target = ref.astype(np.float64), target.astype(np.float64)
-    metrics, passed = compute_metrics(ref, target, atol, rtol, tolerances.check, tolerances.rel_floor)
+    metrics, passed = compute_metrics(ref, target, atol, rtol, tolerances.check, tolerances.rel_floor, scratch)
     compared = _Compared(metrics, passed, atol, rtol, tuple(ref.shape), str(ref.dtype), str(target.dtype))
     return compared, None
 
@@ -64,6 +65,7 @@ class AlignedResults:
     engine_layers: tuple[dict[str, Any], ...] = ()  # TensorRT per-layer facts
     fused_away: set[str] = field(default_factory=set)  # reference tensors the engine fused away
     pool: Executor | None = None
+    scratch: Scratch = field(default_factory=Scratch)  # error arrays, reused from tensor to tensor
     _pending: list[tuple[str, Future[tuple[_Compared, str | None]]]] = field(default_factory=list)
     _checkpoint: int = 0
 
@@ -79,9 +81,10 @@ class AlignedResults:
                                             f"target {target.dtype}{list(target.shape)}")
             return
         if self.pool is None:
-            self._store(name, compare_pair(name, ref, target, self.tolerances))
+            self._store(name, compare_pair(name, ref, target, self.tolerances, self.scratch))
         else:
-            self._pending.append((name, self.pool.submit(compare_pair, name, ref, target, self.tolerances)))
+            self._pending.append((name, self.pool.submit(compare_pair, name, ref, target, self.tolerances,
+                                                         self.scratch)))
 
     def wait(self) -> None:
         """Collect the comparisons still running in the pool."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from trtdiff.compare.accumulate import Accumulator
 from trtdiff.compare.quantiles import ErrorDistribution
+from trtdiff.compare.scratch import Scratch
 from trtdiff.result import ErrorMetrics
 
 CHECKS = ("elementwise", "max", "mean", "median", "p99")
@@ -29,16 +30,19 @@ def compute_metrics(
     rtol: float,
     check: str = "elementwise",
     rel_floor: float = 1e-6,
+    scratch: Scratch | None = None,
 ) -> tuple[ErrorMetrics, bool]:
-    """Compare one tensor; returns the metrics and whether it passes the check."""
+    """Compare one tensor; returns the metrics and whether it passes the check. `scratch` lends
+    the array for the element errors (a run comparing many tensors reuses a few)."""
     if ref.shape != target.shape:
         raise ValueError(f"shape mismatch {ref.shape} vs {target.shape}")
     if check not in CHECKS:
         raise ValueError(f"unknown check {check!r}; choose from {CHECKS}")
     keep_rel = check in ("median", "p99") and rtol > 0
-    acc = Accumulator.run(np.ravel(ref), np.ravel(target), atol, rtol, rel_floor, keep_rel)
-    metrics = _finish(acc)
-    return metrics, _passes(metrics, acc, atol, rtol, check)
+    with (scratch or Scratch()).borrow(ref.size) as errors:
+        acc = Accumulator.run(np.ravel(ref), np.ravel(target), atol, rtol, rel_floor, keep_rel, errors)
+        metrics = _finish(acc)
+        return metrics, _passes(metrics, acc, atol, rtol, check)
 
 
 def _finish(acc: Accumulator) -> ErrorMetrics:
@@ -106,4 +110,4 @@ def _statistic(m: ErrorMetrics, acc: Accumulator, check: str) -> tuple[float, fl
     if rel_errors is None:
         return abs_stat, math.inf
     q = 0.5 if check == "median" else 0.99
-    return abs_stat, ErrorDistribution(rel_errors).summary((q,))[0][0]
+    return abs_stat, ErrorDistribution(rel_errors).quantiles((q,))[0]

@@ -20,27 +20,33 @@ FINE_BUCKETS = 1 << 11  # the sign bit of a non-negative float32 is 0
 _PIECE = 1 << 17
 _DECADE_EDGES = np.array([10.0**d for d in HISTOGRAM_DECADES], dtype=np.float32)
 _EDGE_BUCKETS = _DECADE_EDGES.view(np.int32) >> BUCKET_SHIFT
+EDGE_BITS = np.full(FINE_BUCKETS, -1, dtype=np.int32)  # per bucket: the bits of the decade edge inside it
+EDGE_BITS[_EDGE_BUCKETS] = _DECADE_EDGES.view(np.int32)
 
 
 def bucket_counts(values: np.ndarray) -> np.ndarray:
-    """How many of `values` (non-negative float32) fall in each fine bucket."""
-    counts = np.zeros(FINE_BUCKETS, dtype=np.int64)
+    """Row 0: how many of `values` (non-negative float32) fall in each fine bucket; row 1: how
+    many of those are at or below the decade edge inside the bucket (the kernel's layout)."""
+    counts = np.zeros((2, FINE_BUCKETS), dtype=np.int64)
     bits = values.view(np.int32)
     for start in range(0, bits.size, _PIECE):
-        counts += np.bincount(bits[start:start + _PIECE] >> BUCKET_SHIFT, minlength=FINE_BUCKETS)
+        piece = bits[start:start + _PIECE]
+        buckets = piece >> BUCKET_SHIFT
+        counts[0] += np.bincount(buckets, minlength=FINE_BUCKETS)
+        counts[1] += np.bincount(buckets[piece <= EDGE_BITS[buckets]], minlength=FINE_BUCKETS)
     return counts
 
 
-def gather_buckets(values: np.ndarray, buckets: Iterable[int]) -> dict[int, np.ndarray]:
-    """The members of each listed bucket, in one pass over `values`."""
+def gather_buckets(values: np.ndarray, buckets: Iterable[int], counts: np.ndarray) -> dict[int, np.ndarray]:
+    """The members of each listed bucket (`counts`: values per bucket), in one pass over `values`."""
     from trtdiff.compare.kernel import select
 
     wanted = sorted(set(buckets))
     if not wanted:
         return {}
-    lookup = np.zeros(FINE_BUCKETS, dtype=np.bool_)
-    lookup[wanted] = True
-    members = select(np.ascontiguousarray(values, dtype=np.float32), lookup, BUCKET_SHIFT)
+    lookup = np.zeros(FINE_BUCKETS, dtype=np.int64)
+    lookup[wanted] = 1
+    members = select(np.ascontiguousarray(values, dtype=np.float32), lookup, BUCKET_SHIFT, int(counts[wanted].sum()))
     member_buckets = members.view(np.int32) >> BUCKET_SHIFT
     return {b: members[member_buckets == b] for b in wanted}
 
@@ -48,26 +54,29 @@ def gather_buckets(values: np.ndarray, buckets: Iterable[int]) -> dict[int, np.n
 class ErrorDistribution:
     """Quantiles and the decade histogram of a set of non-negative float32 errors.
 
-    `counts` (bucket counts) and `zeros` (how many values are exactly 0) may come from the pass
-    that produced the values; zeros are the smallest values, so order statistics below `zeros`
-    and the histogram's zero bin need no look at the data."""
+    `counts` (bucket counts in `bucket_counts`' layout) and `zeros` (how many values are exactly
+    0) may come from the pass that produced the values; zeros are the smallest values, so order
+    statistics below `zeros` and the histogram's zero bin need no look at the data. The histogram
+    needs only the counts; a quantile needs the members of the one bucket that holds it."""
 
     def __init__(self, values: np.ndarray, counts: np.ndarray | None = None, zeros: int | None = None) -> None:
         self._values = values
-        self._counts = bucket_counts(values) if counts is None else counts
+        counts = bucket_counts(values) if counts is None else counts
+        self._counts, self._at_or_below_edge = counts[0], counts[1]
         self._zeros = int(values.size - np.count_nonzero(values)) if zeros is None else zeros
         self._cumulative = np.cumsum(self._counts)
 
     def summary(self, qs: tuple[float, ...]) -> tuple[list[float], np.ndarray]:
         """(quantiles with numpy's 'linear' interpolation, decade histogram)."""
+        return self.quantiles(qs), self.histogram()
+
+    def quantiles(self, qs: tuple[float, ...]) -> list[float]:
+        """Quantiles with numpy's 'linear' interpolation (NaN when there are no values)."""
         n = self._values.size
         ranks = self._ranks(qs, n)
         needed = {self._bucket_of(k) for pair in ranks for k in pair if k >= self._zeros}
-        needed |= set(int(b) for b in _EDGE_BUCKETS if self._counts[b] > 0)
-        members = gather_buckets(self._values, needed)
-        values = [self._quantile(members, pair, q, n) for pair, q in zip(ranks, qs)]
-        return values, self._histogram(members)
-
+        members = gather_buckets(self._values, needed, self._counts)
+        return [self._quantile(members, pair, q, n) for pair, q in zip(ranks, qs)]
     @staticmethod
     def _ranks(qs: tuple[float, ...], n: int) -> list[tuple[int, ...]]:
         if n == 0:
@@ -99,18 +108,17 @@ class ErrorDistribution:
         high_value = self._order_statistic(members, high)
         return low_value + (high_value - low_value) * (position - low)
 
-    def _histogram(self, members: dict[int, np.ndarray]) -> np.ndarray:
+    def histogram(self) -> np.ndarray:
         """Bins: exactly 0, then (10^(d-1), 10^d] per decade, then above 10^5. Bucket 0 holds the
-        zeros and subnormals below 2^-129 (all in the first decade bin); buckets that straddle a
-        power of ten are split exactly using their members."""
+        zeros and subnormals below 2^-129 (all in the first decade bin); a bucket that straddles a
+        power of ten is split by its count of values at or below the edge."""
         size = len(_DECADE_EDGES) + 2
         bins = 1 + np.searchsorted(_EDGE_BUCKETS, np.arange(FINE_BUCKETS), side="left")
-        exact = np.zeros(FINE_BUCKETS, dtype=bool)
-        exact[[b for b in members if b in set(_EDGE_BUCKETS.tolist())]] = True
-        result = np.bincount(bins[~exact], weights=self._counts[~exact], minlength=size)
+        result = np.bincount(bins, weights=self._counts, minlength=size)
+        above = self._counts[_EDGE_BUCKETS] - self._at_or_below_edge[_EDGE_BUCKETS]
+        edge = np.arange(len(_EDGE_BUCKETS))
+        result[1 + edge] -= above  # an edge bucket's values above its edge belong in the next bin
+        result[2 + edge] += above
         result[1] -= self._zeros  # bucket 0 counted in the first decade bin; its zeros belong in bin 0
         result[0] += self._zeros
-        for bucket in np.flatnonzero(exact):
-            values = members[int(bucket)]
-            result += np.bincount(1 + np.searchsorted(_DECADE_EDGES, values, side="left"), minlength=size)
         return result.astype(np.int64)

@@ -88,6 +88,9 @@ class OnnxRuntimeRunner:
         # Q/DQ stay explicit at every level: ONNX Runtime would otherwise fuse them into its own
         # integer kernels, and the target is meant to show the Q/DQ model's quantization as written
         options.add_session_config_entry("session.disable_quant_qdq", "1")
+        # idle worker threads sleep instead of spinning: trtdiff compares tensors (and loads its
+        # comparison kernel) on the same cores while a model runs, and spinning would take their time
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         _apply_session_options(options, self._session_options)
         with session_source(self._model) as source:
             try:
