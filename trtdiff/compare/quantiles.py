@@ -74,9 +74,9 @@ class ErrorDistribution:
         """Quantiles with numpy's 'linear' interpolation (NaN when there are no values)."""
         n = self._values.size
         ranks = self._ranks(qs, n)
-        needed = {self._bucket_of(k) for pair in ranks for k in pair if k >= self._zeros}
-        members = gather_buckets(self._values, needed, self._counts)
-        return [self._quantile(members, pair, q, n) for pair, q in zip(ranks, qs)]
+        statistics = self._order_statistics({k for pair in ranks for k in pair})
+        return [self._interpolate(statistics, pair, q, n) for pair, q in zip(ranks, qs)]
+
     @staticmethod
     def _ranks(qs: tuple[float, ...], n: int) -> list[tuple[int, ...]]:
         if n == 0:
@@ -87,26 +87,26 @@ class ErrorDistribution:
             ranks.append((low, min(low + 1, n - 1)))
         return ranks
 
-    def _bucket_of(self, k: int) -> int:
-        return int(np.searchsorted(self._cumulative, k, side="right"))
+    def _order_statistics(self, ranks: set[int]) -> dict[int, float]:
+        """The k-th smallest value for each k in `ranks`: one gather pass over the values for the
+        buckets holding them, and one partition per bucket."""
+        statistics = {k: 0.0 for k in ranks if k < self._zeros}
+        by_bucket: dict[int, list[int]] = {}
+        for k in sorted(ranks - set(statistics)):
+            by_bucket.setdefault(int(np.searchsorted(self._cumulative, k, side="right")), []).append(k)
+        members = gather_buckets(self._values, by_bucket, self._counts)
+        for bucket, ks in by_bucket.items():
+            below = int(self._cumulative[bucket - 1]) if bucket else 0
+            ordered = np.partition(members[bucket], [k - below for k in ks])
+            statistics.update((k, float(ordered[k - below])) for k in ks)
+        return statistics
 
-    def _order_statistic(self, members: dict[int, np.ndarray], k: int) -> float:
-        if k < self._zeros:
-            return 0.0
-        bucket = self._bucket_of(k)
-        below = int(self._cumulative[bucket - 1]) if bucket else 0
-        return float(np.partition(members[bucket], k - below)[k - below])
-
-    def _quantile(self, members: dict[int, np.ndarray], pair: tuple[int, ...], q: float, n: int) -> float:
+    @staticmethod
+    def _interpolate(statistics: dict[int, float], pair: tuple[int, ...], q: float, n: int) -> float:
         if not pair:
             return math.nan
         low, high = pair
-        low_value = self._order_statistic(members, low)
-        position = q * (n - 1)
-        if high == low or position == low:
-            return low_value
-        high_value = self._order_statistic(members, high)
-        return low_value + (high_value - low_value) * (position - low)
+        return statistics[low] + (statistics[high] - statistics[low]) * (q * (n - 1) - low)
 
     def histogram(self) -> np.ndarray:
         """Bins: exactly 0, then (10^(d-1), 10^d] per decade, then above 10^5. Bucket 0 holds the
