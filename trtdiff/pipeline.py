@@ -8,10 +8,8 @@ one being compared.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,15 +22,14 @@ from trtdiff.attribution import Attribution, annotate, attribute, drop_unselecte
 from trtdiff.compare.accumulate import warm_up
 from trtdiff.compare.align import AlignedResults, align_results
 from trtdiff.compare.tolerance import ToleranceSpec
-from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds, InputSettings, describe_inputs, generate_inputs, input_specs, \
     load_inputs, nan_report, save_npz, validate_feeds
 from trtdiff.model import TensorInfo, check_names_exist, comparable_tensors, inferred_value_info, load_model, \
     tensor_info, topological_nodes, with_outputs
 from trtdiff.result import Comparison, GraphNode, RunSettings, UnmarkedTensors
-from trtdiff.runners.base import Runner, infer_each
+from trtdiff.runners.base import Runner
 from trtdiff.runners.onnxrt import OnnxRuntimeRunner
-from trtdiff.segmented import plan_segments, run_segments
+from trtdiff.target_run import compare_target
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +39,6 @@ class BuiltTarget:
     warnings: tuple[str, ...]
 
 
-COMPARE_WORKERS = min(4, os.cpu_count() or 1)  # per-tensor comparisons run in parallel (numpy releases the GIL)
 
 ModelBuilder = Callable[[onnx.ModelProto, Feeds], BuiltTarget]
 RunnerFactory = Callable[[onnx.ModelProto], Runner]
@@ -158,7 +154,7 @@ def run_comparison(request: RunRequest) -> Comparison:
     # load the compiled comparison kernel while the reference runs (numba's import takes most of a
     # second): started here rather than earlier, so that it does not hold the GIL while `prepare` runs
     threading.Thread(target=warm_up, name="trtdiff-kernel-warm-up", daemon=True).start()
-    reference = _reference_tensors(request, prepared, with_attribution_inputs=request.attribution == "on")
+    reference = _reference_tensors(request, prepared, with_attribution_inputs=request.attribution != "off")
     timings["reference_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -168,13 +164,15 @@ def run_comparison(request: RunRequest) -> Comparison:
     attributed = _attribute(request, prepared, built.model, reference, timings) if request.attribution == "on" else None
 
     mark = time.perf_counter()
-    aligned = compare_target(request, prepared, built.model, reference)
+    # "on-failure": the reference tensors stay until the verdict is known (it costs no peak memory:
+    # they are all held when the target starts anyway), so a failing run needs no second reference run
+    keep = request.attribution == "on-failure"
+    aligned = compare_target(request, prepared, built.model, reference, keep_reference=keep)
     timings["target_and_compare_s"] = time.perf_counter() - mark
     comparison = assemble(request, prepared, aligned, timings)
-    if request.attribution == "on-failure" and not comparison.passed:
-        reference = _reference_tensors(request, prepared, with_attribution_inputs=True)
+    if keep and not comparison.passed:
         attributed = _attribute(request, prepared, built.model, reference, timings)
-        del reference
+    reference.clear()
     timings["total_s"] = time.perf_counter() - started
     said = "on" if attributed is not None else _skipped(request)
     comparison = replace(comparison, settings=replace(comparison.settings, attribution=said))
@@ -204,72 +202,6 @@ def _attribute(request: RunRequest, prepared: Prepared, target_model: onnx.Model
     drop_unselected(reference, prepared.selected)
     timings["attribution_s"] = time.perf_counter() - mark
     return result
-
-
-def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
-                   reference: dict[str, np.ndarray]) -> AlignedResults:
-    """Run the target and compare each tensor as it arrives; reference tensors are dropped as
-    they are used."""
-    target_names = {o for node in target_model.graph.node for o in node.output} | {
-        o.name for o in target_model.graph.output}
-    wanted = [n for n in prepared.selected if n in target_names]
-    if request.selection.mark_all and request.target.own_tensors:
-        reference_names = {t.name for t in prepared.tensors}
-        own, _ = comparable_tensors(target_model, request.selection.include_shape_tensors)
-        wanted += [t.name for t in own if t.name not in reference_names and t.name not in wanted]
-    if not wanted:
-        raise UsageError("the target model shares no tensor names with the reference",
-                         "tensors are aligned by name only",
-                         "convert the model with a tool that keeps tensor names, or compare outputs "
-                         "that have the same names")
-    kept = _outputs_to_keep(request, prepared)
-    saved: dict[str, np.ndarray] = {}
-    with ThreadPoolExecutor(max_workers=COMPARE_WORKERS) as pool:
-        aligned = AlignedResults(request.tolerances, pool=pool)
-        _run_target(request, prepared, target_model, wanted, reference, aligned, kept, saved)
-        aligned.wait()
-    aligned.reference_only.update({name: None for name in reference})  # never produced by the target
-    reference.clear()
-    if request.save_outputs:
-        save_npz(saved, request.save_outputs)
-    return aligned
-
-
-def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto, wanted: list[str],
-                reference: dict[str, np.ndarray], aligned: AlignedResults, kept: set[str],
-                saved: dict[str, np.ndarray]) -> None:
-    """Run the target, handing each tensor to `aligned` with its reference counterpart."""
-
-    def consume(name: str, array: np.ndarray) -> None:
-        ref = reference.pop(name, None)
-        if name in kept:
-            saved[f"target:{name}"] = array
-            if ref is not None:
-                saved[f"reference:{name}"] = ref
-        aligned.add(name, ref, array)
-
-    if request.target.segmentable and (request.selection.mark_all or request.selection.outputs):
-        sizes = {name: int(getattr(array, "nbytes", 0)) for name, array in reference.items()}
-        segments = plan_segments(target_model, wanted, sizes)
-        if len(segments) > 1:
-            def run(part: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-                with request.target.make_runner(part) as runner:
-                    aligned.target_description = runner.describe()
-                    return runner.infer(feeds)
-
-            run_segments(target_model, segments, prepared.feeds, run, consume, aligned.checkpoint, wanted)
-            return
-    with request.target.make_runner(with_outputs(target_model, wanted)) as runner:
-        infer_each(runner, prepared.feeds, consume)
-        aligned.target_description = runner.describe()
-        aligned.engine_layers = tuple(getattr(runner, "engine_layers", tuple)())
-        aligned.fused_away = set(getattr(runner, "fused_away", list)())
-
-
-def _outputs_to_keep(request: RunRequest, prepared: Prepared) -> set[str]:
-    if not request.save_outputs:
-        return set()
-    return {o.name for o in prepared.model.graph.output} | set(request.selection.outputs)
 
 
 def _save_inputs(request: RunRequest, feeds: Mapping[str, np.ndarray]) -> None:

@@ -106,6 +106,31 @@ def test_unselected_inputs_are_not_reported_as_reference_only(tmp_path):
     assert math.isinf(comparison.offenders[0].score) and comparison.offenders[0].node == "a_square"
 
 
+@pytest.mark.parametrize("outputs", [(), ("a_square",)])
+def test_on_failure_attributes_from_the_one_reference_run_and_lists_only_selected_tensors(tmp_path, outputs):
+    from trtdiff.commands.targets import target_from_options
+    from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
+    from trtdiff.runners.onnxrt import OnnxRuntimeRunner
+
+    reference_runs = []
+
+    def reference_runner(model):
+        reference_runs.append([o.name for o in model.graph.output])
+        return OnnxRuntimeRunner(model, optimize=False, name="reference")
+
+    request = RunRequest(model_path=save(build.two_culprits(), tmp_path / "m.onnx"),
+                         target=target_from_options({"fp16": True}),
+                         selection=TensorSelection(mark_all=not outputs, outputs=outputs),
+                         reference_runner=reference_runner, attribution="on-failure")
+    comparison = run_comparison(request)
+    assert not comparison.passed and comparison.settings.attribution == "on"
+    assert len(reference_runs) == 1  # the failing verdict reused the held reference tensors
+    assert comparison.offenders[0].node == "a_square" and math.isinf(comparison.offenders[0].score)
+    assert not [t.name for t in comparison.tensors if t.status == "reference_only"]
+    if outputs:  # the inputs held for the shadow model are not listed as tensors
+        assert [t.name for t in comparison.tensors] == ["a_square", "y"]
+
+
 @pytest.mark.parametrize("text,expected", [("4G", 4 << 30), ("512M", 512 << 20), ("1.5GiB", 3 << 29),
                                            ("1000", 1000), ("64kb", 64 << 10)])
 def test_parse_size(text, expected):

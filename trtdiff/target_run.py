@@ -1,0 +1,96 @@
+"""The target side of a comparison: run the target (in topological segments when its runner is
+cheap to start) and hand each tensor, with its reference counterpart, to the comparison."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import numpy as np
+import onnx
+
+from trtdiff.compare.align import AlignedResults
+from trtdiff.errors import UsageError
+from trtdiff.inputs import save_npz
+from trtdiff.model import comparable_tensors, with_outputs
+from trtdiff.runners.base import infer_each
+from trtdiff.segmented import plan_segments, run_segments
+
+if TYPE_CHECKING:
+    from trtdiff.pipeline import Prepared, RunRequest
+
+COMPARE_WORKERS = min(4, os.cpu_count() or 1)  # per-tensor comparisons run in parallel (the kernel releases the GIL)
+
+
+def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
+                   reference: dict[str, np.ndarray], keep_reference: bool = False) -> AlignedResults:
+    """Run the target and compare each tensor as it arrives; reference tensors are dropped as
+    they are used, unless `keep_reference`."""
+    target_names = {o for node in target_model.graph.node for o in node.output} | {
+        o.name for o in target_model.graph.output}
+    wanted = [n for n in prepared.selected if n in target_names]
+    if request.selection.mark_all and request.target.own_tensors:
+        reference_names = {t.name for t in prepared.tensors}
+        own, _ = comparable_tensors(target_model, request.selection.include_shape_tensors)
+        wanted += [t.name for t in own if t.name not in reference_names and t.name not in wanted]
+    if not wanted:
+        raise UsageError("the target model shares no tensor names with the reference",
+                         "tensors are aligned by name only",
+                         "convert the model with a tool that keeps tensor names, or compare outputs "
+                         "that have the same names")
+    kept = _outputs_to_keep(request, prepared)
+    saved: dict[str, np.ndarray] = {}
+    with ThreadPoolExecutor(max_workers=COMPARE_WORKERS) as pool:
+        aligned = AlignedResults(request.tolerances, pool=pool)
+        used = _run_target(request, prepared, target_model, wanted, reference, aligned, kept, saved, keep_reference)
+        aligned.wait()
+    selected = set(prepared.selected)
+    never = [name for name in reference if name in selected and name not in used]  # the target lacks them
+    aligned.reference_only.update({name: None for name in never})
+    if not keep_reference:
+        reference.clear()
+    if request.save_outputs:
+        save_npz(saved, request.save_outputs)
+    return aligned
+
+
+def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto, wanted: list[str],
+                reference: dict[str, np.ndarray], aligned: AlignedResults, kept: set[str],
+                saved: dict[str, np.ndarray], keep_reference: bool) -> set[str]:
+    """Run the target, handing each tensor to `aligned` with its reference counterpart (taken out
+    of `reference` unless `keep_reference`); returns the names handed over."""
+    used: set[str] = set()
+
+    def consume(name: str, array: np.ndarray) -> None:
+        ref = reference.get(name) if keep_reference else reference.pop(name, None)
+        used.add(name)
+        if name in kept:
+            saved[f"target:{name}"] = array
+            if ref is not None:
+                saved[f"reference:{name}"] = ref
+        aligned.add(name, ref, array)
+
+    if request.target.segmentable and (request.selection.mark_all or request.selection.outputs):
+        sizes = {name: int(getattr(array, "nbytes", 0)) for name, array in reference.items()}
+        segments = plan_segments(target_model, wanted, sizes)
+        if len(segments) > 1:
+            def run(part: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                with request.target.make_runner(part) as runner:
+                    aligned.target_description = runner.describe()
+                    return runner.infer(feeds)
+
+            run_segments(target_model, segments, prepared.feeds, run, consume, aligned.checkpoint, wanted)
+            return used
+    with request.target.make_runner(with_outputs(target_model, wanted)) as runner:
+        infer_each(runner, prepared.feeds, consume)
+        aligned.target_description = runner.describe()
+        aligned.engine_layers = tuple(getattr(runner, "engine_layers", tuple)())
+        aligned.fused_away = set(getattr(runner, "fused_away", list)())
+    return used
+
+
+def _outputs_to_keep(request: RunRequest, prepared: Prepared) -> set[str]:
+    if not request.save_outputs:
+        return set()
+    return {o.name for o in prepared.model.graph.output} | set(request.selection.outputs)
