@@ -167,3 +167,12 @@ def test_histogram_splits_values_at_each_decade_edge_exactly():
     kernel_path, _ = compute_metrics(np.zeros_like(values), values, 1, 0)  # counts from the kernel
     numpy_path = ErrorDistribution(values).histogram()  # counts from numpy
     assert list(kernel_path.histogram[:-1]) == expected.tolist() == numpy_path.tolist()
+
+
+def test_errors_beyond_float32_range_are_clamped_alike_on_both_passes():
+    ref = np.array([-3e38, 1.0] * 8, np.float32)
+    tgt = np.array([3e38, 1.0] * 8, np.float32)  # |t - r| = 6e38: finite in float64, not in float32
+    fast, _ = compute_metrics(ref, tgt, 0, 0)
+    with_nan, _ = compute_metrics(np.append(ref, np.nan), np.append(tgt, np.nan), 0, 0)  # the general pass
+    assert fast.max_abs == with_nan.max_abs == pytest.approx(6e38)
+    assert fast.p99_abs == with_nan.p99_abs == pytest.approx(float(np.finfo(np.float32).max))

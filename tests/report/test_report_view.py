@@ -170,3 +170,18 @@ def test_minimal_comparison_gives_a_view():
     assert view["chart_svg"] == "" and view["table"]["rows"] == []
     assert view["first_divergence"] is None and view["bisect"] is None
     assert view["engine_layers"] is None
+
+
+@pytest.mark.parametrize("said,expected", [
+    ("skipped: the verdict passed (--attribute runs it anyway)", "attribution skipped: the verdict passed"),
+    ("off", "attribution was off (--attribute turns it on)"),
+    ("on", "no local errors in this result"),
+])
+def test_an_empty_offender_table_says_why(said, expected):
+    base = minimal_comparison()
+    comparison = dataclasses.replace(base, offenders=(),
+                                     settings=dataclasses.replace(base.settings, attribution=said))
+    assert expected in view_from_comparison(comparison)["no_offenders"]
+    from trtdiff.report.html import render_report
+
+    assert expected in render_report(comparison).replace("&#39;", "'")

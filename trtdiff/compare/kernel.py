@@ -71,7 +71,7 @@ def accumulate_finite(ref, tgt, atol, rtol, rel_floor, sums, counts, abs_errors,
         err_sq += e * e
         mismatches += e > atol + rtol * ar
         zeros += e == 0.0
-        errors[i] = np.float32(e)
+        errors[i] = np.float32(min(e, FLOAT32_MAX))  # two finite float32 can differ by more than its max
     if nonfinite:
         return False
     if keep_rel:
@@ -180,14 +180,17 @@ def _nonfinite(r, t, counts):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def select(values, wanted, shift, count):  # pragma: no cover - compiled
-    """The `count` values whose bucket (float32 bits >> shift) is marked in `wanted`, in order
-    (`count`: how many there are, from the bucket counts). Branch-free: every value is written,
-    only the wanted ones advance the position."""
+def select(values, slots, shift, sizes):  # pragma: no cover - compiled
+    """The values of the wanted buckets, grouped by bucket: `slots[b]` is bucket b's position among
+    the wanted ones (-1: not wanted) and `sizes` how many values each holds (from the bucket
+    counts). Returns one array, bucket after bucket, each in the values' order."""
     bits = values.view(np.int32)
-    out = np.empty(count + 1, np.float32)
-    j = 0
+    ends = np.cumsum(sizes)
+    positions = ends - sizes
+    out = np.empty(ends[-1], np.float32)
     for i in range(values.size):
-        out[j] = values[i]
-        j += wanted[bits[i] >> shift]
-    return out[:count]
+        slot = slots[bits[i] >> shift]
+        if slot >= 0 and positions[slot] < ends[slot]:  # the bound only guards against wrong sizes
+            out[positions[slot]] = values[i]
+            positions[slot] += 1
+    return out

@@ -44,11 +44,12 @@ def gather_buckets(values: np.ndarray, buckets: Iterable[int], counts: np.ndarra
     wanted = sorted(set(buckets))
     if not wanted:
         return {}
-    lookup = np.zeros(FINE_BUCKETS, dtype=np.int64)
-    lookup[wanted] = 1
-    members = select(np.ascontiguousarray(values, dtype=np.float32), lookup, BUCKET_SHIFT, int(counts[wanted].sum()))
-    member_buckets = members.view(np.int32) >> BUCKET_SHIFT
-    return {b: members[member_buckets == b] for b in wanted}
+    slots = np.full(FINE_BUCKETS, -1, dtype=np.int64)
+    slots[wanted] = np.arange(len(wanted))
+    sizes = counts[wanted].astype(np.int64)
+    members = select(np.ascontiguousarray(values, dtype=np.float32), slots, BUCKET_SHIFT, sizes)
+    ends = np.cumsum(sizes)
+    return {b: members[end - size:end] for b, size, end in zip(wanted, sizes, ends)}
 
 
 class ErrorDistribution:
@@ -89,7 +90,8 @@ class ErrorDistribution:
 
     def _order_statistics(self, ranks: set[int]) -> dict[int, float]:
         """The k-th smallest value for each k in `ranks`: one gather pass over the values for the
-        buckets holding them, and one partition per bucket."""
+        buckets holding them, then a partition per rank, except that the (k+1)-th smallest is the
+        least of what a partition at k left above it (how numpy's quantile does it)."""
         statistics = {k: 0.0 for k in ranks if k < self._zeros}
         by_bucket: dict[int, list[int]] = {}
         for k in sorted(ranks - set(statistics)):
@@ -97,8 +99,14 @@ class ErrorDistribution:
         members = gather_buckets(self._values, by_bucket, self._counts)
         for bucket, ks in by_bucket.items():
             below = int(self._cumulative[bucket - 1]) if bucket else 0
-            ordered = np.partition(members[bucket], [k - below for k in ks])
-            statistics.update((k, float(ordered[k - below])) for k in ks)
+            ordered, partitioned_at = members[bucket], None
+            for i in (k - below for k in ks):
+                if partitioned_at is not None and i == partitioned_at + 1:
+                    statistics[i + below] = float(ordered[i:].min())
+                    partitioned_at = None
+                else:
+                    ordered = np.partition(members[bucket], i)
+                    statistics[i + below], partitioned_at = float(ordered[i]), i
         return statistics
 
     @staticmethod

@@ -36,6 +36,7 @@ def view_from_comparison(comparison: Comparison, *, command: str | None = None) 
                           else "Not recorded: no tensors were compared."),
         "outputs": output_rows(comparison, ids),
         "top_offenders": offender_rows(comparison, ids)[:SUMMARY_OFFENDERS],
+        "no_offenders": _no_offenders(comparison),
         "warnings": list(comparison.warnings),
         "unmarked": [{"node": u.node, "op_type": u.op_type, "count": fmt.fmt_count(u.count),
                       "reason": u.reason} for u in comparison.unmarked],
@@ -48,6 +49,16 @@ def view_from_comparison(comparison: Comparison, *, command: str | None = None) 
         "environment": environment_view(comparison, command),
         "generator": f"trtdiff {__version__}",
     }
+
+
+def _no_offenders(comparison: Comparison) -> str:
+    """Why the offender table is empty: attribution was off or skipped, or found nothing."""
+    said = comparison.settings.attribution
+    if said.startswith("skipped"):
+        return f"No offenders were ranked: attribution {said}."
+    if said == "off":
+        return "No offenders were ranked: attribution was off (--attribute turns it on)."
+    return "No offenders were ranked (no local errors in this result)."
 
 
 def _worst_key(tensor: TensorResult) -> float:
