@@ -154,7 +154,7 @@ def run_comparison(request: RunRequest) -> Comparison:
     # load the compiled comparison kernel while the reference runs (numba's import takes most of a
     # second): started here rather than earlier, so that it does not hold the GIL while `prepare` runs
     threading.Thread(target=warm_up, name="trtdiff-kernel-warm-up", daemon=True).start()
-    reference = _reference_tensors(request, prepared, with_attribution_inputs=request.attribution != "off")
+    reference = _reference_tensors(request, prepared, with_attribution_inputs=request.attribution == "on")
     timings["reference_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -164,15 +164,15 @@ def run_comparison(request: RunRequest) -> Comparison:
     attributed = _attribute(request, prepared, built.model, reference, timings) if request.attribution == "on" else None
 
     mark = time.perf_counter()
-    # "on-failure": the reference tensors stay until the verdict is known (it costs no peak memory:
-    # they are all held when the target starts anyway), so a failing run needs no second reference run
-    keep = request.attribution == "on-failure"
-    aligned = compare_target(request, prepared, built.model, reference, keep_reference=keep)
+    aligned = compare_target(request, prepared, built.model, reference)
     timings["target_and_compare_s"] = time.perf_counter() - mark
     comparison = assemble(request, prepared, aligned, timings)
-    if keep and not comparison.passed:
+    if request.attribution == "on-failure" and not comparison.passed:
+        # the reference tensors were dropped as they were compared, which keeps a passing run as
+        # lean as one without attribution (their memory is reused); a failing run computes them again
+        reference = _reference_tensors(request, prepared, with_attribution_inputs=True)
         attributed = _attribute(request, prepared, built.model, reference, timings)
-    reference.clear()
+        reference.clear()
     timings["total_s"] = time.perf_counter() - started
     said = "on" if attributed is not None else _skipped(request)
     comparison = replace(comparison, settings=replace(comparison.settings, attribution=said))

@@ -24,9 +24,9 @@ COMPARE_WORKERS = min(4, os.cpu_count() or 1)  # per-tensor comparisons run in p
 
 
 def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
-                   reference: dict[str, np.ndarray], keep_reference: bool = False) -> AlignedResults:
+                   reference: dict[str, np.ndarray]) -> AlignedResults:
     """Run the target and compare each tensor as it arrives; reference tensors are dropped as
-    they are used, unless `keep_reference`."""
+    they are used."""
     target_names = {o for node in target_model.graph.node for o in node.output} | {
         o.name for o in target_model.graph.output}
     wanted = [n for n in prepared.selected if n in target_names]
@@ -43,13 +43,10 @@ def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.M
     saved: dict[str, np.ndarray] = {}
     with ThreadPoolExecutor(max_workers=COMPARE_WORKERS) as pool:
         aligned = AlignedResults(request.tolerances, pool=pool)
-        used = _run_target(request, prepared, target_model, wanted, reference, aligned, kept, saved, keep_reference)
+        _run_target(request, prepared, target_model, wanted, reference, aligned, kept, saved)
         aligned.wait()
-    selected = set(prepared.selected)
-    never = [name for name in reference if name in selected and name not in used]  # the target lacks them
-    aligned.reference_only.update({name: None for name in never})
-    if not keep_reference:
-        reference.clear()
+    aligned.reference_only.update({name: None for name in reference})  # never produced by the target
+    reference.clear()
     if request.save_outputs:
         save_npz(saved, request.save_outputs)
     return aligned
@@ -57,14 +54,11 @@ def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.M
 
 def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto, wanted: list[str],
                 reference: dict[str, np.ndarray], aligned: AlignedResults, kept: set[str],
-                saved: dict[str, np.ndarray], keep_reference: bool) -> set[str]:
-    """Run the target, handing each tensor to `aligned` with its reference counterpart (taken out
-    of `reference` unless `keep_reference`); returns the names handed over."""
-    used: set[str] = set()
+                saved: dict[str, np.ndarray]) -> None:
+    """Run the target, handing each tensor to `aligned` with its reference counterpart."""
 
     def consume(name: str, array: np.ndarray) -> None:
-        ref = reference.get(name) if keep_reference else reference.pop(name, None)
-        used.add(name)
+        ref = reference.pop(name, None)
         if name in kept:
             saved[f"target:{name}"] = array
             if ref is not None:
@@ -81,13 +75,12 @@ def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.Mode
                     return runner.infer(feeds)
 
             run_segments(target_model, segments, prepared.feeds, run, consume, aligned.checkpoint, wanted)
-            return used
+            return
     with request.target.make_runner(with_outputs(target_model, wanted)) as runner:
         infer_each(runner, prepared.feeds, consume)
         aligned.target_description = runner.describe()
         aligned.engine_layers = tuple(getattr(runner, "engine_layers", tuple)())
         aligned.fused_away = set(getattr(runner, "fused_away", list)())
-    return used
 
 
 def _outputs_to_keep(request: RunRequest, prepared: Prepared) -> set[str]:

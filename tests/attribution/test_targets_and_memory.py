@@ -107,7 +107,7 @@ def test_unselected_inputs_are_not_reported_as_reference_only(tmp_path):
 
 
 @pytest.mark.parametrize("outputs", [(), ("a_square",)])
-def test_on_failure_attributes_from_the_one_reference_run_and_lists_only_selected_tensors(tmp_path, outputs):
+def test_on_failure_runs_the_reference_again_for_attribution_and_lists_only_selected_tensors(tmp_path, outputs):
     from trtdiff.commands.targets import target_from_options
     from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
     from trtdiff.runners.onnxrt import OnnxRuntimeRunner
@@ -124,11 +124,34 @@ def test_on_failure_attributes_from_the_one_reference_run_and_lists_only_selecte
                          reference_runner=reference_runner, attribution="on-failure")
     comparison = run_comparison(request)
     assert not comparison.passed and comparison.settings.attribution == "on"
-    assert len(reference_runs) == 1  # the failing verdict reused the held reference tensors
+    # the comparison dropped the reference tensors as it went; the failing verdict ran it again,
+    # holding the tensors the shadow models read as well
+    assert len(reference_runs) == 2 and set(reference_runs[0]) <= set(reference_runs[1])
     assert comparison.offenders[0].node == "a_square" and math.isinf(comparison.offenders[0].score)
     assert not [t.name for t in comparison.tensors if t.status == "reference_only"]
     if outputs:  # the inputs held for the shadow model are not listed as tensors
         assert [t.name for t in comparison.tensors] == ["a_square", "y"]
+
+
+def test_on_failure_costs_a_passing_run_nothing(tmp_path):
+    from trtdiff.commands.targets import target_from_options
+    from trtdiff.compare.tolerance import ToleranceSpec
+    from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
+    from trtdiff.runners.onnxrt import OnnxRuntimeRunner
+
+    reference_runs = []
+
+    def reference_runner(model):
+        reference_runs.append(model)
+        return OnnxRuntimeRunner(model, optimize=False, name="reference")
+
+    request = RunRequest(model_path=save(build.cancellation(), tmp_path / "c.onnx"),
+                         target=target_from_options({"fp16": True}), selection=TensorSelection(mark_all=True),
+                         tolerances=ToleranceSpec(atol=1e3, rtol=1.0), reference_runner=reference_runner,
+                         attribution="on-failure")
+    comparison = run_comparison(request)
+    assert comparison.passed and len(reference_runs) == 1 and "attribution_s" not in comparison.timings
+    assert comparison.settings.attribution.startswith("skipped") and not comparison.offenders
 
 
 @pytest.mark.parametrize("text,expected", [("4G", 4 << 30), ("512M", 512 << 20), ("1.5GiB", 3 << 29),
