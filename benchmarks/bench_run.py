@@ -105,10 +105,13 @@ def main() -> None:
         model_path = str(Path(tmp) / "convnet.onnx")
         onnx.save(build_convnet(args.blocks, args.size), model_path)
         model_bytes = Path(model_path).stat().st_size
-        plain = [measure("plain", model_path) for _ in range(args.repeats)]
         json_path = str(Path(tmp) / "r.json")
-        variants = {label: [measure("trtdiff", model_path, json_path, *flags) for _ in range(args.repeats)]
-                    for label, flags in VARIANTS.items()}
+        plain: list[dict[str, Any]] = []
+        variants: dict[str, list[dict[str, Any]]] = {label: [] for label in VARIANTS}
+        for _ in range(args.repeats):  # round robin, so that a machine slowing down hits every variant alike
+            plain.append(measure("plain", model_path))
+            for label, flags in VARIANTS.items():
+                variants[label].append(measure("trtdiff", model_path, json_path, *flags))
     report(plain, variants, model_bytes, args)
 
 
