@@ -33,11 +33,13 @@ from trtdiff.target_run import compare_target
 
 log = logging.getLogger(__name__)
 
+ATTRIBUTION_MODES = ("on", "off", "on-failure")
+
+
 @dataclass(frozen=True)
 class BuiltTarget:
     model: onnx.ModelProto
     warnings: tuple[str, ...]
-
 
 
 ModelBuilder = Callable[[onnx.ModelProto, Feeds], BuiltTarget]
@@ -83,6 +85,10 @@ class RunRequest:
     # (only when the verdict fails, with a second reference run: a passing run does not pay for it)
     attribution: str = "off"
     memory_budget: int | None = None  # bytes of tensors a shadow model may feed and produce
+
+    def __post_init__(self) -> None:
+        if self.attribution not in ATTRIBUTION_MODES:
+            raise ValueError(f"attribution must be one of {ATTRIBUTION_MODES}, not {self.attribution!r}")
 
 
 @dataclass
@@ -161,7 +167,9 @@ def run_comparison(request: RunRequest) -> Comparison:
     built = request.target.build_model(prepared.model, prepared.feeds)
     prepared.warnings.extend(request.target.notes + built.warnings)
     timings["target_build_s"] = time.perf_counter() - mark
-    attributed = _attribute(request, prepared, built.model, reference, timings) if request.attribution == "on" else None
+    attributed = None
+    if request.attribution == "on":
+        attributed = _attribute(request, prepared, built.model, reference, timings)
 
     mark = time.perf_counter()
     aligned = compare_target(request, prepared, built.model, reference)
@@ -170,7 +178,9 @@ def run_comparison(request: RunRequest) -> Comparison:
     if request.attribution == "on-failure" and not comparison.passed:
         # the reference tensors were dropped as they were compared, which keeps a passing run as
         # lean as one without attribution (their memory is reused); a failing run computes them again
+        mark = time.perf_counter()
         reference = _reference_tensors(request, prepared, with_attribution_inputs=True)
+        timings["reference_again_s"] = time.perf_counter() - mark
         attributed = _attribute(request, prepared, built.model, reference, timings)
         reference.clear()
     timings["total_s"] = time.perf_counter() - started

@@ -127,6 +127,7 @@ def test_on_failure_runs_the_reference_again_for_attribution_and_lists_only_sele
     # the comparison dropped the reference tensors as it went; the failing verdict ran it again,
     # holding the tensors the shadow models read as well
     assert len(reference_runs) == 2 and set(reference_runs[0]) <= set(reference_runs[1])
+    assert comparison.timings["reference_again_s"] > 0
     assert comparison.offenders[0].node == "a_square" and math.isinf(comparison.offenders[0].score)
     assert not [t.name for t in comparison.tensors if t.status == "reference_only"]
     if outputs:  # the inputs held for the shadow model are not listed as tensors
