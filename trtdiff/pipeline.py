@@ -185,7 +185,7 @@ def run_comparison(request: RunRequest) -> Comparison:
         reference.clear()
     timings["total_s"] = time.perf_counter() - started
     said = "on" if attributed is not None else _skipped(request)
-    comparison = replace(comparison, settings=replace(comparison.settings, attribution=said))
+    comparison = replace(comparison, settings=replace(comparison.settings, attribution=said), timings=dict(timings))
     return annotate(comparison, attributed) if attributed is not None else comparison
 
 
