@@ -176,3 +176,20 @@ def test_errors_beyond_float32_range_are_clamped_alike_on_both_passes():
     with_nan, _ = compute_metrics(np.append(ref, np.nan), np.append(tgt, np.nan), 0, 0)  # the general pass
     assert fast.max_abs == with_nan.max_abs == pytest.approx(6e38)
     assert fast.p99_abs == with_nan.p99_abs == pytest.approx(float(np.finfo(np.float32).max))
+
+
+def test_an_infinite_neighbour_does_not_turn_an_exact_quantile_into_nan():
+    assert ErrorDistribution(np.array([0.05, 0.05, np.inf], np.float32)).quantiles((0.5,)) == [pytest.approx(0.05)]
+    ref = np.array([1, 1, 0], np.float32)
+    tgt = np.array([1.05, 1.05, 1e33], np.float32)  # relative error of the last element: inf in float32
+    assert compute_metrics(ref, tgt, 0.01, 0.1, "median")[1]
+
+
+def test_extreme_tolerances_take_the_general_pass_and_agree_with_numpy():
+    rng = np.random.default_rng(3)
+    ref = rng.normal(0, 1e30, 5000).astype(np.float32)
+    tgt = (ref * np.float32(1.001)).astype(np.float32)
+    m, _ = compute_metrics(ref, tgt, 0.0, 1e-3, rel_floor=1e-300)
+    expected = _reference_metrics(ref, tgt, 0.0, 1e-3, floor=1e-300)
+    for key in ("max_abs", "mean_abs", "max_rel", "mean_rel", "mismatches"):
+        assert getattr(m, key) == pytest.approx(expected[key], rel=1e-9), key

@@ -175,6 +175,7 @@ def run_comparison(request: RunRequest) -> Comparison:
     aligned = compare_target(request, prepared, built.model, reference)
     timings["target_and_compare_s"] = time.perf_counter() - mark
     comparison = assemble(request, prepared, aligned, timings)
+    del aligned  # its work arrays, before any attribution run
     if request.attribution == "on-failure" and not comparison.passed:
         # the reference tensors were dropped as they were compared, which keeps a passing run as
         # lean as one without attribution (their memory is reused); a failing run computes them again

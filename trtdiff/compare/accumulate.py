@@ -47,7 +47,7 @@ class Accumulator:
             ref_chunk, target_chunk = _kernel_input(ref[start:stop]), _kernel_input(target[start:stop])
             args = (ref_chunk, target_chunk, float(atol), float(rtol), float(rel_floor), acc.sums, acc.counts,
                     acc.abs_errors, acc.rel_errors, keep_rel, acc.bucket_counts, EDGE_BITS, BUCKET_SHIFT)
-            simd = ref_chunk.dtype == target_chunk.dtype == np.float32
+            simd = ref_chunk.dtype == target_chunk.dtype == np.float32 and _simd_safe(atol, rtol, rel_floor)
             if not (simd and kernel.accumulate_finite(*args)):  # declined: a NaN or Inf in the chunk
                 kernel.accumulate(*args)
         return acc
@@ -79,6 +79,12 @@ class Accumulator:
     tgt_sq = property(lambda self: float(self.sums[layout.TGT_SQ]))
     err_sq = property(lambda self: float(self.sums[layout.ERR_SQ]))
     ref_max_abs = property(lambda self: float(self.sums[layout.REF_MAX]))
+
+
+def _simd_safe(atol: float, rtol: float, rel_floor: float) -> bool:
+    """Whether the SIMD pass's no-Inf promise holds: with float32 inputs (errors below 7e38) and
+    these tolerances no relative error, threshold or sum can overflow float64."""
+    return rel_floor >= 1e-250 and rtol <= 1e250 and atol <= 1e300
 
 
 def _kernel_input(chunk: np.ndarray) -> np.ndarray:

@@ -114,7 +114,10 @@ class ErrorDistribution:
         if not pair:
             return math.nan
         low, high = pair
-        return statistics[low] + (statistics[high] - statistics[low]) * (q * (n - 1) - low)
+        fraction = q * (n - 1) - low
+        if high == low or fraction == 0:
+            return statistics[low]  # also when the next value is inf (inf * 0 would be NaN)
+        return statistics[low] + (statistics[high] - statistics[low]) * fraction
 
     def histogram(self) -> np.ndarray:
         """Bins: exactly 0, then (10^(d-1), 10^d] per decade, then above 10^5. Bucket 0 holds the
