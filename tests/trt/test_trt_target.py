@@ -47,18 +47,23 @@ def test_factory_gives_the_runner_the_unmarked_model(model):
     assert runner.tensors == ["relu1_out"]
 
 
-def test_target_spec_applies_the_plan_natively(model):
+def _precision_options(args: list[str]) -> dict:
+    """The options dict the precision flags `args` parse into, as a command would receive it."""
     from trtdiff.commands.precision_options import precision_options
 
-    captured = {}
+    captured: dict = {}
 
     @click.command()
     @precision_options
     def command(**kwargs):
         captured.update(kwargs)
 
-    CliRunner().invoke(command, ["--fp16", "--keep-fp32", "softmax"], catch_exceptions=False)
-    spec = trt_target_from_options(captured)
+    CliRunner().invoke(command, args, catch_exceptions=False)
+    return captured
+
+
+def test_target_spec_applies_the_plan_natively(model):
+    spec = trt_target_from_options(_precision_options(["--fp16", "--keep-fp32", "softmax"]))
     assert spec.description.endswith("on TensorRT") and "fp16" in spec.description
     assert spec.plan["default"] == "fp16" and spec.plan["mode"] == "native"
     built = spec.build_model(model, {})
@@ -68,17 +73,7 @@ def test_target_spec_applies_the_plan_natively(model):
 
 
 def test_target_spec_without_plan_runs_the_model_as_given(model):
-    from trtdiff.commands.precision_options import precision_options
-
-    captured = {}
-
-    @click.command()
-    @precision_options
-    def command(**kwargs):
-        captured.update(kwargs)
-
-    CliRunner().invoke(command, [], catch_exceptions=False)
-    spec = trt_target_from_options(captured)
+    spec = trt_target_from_options(_precision_options([]))
     assert spec.plan is None and spec.build_model(model, {}).model is model
 
 

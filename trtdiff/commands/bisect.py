@@ -160,5 +160,5 @@ def _resume_command(state: Path) -> str:
         else ["trtdiff", "bisect", "MODEL", "..."]
     if "--state" not in args:
         args += ["--state", str(state)]
-    return " ".join(shlex.quote(a) for a in args)
+    return shlex.join(args)
 

@@ -99,7 +99,7 @@ def write_html_report(setup: Setup, bisect: dict[str, Any], path: str) -> None:
     from trtdiff.report.html import write_report
 
     request = RunRequest(setup.model_path, setup.target_spec, TensorSelection(mark_all=True), setup.input_settings,
-                         setup.tolerance_spec, command=" ".join(shlex.quote(a) for a in ["trtdiff", *sys.argv[1:]]))
+                         setup.tolerance_spec, command=shlex.join(["trtdiff", *sys.argv[1:]]))
     comparison = dataclasses.replace(run_comparison(request), bisect=bisect)
     write_report(comparison, path)
 
@@ -196,4 +196,4 @@ def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set
     for node in options.get("keep_fp32") or ():
         if node in nodes:
             words += ["--keep-fp32", node]
-    return " ".join(shlex.quote(w) for w in words)
+    return shlex.join(words)

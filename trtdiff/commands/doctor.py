@@ -15,11 +15,11 @@ import platform
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass
-from importlib import metadata
 
 import click
 
 from trtdiff import __version__
+from trtdiff.environment import package_version
 from trtdiff.errors import ToolError
 
 
@@ -31,10 +31,8 @@ class Check:
 
 
 def _package_version(name: str) -> Check:
-    try:
-        return Check(name, True, metadata.version(name))
-    except metadata.PackageNotFoundError:
-        return Check(name, False, "not installed")
+    version = package_version(name)
+    return Check(name, version is not None, version or "not installed")
 
 
 def check_tensorrt() -> Check:

@@ -11,12 +11,11 @@ from rich.console import Console
 
 from trtdiff.commands.attribution_options import attribution_from, attribution_options
 from trtdiff.commands.options import input_options, input_settings_from, tolerance_options, tolerances_from
-from trtdiff.commands.targets import reference_from_options, target_from_options, target_options
+from trtdiff.commands.targets import providers_from, reference_from_options, target_from_options, target_options
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import ensure_writable, write_text_atomic
 from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
 from trtdiff.result import comparison_to_json
-from trtdiff.runners.onnxrt import resolve_providers
 from trtdiff.terminal import print_comparison
 
 
@@ -65,11 +64,11 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
                                    options.pop("seed"), options.pop("load_inputs")),
         tolerances=tolerances_from(options.pop("atol"), options.pop("rtol"), options.pop("check"),
                                    options.pop("rel_floor")),
-        reference_providers=tuple(resolve_providers([p.strip() for p in providers.split(",") if p.strip()])),
+        reference_providers=providers_from(providers),
         reference_runner=reference_runner,
         reference_description=reference_description,
         fail_on=fail_on,
-        command=" ".join(shlex.quote(a) for a in ["trtdiff", *sys.argv[1:]]),
+        command=shlex.join(["trtdiff", *sys.argv[1:]]),
         save_inputs=save_inputs,
         save_outputs=save_outputs,
         attribution=attribution,

@@ -61,8 +61,7 @@ def target_from_options(options: dict[str, Any]) -> TargetSpec:
         return trt_target_from_options(options)
     plan = plan_from_options(**options)
     target_model = options.get("target_model")
-    providers = tuple(resolve_providers([p.strip() for p in options.get("target_providers", "cpu").split(",")
-                                         if p.strip()]))
+    providers = providers_from(options.get("target_providers", "cpu"))
     runner_factory = _onnxrt_factory(providers, options.get("target_graph_optimization", "all"))
     if target_model and plan is not None:
         raise UsageError("--target-model was given with a precision option",
@@ -83,6 +82,11 @@ def target_from_options(options: dict[str, Any]) -> TargetSpec:
         plan = plan.for_onnxruntime_cpu()
     return TargetSpec(f"{plan.describe()} on onnxruntime {list(providers)}", plan_builder(plan),
                       runner_factory, plan=plan.to_dict(), notes=notes, segmentable=True)
+
+
+def providers_from(text: str) -> tuple[str, ...]:
+    """ONNX Runtime providers from a comma-separated option (cpu, cuda, ...), checked available."""
+    return tuple(resolve_providers([p.strip() for p in text.split(",") if p.strip()]))
 
 
 def plan_builder(plan: PrecisionPlan) -> Callable[[onnx.ModelProto, Feeds], BuiltTarget]:

@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from trtdiff.report import formatting as fmt
+from trtdiff.report.tables import status_css
 from trtdiff.result import HISTOGRAM_DECADES, HISTOGRAM_LABELS, Comparison, GraphNode, TensorResult
 
 NEIGHBOURHOOD_OFFENDERS = 10
@@ -37,8 +38,7 @@ def _tensor_error(tensor: TensorResult | None) -> tuple[str, str]:
     """(shown error, css class) for a tensor next to a node in a neighbourhood."""
     if tensor is None or tensor.metrics is None:
         return fmt.MISSING, "skip"
-    css = "fail" if tensor.passed is False else ("pass" if tensor.passed else "skip")
-    return fmt.fmt_error(tensor.metrics.max_abs), css
+    return fmt.fmt_error(tensor.metrics.max_abs), status_css(tensor)
 
 
 def _edge(name: str, by_name: dict[str, TensorResult], ids: dict[str, str]) -> dict[str, Any]:
@@ -69,7 +69,8 @@ def _neighbourhood(node: GraphNode, producer: dict[str, GraphNode],
     return {"inputs": inputs, "outputs": outputs}
 
 
-def neighbourhoods(comparison: Comparison, ids: dict[str, str]) -> list[dict[str, Any]]:
+def neighbourhoods(comparison: Comparison, ids: dict[str, str],
+                   offenders: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For each of the top offenders: its producers (with the error it received) and its
     consumers (with the error it passes on). Empty graph: the offender is listed alone."""
     producer = {out: node for node in comparison.graph for out in node.outputs}
@@ -80,12 +81,20 @@ def neighbourhoods(comparison: Comparison, ids: dict[str, str]) -> list[dict[str
     nodes = {node.name: node for node in comparison.graph}
     by_name = {t.name: t for t in comparison.tensors}
     result = []
-    for row in offender_rows(comparison, ids)[:NEIGHBOURHOOD_OFFENDERS]:
+    for row in offenders[:NEIGHBOURHOOD_OFFENDERS]:
         found = nodes.get(row["node"])
         hood = (_neighbourhood(found, producer, consumers, by_name, ids) if found is not None
                 else None)
         result.append({**row, "hood": hood, "tensor_error": _tensor_error(by_name.get(row["tensor"]))[0]})
     return result
+
+
+def worst_key(tensor: TensorResult) -> float:
+    """Sort key for 'worst': the largest max_abs; NaN counts as infinitely bad, no metrics as least."""
+    if tensor.metrics is None:
+        return -math.inf
+    value = tensor.metrics.max_abs
+    return math.inf if math.isnan(value) else value
 
 
 def _bin_edges() -> list[float]:
@@ -113,12 +122,7 @@ def _bars(histogram: tuple[int, ...], atol: float) -> list[dict[str, str]]:
 def histograms(comparison: Comparison, ids: dict[str, str]) -> list[dict[str, Any]]:
     """Absolute-error histograms of the worst compared tensors (largest max_abs first)."""
     candidates = [t for t in comparison.compared if t.metrics is not None and t.metrics.histogram]
-
-    def badness(t: TensorResult) -> float:
-        value = t.metrics.max_abs  # type: ignore[union-attr]
-        return math.inf if math.isnan(value) else value
-
-    worst = sorted(candidates, key=badness, reverse=True)[:HISTOGRAM_TENSORS]
+    worst = sorted(candidates, key=worst_key, reverse=True)[:HISTOGRAM_TENSORS]
     return [{
         "tensor": t.name, "anchor": ids.get(t.name, ""), "op_type": t.op_type,
         "max_abs": fmt.fmt_error(t.metrics.max_abs),  # type: ignore[union-attr]

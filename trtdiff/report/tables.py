@@ -94,6 +94,13 @@ def is_failing(tensor: TensorResult) -> bool:
     return tensor.passed is False or tensor.status == "shape_mismatch"
 
 
+def status_css(tensor: TensorResult) -> str:
+    """CSS class of a tensor's verdict: fail, pass, or skip (not compared)."""
+    if tensor.passed is False:
+        return "fail"
+    return "pass" if tensor.passed else "skip"
+
+
 def tensor_row(tensor: TensorResult, row_id: str) -> dict[str, Any]:
     """One table row; `note` (e.g. why a tensor is unpaired) goes in the status tooltip."""
     local = tensor.local.max_abs if tensor.local is not None else None
@@ -117,7 +124,7 @@ def tensor_row(tensor: TensorResult, row_id: str) -> dict[str, Any]:
     return {
         "id": row_id,
         "failing": failing,
-        "css": "fail" if failing else ("pass" if tensor.passed else "skip"),
+        "css": "fail" if failing else status_css(tensor),
         "op": tensor.op_type,
         "note": tensor.note,
         "cells": cells,

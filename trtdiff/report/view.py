@@ -7,7 +7,6 @@ Model strings (node, tensor and op names) stay raw text: the template escapes th
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from markupsafe import Markup
@@ -15,9 +14,9 @@ from markupsafe import Markup
 from trtdiff import __version__
 from trtdiff.report import formatting as fmt
 from trtdiff.report.plots import chart_data_from_comparison, error_chart_svg
-from trtdiff.report.sections import bisect_view, histograms, neighbourhoods, offender_rows
-from trtdiff.report.tables import anchors, engine_layer_table, status_text, tensor_table
-from trtdiff.result import Comparison, TensorResult
+from trtdiff.report.sections import bisect_view, histograms, neighbourhoods, offender_rows, worst_key
+from trtdiff.report.tables import anchors, engine_layer_table, status_css, status_text, tensor_table
+from trtdiff.result import Comparison
 
 VERSION_KEYS = ("trtdiff", "onnx", "onnxruntime", "tensorrt", "cuda", "providers", "cpu", "gpu")
 SUMMARY_OFFENDERS = 5
@@ -26,6 +25,7 @@ SUMMARY_OFFENDERS = 5
 def view_from_comparison(comparison: Comparison, *, command: str | None = None) -> dict[str, Any]:
     """All the context `report.html.j2` needs, built from the comparison alone."""
     ids = anchors(comparison)
+    offenders = offender_rows(comparison, ids)
     model = comparison.model or "(unnamed model)"
     return {
         "title": f"trtdiff: {model}",
@@ -35,14 +35,14 @@ def view_from_comparison(comparison: Comparison, *, command: str | None = None) 
         "no_divergence": ("No tensor is outside tolerance." if comparison.compared
                           else "Not recorded: no tensors were compared."),
         "outputs": output_rows(comparison, ids),
-        "top_offenders": offender_rows(comparison, ids)[:SUMMARY_OFFENDERS],
+        "top_offenders": offenders[:SUMMARY_OFFENDERS],
         "no_offenders": _no_offenders(comparison),
         "warnings": list(comparison.warnings),
         "unmarked": [{"node": u.node, "op_type": u.op_type, "count": fmt.fmt_count(u.count),
                       "reason": u.reason} for u in comparison.unmarked],
         "chart_svg": Markup(error_chart_svg(chart_data_from_comparison(comparison))),
         "table": tensor_table(comparison, ids),
-        "neighbourhoods": neighbourhoods(comparison, ids),
+        "neighbourhoods": neighbourhoods(comparison, ids, offenders),
         "histograms": histograms(comparison, ids),
         "bisect": bisect_view(comparison.bisect),
         "engine_layers": engine_layer_table(comparison.engine_layers),
@@ -59,14 +59,6 @@ def _no_offenders(comparison: Comparison) -> str:
     if said == "off":
         return "No offenders were ranked: attribution was off (--attribute turns it on)."
     return "No offenders were ranked (no local errors in this result)."
-
-
-def _worst_key(tensor: TensorResult) -> float:
-    """Sort key for 'worst': NaN counts as infinitely bad."""
-    if tensor.metrics is None:
-        return -math.inf
-    value = tensor.metrics.max_abs
-    return math.inf if math.isnan(value) else value
 
 
 def verdict(comparison: Comparison) -> dict[str, str]:
@@ -96,11 +88,11 @@ def first_divergence(comparison: Comparison, ids: dict[str, str]) -> dict[str, s
     name = comparison.first_divergence
     if not name:
         return None
-    found = [t for t in comparison.tensors if t.name == name]
-    if not found:
+    try:
+        tensor = comparison.tensor(name)
+    except KeyError:
         return {"tensor": name, "anchor": "", "node": "", "op_type": "", "index": "",
                 "max_abs": fmt.MISSING, "atol": fmt.MISSING}
-    tensor = found[0]
     return {
         "tensor": name, "anchor": ids.get(name, ""), "node": tensor.node, "op_type": tensor.op_type,
         "index": str(tensor.index), "atol": fmt.fmt_error(tensor.atol),
@@ -112,13 +104,13 @@ def output_rows(comparison: Comparison, ids: dict[str, str]) -> list[dict[str, A
     """The model outputs, worst first; the first row is the worst output."""
     names = list(comparison.outputs) or [t.name for t in comparison.tensors if t.is_output]
     by_name = {t.name: t for t in comparison.tensors}
-    found = sorted((by_name[n] for n in names if n in by_name), key=_worst_key, reverse=True)
+    found = sorted((by_name[n] for n in names if n in by_name), key=worst_key, reverse=True)
     rows: list[dict[str, Any]] = []
     for tensor in found:
         metrics = tensor.metrics
         rows.append({
             "name": tensor.name, "anchor": ids.get(tensor.name, ""),
-            "status": status_text(tensor), "css": _status_css(tensor),
+            "status": status_text(tensor), "css": status_css(tensor),
             "max_abs": fmt.fmt_error(metrics.max_abs if metrics else None),
             "atol": fmt.fmt_error(tensor.atol),
             "cosine": fmt.fmt_cosine(metrics.cosine if metrics else None),
@@ -131,12 +123,6 @@ def output_rows(comparison: Comparison, ids: dict[str, str]) -> list[dict[str, A
     for position, row in enumerate(rows):
         row["worst"] = position == 0 and len(rows) > 1
     return rows
-
-
-def _status_css(tensor: TensorResult) -> str:
-    if tensor.passed is False:
-        return "fail"
-    return "pass" if tensor.passed else "skip"
 
 
 def environment_view(comparison: Comparison, command: str | None) -> dict[str, Any]:

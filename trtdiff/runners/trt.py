@@ -53,7 +53,7 @@ def tensorrt_available() -> tuple[bool, str]:
     except (ImportError, OSError) as err:  # OSError: libnvinfer found but not loadable
         return False, f"the tensorrt Python package cannot be imported ({err}); {INSTALL_HINT}"
     version = str(getattr(trt, "__version__", "0"))
-    if versions.version_tuple(version)[:2] < versions.MIN_SUPPORTED:
+    if not versions.is_supported(version):
         return False, f"TensorRT {version} is too old (trtdiff needs 10.x or 11.x); {INSTALL_HINT}"
     return True, version
 

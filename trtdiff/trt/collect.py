@@ -34,17 +34,25 @@ class TensorRouter:
         self.wanted = set(wanted) if wanted is not None else None
         self.consume: Consumer | None = None
         self.error: BaseException | None = None
-        self.delivered: list[str] = []
-        self._delivered: set[str] = set()
-        self.internal: list[str] = []  # engine tensors with no ONNX counterpart
+        self._delivered: dict[str, None] = {}  # insertion-ordered sets
+        self._internal: dict[str, None] = {}  # engine tensors with no ONNX counterpart
+
+    @property
+    def delivered(self) -> list[str]:
+        """ONNX tensors handed on in this run, in order."""
+        return list(self._delivered)
+
+    @property
+    def internal(self) -> list[str]:
+        """Engine tensors with no ONNX counterpart seen in this run, in order."""
+        return list(self._internal)
 
     def start(self, consume: Consumer) -> None:
         """Begin a run: forget what the previous run delivered."""
         self.consume = consume
         self.error = None
-        self.delivered = []
-        self._delivered = set()
-        self.internal = []
+        self._delivered = {}
+        self._internal = {}
 
     def onnx_name(self, engine_name: str) -> str | None:
         """The ONNX tensor this engine tensor is, if it is one the caller wants."""
@@ -58,8 +66,7 @@ class TensorRouter:
         if self.error is not None or self.consume is None:
             return False
         if self.aliases is not None and engine_name not in self.aliases:
-            if engine_name not in self.internal:
-                self.internal.append(engine_name)
+            self._internal[engine_name] = None
             return False
         name = self.onnx_name(engine_name)
         return name is not None and name not in self._delivered
@@ -75,8 +82,7 @@ class TensorRouter:
             log.debug("consumer failed on %s: %s", name, err)
             self.error = err
             return
-        self.delivered.append(name)
-        self._delivered.add(name)
+        self._delivered[name] = None
 
     def fail(self, err: BaseException) -> None:
         """Record an error raised while copying a tensor out (inside the listener)."""

@@ -52,10 +52,12 @@ def nodes_from_metadata(metadata: str | None) -> list[str]:
     return names
 
 
-def nodes_from_layer_name(name: str, node_order: Sequence[str]) -> LayerSource:
+def nodes_from_layer_name(name: str, node_order: Sequence[str],
+                          position: Mapping[str, int] | None = None) -> LayerSource:
     """ONNX nodes named in a (possibly fused) layer name; `node_order` lists the model's nodes
-    in topological order and decides which name parts are nodes."""
-    position = {node: i for i, node in enumerate(node_order)}
+    in topological order and decides which name parts are nodes (`position`: node -> index in
+    it, when the caller has built it already)."""
+    position = position if position is not None else node_positions(node_order)
     if name in position:
         return LayerSource((name,), "name")
     found: list[str] = []
@@ -76,7 +78,13 @@ def nodes_from_layer_name(name: str, node_order: Sequence[str]) -> LayerSource:
     return LayerSource(tuple(sorted(dict.fromkeys(found), key=position.__getitem__)), evidence)
 
 
-def layer_source(layer: EngineLayer, node_order: Sequence[str]) -> LayerSource:
+def node_positions(node_order: Sequence[str]) -> dict[str, int]:
+    """Node name -> its index in the topological order."""
+    return {node: i for i, node in enumerate(node_order)}
+
+
+def layer_source(layer: EngineLayer, node_order: Sequence[str],
+                 position: Mapping[str, int] | None = None) -> LayerSource:
     """Metadata first (exact), then the layer name (heuristic). Reformat layers TensorRT
     inserts between formats compute no ONNX node, though their names mention one."""
     if layer.layer_type == "Reformat" or layer.name.startswith("Reformatting CopyNode"):
@@ -84,7 +92,7 @@ def layer_source(layer: EngineLayer, node_order: Sequence[str]) -> LayerSource:
     from_meta = nodes_from_metadata(layer.metadata)
     if from_meta:
         return LayerSource(tuple(from_meta), "metadata")
-    return nodes_from_layer_name(layer.name, node_order)
+    return nodes_from_layer_name(layer.name, node_order, position)
 
 
 def engine_layer_facts(info: EngineInfo, node_order: Sequence[str],
@@ -93,9 +101,10 @@ def engine_layer_facts(info: EngineInfo, node_order: Sequence[str],
     the ONNX tensors its outputs stand for (None: internal). This is what
     `Comparison.engine_layers` and the report show."""
     known = aliases or {}
+    position = node_positions(node_order)
     facts = []
     for layer in info.layers:
-        source = layer_source(layer, node_order)
+        source = layer_source(layer, node_order, position)
         facts.append({
             "name": layer.name,
             "type": layer.layer_type,
@@ -124,11 +133,11 @@ def tensor_aliases(info: EngineInfo, node_order: Sequence[str],
     onnx_names = {t for outputs in node_outputs.values() for t in outputs if t}
     aliases = {name: name for name in onnx_names}
     present = info.tensor_names() & onnx_names
-    position = {node: i for i, node in enumerate(node_order)}
+    position = node_positions(node_order)
     for layer in info.layers:
         if len(layer.outputs) != 1 or layer.outputs[0].name in onnx_names:
             continue
-        nodes = [n for n in layer_source(layer, node_order).nodes if n in position]
+        nodes = [n for n in layer_source(layer, node_order, position).nodes if n in position]
         if not nodes:
             continue
         last = max(nodes, key=position.__getitem__)

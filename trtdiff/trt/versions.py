@@ -29,8 +29,13 @@ def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(numbers)
 
 
+def is_supported(version: str) -> bool:
+    """Whether trtdiff can drive this TensorRT version (10.x or newer)."""
+    return version_tuple(version)[:2] >= MIN_SUPPORTED
+
+
 def check_supported(version: str) -> None:
-    if version_tuple(version)[:2] < MIN_SUPPORTED:
+    if not is_supported(version):
         raise ToolError(f"TensorRT {version} is too old for trtdiff",
                         "trtdiff targets TensorRT 10.x and 11.x (execute_async_v3, debug tensors)",
                         "install TensorRT 10 or newer: pip install tensorrt")
