@@ -14,10 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import onnx
 from google.protobuf.message import EncodeError
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from trtdiff.errors import ModelError, UsageError
 from trtdiff.fileio import atomic_output
@@ -348,10 +347,3 @@ def check_names_exist(model: onnx.ModelProto, names: Iterable[str]) -> None:
             raise UsageError(f"no tensor named '{name}' in the model",
                              "--outputs takes tensor names, not node names",
                              f"close names: {close_names(name, sorted(known))}")
-
-
-def initializer_array(model: onnx.ModelProto, name: str) -> np.ndarray | None:
-    for init in model.graph.initializer:
-        if init.name == name:
-            return numpy_helper.to_array(init)
-    return None

@@ -80,11 +80,12 @@ def _split(nodes: Sequence[onnx.NodeProto], wanted: set[str], sizes: Mapping[str
 def run_segments(model: onnx.ModelProto, segments: Sequence[Segment], feeds: Mapping[str, np.ndarray],
                  run: Callable[[onnx.ModelProto, dict[str, np.ndarray]], dict[str, np.ndarray]],
                  consume: Callable[[str, np.ndarray], None], between: Callable[[], None],
-                 wanted: Sequence[str]) -> None:
+                 wanted: Sequence[str], infos: dict[str, onnx.ValueInfoProto] | None = None) -> None:
     """Run each segment (`run(model, feeds) -> outputs`), hand its compared tensors to `consume`,
     call `between` (e.g. wait for their comparison), and carry the boundary tensors on. Wanted
-    tensors no node produces (graph inputs or weights listed as outputs) are handed over too."""
-    infos = inferred_value_info(model)
+    tensors no node produces (graph inputs or weights listed as outputs) are handed over too.
+    `infos`: the model's shape inference, when the caller has it."""
+    infos = infos if infos is not None else inferred_value_info(model)
     last_use = {name: index for index, segment in enumerate(segments) for name in segment.inputs}
     available: dict[str, np.ndarray] = dict(feeds)
     _consume_unproduced(model, segments, feeds, wanted, consume)

@@ -13,7 +13,7 @@ import onnx
 from trtdiff.compare.align import AlignedResults
 from trtdiff.errors import UsageError
 from trtdiff.inputs import save_npz
-from trtdiff.model import comparable_tensors, with_outputs
+from trtdiff.model import comparable_tensors, inferred_value_info, with_outputs
 from trtdiff.runners.base import infer_each
 from trtdiff.segmented import plan_segments, run_segments
 
@@ -30,9 +30,11 @@ def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.M
     target_names = {o for node in target_model.graph.node for o in node.output} | {
         o.name for o in target_model.graph.output}
     wanted = [n for n in prepared.selected if n in target_names]
+    # shape inference once for the target (the reference's when the target is the same model)
+    infos = prepared.infos if target_model is prepared.model else inferred_value_info(target_model)
     if request.selection.mark_all and request.target.own_tensors:
         reference_names = {t.name for t in prepared.tensors}
-        own, _ = comparable_tensors(target_model, request.selection.include_shape_tensors)
+        own, _ = comparable_tensors(target_model, request.selection.include_shape_tensors, infos)
         wanted += [t.name for t in own if t.name not in reference_names and t.name not in wanted]
     if not wanted:
         raise UsageError("the target model shares no tensor names with the reference",
@@ -43,7 +45,7 @@ def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.M
     saved: dict[str, np.ndarray] = {}
     with ThreadPoolExecutor(max_workers=COMPARE_WORKERS) as pool:
         aligned = AlignedResults(request.tolerances, pool=pool)
-        _run_target(request, prepared, target_model, wanted, reference, aligned, kept, saved)
+        _run_target(request, prepared, target_model, infos, wanted, reference, aligned, kept, saved)
         aligned.wait()
     aligned.reference_only.update({name: None for name in reference})  # never produced by the target
     reference.clear()
@@ -52,7 +54,8 @@ def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.M
     return aligned
 
 
-def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto, wanted: list[str],
+def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
+                infos: dict[str, onnx.ValueInfoProto], wanted: list[str],
                 reference: dict[str, np.ndarray], aligned: AlignedResults, kept: set[str],
                 saved: dict[str, np.ndarray]) -> None:
     """Run the target, handing each tensor to `aligned` with its reference counterpart."""
@@ -74,9 +77,9 @@ def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.Mode
                     aligned.target_description = runner.describe()
                     return runner.infer(feeds)
 
-            run_segments(target_model, segments, prepared.feeds, run, consume, aligned.checkpoint, wanted)
+            run_segments(target_model, segments, prepared.feeds, run, consume, aligned.checkpoint, wanted, infos)
             return
-    with request.target.make_runner(with_outputs(target_model, wanted)) as runner:
+    with request.target.make_runner(with_outputs(target_model, wanted, infos)) as runner:
         infer_each(runner, prepared.feeds, consume)
         aligned.target_description = runner.describe()
         aligned.engine_layers = tuple(getattr(runner, "engine_layers", tuple)())

@@ -19,7 +19,7 @@ def ranking(model: onnx.ModelProto, plan: PrecisionPlan, feeds: Mapping[str, np.
     emulated, as `trtdiff run` does on CPU: the CPU provider computes FP16 nodes in FP32."""
     from trtdiff.attribution import attribute, reference_inputs_needed
     from trtdiff.compare.tolerance import ToleranceSpec
-    from trtdiff.model import comparable_tensors, ensure_node_names
+    from trtdiff.model import comparable_tensors, ensure_node_names, inferred_value_info
     from trtdiff.pipeline import run_reference
     from trtdiff.precision.apply import apply_plan
     from trtdiff.runners.onnxrt import OnnxRuntimeRunner
@@ -28,9 +28,11 @@ def ranking(model: onnx.ModelProto, plan: PrecisionPlan, feeds: Mapping[str, np.
     named.CopyFrom(model)
     ensure_node_names(named)
     target = apply_plan(named, plan.for_onnxruntime_cpu(), [feeds]).model
-    tensors, _ = comparable_tensors(named)
+    infos = inferred_value_info(named)  # shape inference once, for listing and for marking
+    tensors, _ = comparable_tensors(named, infos=infos)
     selected = [t.name for t in tensors]
-    reference = run_reference(named, selected + reference_inputs_needed(named, selected), dict(feeds), CPU)
+    reference = run_reference(named, selected + reference_inputs_needed(named, selected), dict(feeds), CPU,
+                              infos=infos)
 
     def make_runner(shadow: onnx.ModelProto) -> Runner:
         return OnnxRuntimeRunner(shadow, CPU, optimize=False, name="shadow")

@@ -58,6 +58,7 @@ class ShadowBuilder:
     feeds: dict[str, tuple[str, np.dtype]] = field(default_factory=dict)
     outputs: list[LocalOutput] = field(default_factory=list)
     done: set[str] = field(default_factory=set)  # node copies and outer-scope names already made
+    held: set[str] = field(default_factory=set)  # reference tensors fed so far (the feeds' values)
 
     def add(self, tensor: str, node: str) -> LocalOutput | None:
         """Add the cone of reference tensor `tensor` (made by reference node `node`); None when the
@@ -70,6 +71,7 @@ class ShadowBuilder:
         except Unresolvable:
             del self.nodes[saved[0]:]
             self.feeds, self.done = saved[1], saved[2]
+            self.held = {ref for ref, _ in self.feeds.values()}
             return None
         cone = self._cone(tensor, node)
         out = LocalOutput(tensor, node, name, cone_precision(cone, self.index),
@@ -79,12 +81,11 @@ class ShadowBuilder:
 
     def new_feeds(self, tensor: str, node: str) -> list[str]:
         """Reference tensors the cone of `tensor` would feed that this builder does not feed yet."""
-        held = {ref for ref, _ in self.feeds.values()}
         cone = self._cone(tensor, node)
         made = {o for n in cone for o in n.output}
         leaves = {self.index.leaf_ref(x) for n in cone for x in n.input
                   if x and x not in made and x not in self.index.inits}
-        return sorted(x for x in leaves if x and x not in held)
+        return sorted(x for x in leaves if x and x not in self.held)
 
     def finish(self) -> ShadowModel:
         target = self.index.target
@@ -151,6 +152,7 @@ class ShadowBuilder:
         else:
             raise Unresolvable(x)
         self.feeds[x + REF] = (reference_name, dtype)
+        self.held.add(reference_name)
         return x + REF
 
     # -- walking --------------------------------------------------------------------------------

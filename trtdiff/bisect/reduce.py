@@ -115,7 +115,7 @@ def reduce_failure(model: onnx.ModelProto, reference: Mapping[str, np.ndarray], 
         raise UsageError(f"unknown --fail-on '{fail_on}'", f"choose from {', '.join(FAIL_ON)}")
     probe = _Probe(model, reference, check, fail_on, progress)
     sources = user_input_names(model)
-    tensors = [t.name for t in comparable_tensors(model)[0] if t.name in reference]
+    tensors = [t.name for t in comparable_tensors(model, infos=probe.infos)[0] if t.name in reference]
     graph_outputs = [o.name for o in model.graph.output]
     if not probe.fails(sources, list(dict.fromkeys(tensors + graph_outputs))):
         raise UsageError("nothing to reduce: the target matches the reference on every tensor",
