@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from trtdiff.bisect.graph import extract
+from trtdiff.bisect.graph import external_inputs, extract
 from trtdiff.model import inferred_value_info, node_inputs, topological_nodes
 
 SEGMENT_BYTES = 128 * 2**20  # compared bytes per segment
@@ -48,10 +48,10 @@ def plan_segments(model: onnx.ModelProto, wanted: Sequence[str], sizes: Mapping[
     segments = []
     for index, group in enumerate(groups):
         produced = {o for node in group for o in node.output if o}
-        inputs = [n for node in group for n in node_inputs(node) if n not in produced and n not in weights]
+        inputs = external_inputs(group, weights)
         compared = tuple(n for n in wanted if n in produced)
         boundary = sorted(n for n in produced - wanted_set if last_reader.get(n, -1) > index)
-        segments.append(Segment(tuple(group), tuple(dict.fromkeys(inputs)), compared + tuple(boundary), compared))
+        segments.append(Segment(tuple(group), tuple(inputs), compared + tuple(boundary), compared))
     return [s for s in segments if s.outputs]
 
 

@@ -32,6 +32,14 @@ def needed_nodes(nodes: Sequence[onnx.NodeProto], inputs: Iterable[str],
     return [node for node in nodes if node.name in keep]
 
 
+def external_inputs(nodes: Sequence[onnx.NodeProto], weights: set[str] | frozenset[str]) -> list[str]:
+    """What `nodes` read that none of them produce, weights aside, in first-read order: the
+    inputs of a piece cut out of a graph."""
+    produced = {o for node in nodes for o in node.output if o}
+    return [n for n in dict.fromkeys(n for node in nodes for n in node_inputs(node))
+            if n not in produced and n not in weights]
+
+
 def extract(model: onnx.ModelProto, inputs: Sequence[str], outputs: Sequence[str],
             infos: dict[str, onnx.ValueInfoProto] | None = None,
             nodes: Sequence[onnx.NodeProto] | None = None) -> onnx.ModelProto:

@@ -26,11 +26,11 @@ import onnx
 from onnx import helper
 
 from trtdiff.bisect.evaluate import Infer
-from trtdiff.bisect.graph import extract, needed_nodes
+from trtdiff.bisect.graph import external_inputs, extract, needed_nodes
 from trtdiff.bisect.state import Outcome
 from trtdiff.errors import UsageError
 from trtdiff.inputs import save_npz
-from trtdiff.model import (comparable_tensors, inferred_value_info, node_inputs, save_model, topological_nodes, user_input_names,
+from trtdiff.model import (comparable_tensors, inferred_value_info, save_model, topological_nodes, user_input_names,
                            with_outputs)
 
 log = logging.getLogger(__name__)
@@ -152,10 +152,7 @@ def _first_failing(probe: _Probe, sources: list[str], tensors: list[str]) -> int
 
 
 def _cut_inputs(pool: Sequence[onnx.NodeProto], model: onnx.ModelProto) -> list[str]:
-    produced = {o for node in pool for o in node.output}
-    weights = {init.name for init in model.graph.initializer}
-    return [n for n in dict.fromkeys(n for node in pool for n in node_inputs(node))
-            if n not in produced and n not in weights]
+    return external_inputs(pool, {init.name for init in model.graph.initializer})
 
 
 def _latest_cut(probe: _Probe, chain: list[onnx.NodeProto], outputs: list[str]) -> int:

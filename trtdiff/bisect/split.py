@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from trtdiff.bisect.graph import extract
+from trtdiff.bisect.graph import external_inputs, extract
 from trtdiff.errors import UsageError
 from trtdiff.fileio import write_text_atomic
 from trtdiff.model import inferred_value_info, node_inputs, save_model, topological_nodes
@@ -154,13 +154,12 @@ def partition(model: onnx.ModelProto, unsupported: Mapping[str, str]) -> list[Se
             runs.append([node])
     weights = {init.name for init in model.graph.initializer}
     graph_outputs = {o.name for o in model.graph.output}
+    last_reader = {n: index for index, run in enumerate(runs) for node in run for n in node_inputs(node)}
     segments = []
     for index, run in enumerate(runs):
-        produced = {o for node in run for o in node.output if o}
-        later = {n for other in runs[index + 1:] for node in other for n in node_inputs(node)}
-        inputs = [n for n in dict.fromkeys(n for node in run for n in node_inputs(node))
-                  if n not in produced and n not in weights]
-        outputs = [n for node in run for n in node.output if n and (n in later or n in graph_outputs)]
+        inputs = external_inputs(run, weights)
+        outputs = [n for node in run for n in node.output
+                   if n and (last_reader.get(n, -1) > index or n in graph_outputs)]
         names = tuple(node.name for node in run)
         segments.append(Segment(
             index, run[0].name not in unsupported, names, tuple(node.op_type for node in run),
@@ -177,7 +176,8 @@ def split_model(model: onnx.ModelProto, unsupported: Mapping[str, str], director
     nodes = topological_nodes(model.graph)
     segments, models = [], []
     for segment in partition(model, unsupported):
-        pool = [node for node in nodes if node.name in set(segment.nodes)]
+        members = set(segment.nodes)
+        pool = [node for node in nodes if node.name in members]
         part = extract(model, segment.inputs, segment.outputs, infos=infos, nodes=pool)
         part.graph.name = segment.name
         path = out / f"{segment.name}.onnx"

@@ -199,8 +199,10 @@ def export_all(plan: PrecisionPlan, model: onnx.ModelProto, directory: str | Pat
                model_path: str = "model.onnx") -> dict[str, Path]:
     """Every applicable format into `directory`: format name -> file written."""
     folder = Path(directory)
-    written = {fmt: export_plan(plan, model, fmt, folder / FILE_NAMES[fmt], model_path=model_path)
-               for fmt in export_texts(plan, model, model_path)}
+    written = {}
+    for fmt, text in export_texts(plan, model, model_path).items():
+        written[fmt] = folder / FILE_NAMES[fmt]
+        write_text_atomic(written[fmt], text)
     if plan.lowers:
         onnx_path = folder / f"model.{plan.default}{'.emulated' if plan.mode == 'emulated' else ''}.onnx"
         written["onnx"] = export_plan(plan, model, "onnx", onnx_path, calibration_feeds, ranges=ranges)

@@ -20,6 +20,7 @@ import onnx
 
 from trtdiff.fileio import write_text_atomic
 from trtdiff.errors import UsageError, close_names
+from trtdiff.model import subgraphs
 
 PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8")
 LOWER_PRECISIONS = PRECISIONS[1:]
@@ -160,18 +161,16 @@ def all_node_names(graph: onnx.GraphProto) -> list[str]:
     """Names of every node, main graph first, then nodes inside If/Loop/Scan bodies."""
     names = [n.name for n in graph.node if n.name]
     for node in graph.node:
-        for attr in node.attribute:
-            for sub in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)):
-                names.extend(all_node_names(sub))
+        for sub in subgraphs(node):
+            names.extend(all_node_names(sub))
     return names
 
 
 def all_op_types(graph: onnx.GraphProto) -> set[str]:
     ops = {n.op_type for n in graph.node}
     for node in graph.node:
-        for attr in node.attribute:
-            for sub in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)):
-                ops |= all_op_types(sub)
+        for sub in subgraphs(node):
+            ops |= all_op_types(sub)
     return ops
 
 
