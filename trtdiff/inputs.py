@@ -25,6 +25,7 @@ from onnx import helper, numpy_helper
 
 from trtdiff.errors import UsageError, close_names
 from trtdiff.fileio import atomic_output
+from trtdiff.model import user_input_names, value_shape
 from trtdiff.runners.base import TensorSpec
 
 Feeds = dict[str, np.ndarray]
@@ -43,23 +44,15 @@ class InputSettings:
 
 def input_specs(model: onnx.ModelProto) -> list[TensorSpec]:
     """The inputs a user feeds (graph inputs without an initializer), in model order."""
-    weights = {init.name for init in model.graph.initializer}
+    by_name = {vi.name: vi for vi in model.graph.input}
     specs = []
-    for vi in model.graph.input:
-        if vi.name in weights:
-            continue
-        tensor_type = vi.type.tensor_type
-        dtype = helper.tensor_dtype_to_np_dtype(tensor_type.elem_type) if tensor_type.elem_type else np.dtype("float32")
-        if not tensor_type.HasField("shape"):  # rank unknown: not a scalar
-            specs.append(TensorSpec(vi.name, np.dtype(dtype), None))
-            continue
-        dims: list[int | str | None] = []
-        for dim in tensor_type.shape.dim:
-            if dim.HasField("dim_value"):
-                dims.append(int(dim.dim_value))
-            else:
-                dims.append(dim.dim_param or None)
-        specs.append(TensorSpec(vi.name, np.dtype(dtype), tuple(dims)))
+    for name in user_input_names(model):
+        vi = by_name[name]
+        elem = vi.type.tensor_type.elem_type
+        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem)) if elem else np.dtype("float32")
+        shape = value_shape(vi)  # None: rank unknown (not a scalar)
+        dims = None if shape is None else tuple(None if d == "" else d for d in shape)
+        specs.append(TensorSpec(name, dtype, dims))
     return specs
 
 

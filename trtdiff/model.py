@@ -10,7 +10,7 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,7 +217,8 @@ def _infer_shapes_large(model: onnx.ModelProto) -> onnx.ModelProto:
         return onnx.load(dst, load_external_data=False)
 
 
-def _shape_of(vi: onnx.ValueInfoProto | None) -> tuple[int | str | None, ...] | None:
+def value_shape(vi: onnx.ValueInfoProto | None) -> tuple[int | str | None, ...] | None:
+    """A value's dimensions (ints, symbolic names, None where neither is set); None: rank unknown."""
     if vi is None or not vi.type.tensor_type.HasField("shape"):
         return None
     dims: list[int | str | None] = []
@@ -290,19 +291,20 @@ def comparable_tensors(
             is_plumbing = name not in dependent and elem_type not in float_types
             if is_plumbing and not include_shape_tensors:
                 continue
-            tensors.append(TensorInfo(name, node.name, node.op_type, index, elem_type, _shape_of(vi)))
+            tensors.append(TensorInfo(name, node.name, node.op_type, index, elem_type, value_shape(vi)))
     return tensors, unmarked
 
 
-def tensor_info(model: onnx.ModelProto, name: str,
-                infos: dict[str, onnx.ValueInfoProto] | None = None) -> TensorInfo:
+def tensor_info(model: onnx.ModelProto, name: str, infos: dict[str, onnx.ValueInfoProto] | None = None,
+                nodes: Sequence[onnx.NodeProto] | None = None) -> TensorInfo:
     """The TensorInfo of any tensor of the main graph (node output, graph input or initializer),
-    for tensors a user names explicitly even where --mark-all would skip them."""
+    for tensors a user names explicitly even where --mark-all would skip them. `infos` and `nodes`
+    (the topological order): the model's, when the caller has them."""
     vi = (infos if infos is not None else inferred_value_info(model)).get(name)
-    for index, node in enumerate(topological_nodes(model.graph)):
+    for index, node in enumerate(nodes if nodes is not None else topological_nodes(model.graph)):
         if name in node.output:
-            return TensorInfo(name, node.name, node.op_type, index, _elem_type_of(vi), _shape_of(vi))
-    return TensorInfo(name, "", "", -1, _elem_type_of(vi), _shape_of(vi))
+            return TensorInfo(name, node.name, node.op_type, index, _elem_type_of(vi), value_shape(vi))
+    return TensorInfo(name, "", "", -1, _elem_type_of(vi), value_shape(vi))
 
 
 def _count_subgraph_tensors(graph: onnx.GraphProto) -> int:

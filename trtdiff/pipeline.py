@@ -112,7 +112,8 @@ def prepare(request: RunRequest, model: onnx.ModelProto | None = None) -> Prepar
     if request.selection.outputs:
         check_names_exist(model, request.selection.outputs)
         listed = {t.name for t in tensors}
-        tensors += [tensor_info(model, n, infos) for n in request.selection.outputs if n not in listed]
+        order = topological_nodes(model.graph)
+        tensors += [tensor_info(model, n, infos, order) for n in request.selection.outputs if n not in listed]
     if request.selection.mark_all:
         selected = [t.name for t in tensors]
     else:
