@@ -63,3 +63,10 @@ def close_names(name: str, candidates: list[str] | tuple[str, ...], limit: int =
     if not matches:
         matches = list(candidates)[:limit]
     return ", ".join(matches)
+
+
+def check_choice(what: str, value: object, choices: tuple[str, ...], why: str = "") -> None:
+    """UsageError unless `value` is one of `choices` (e.g. a mode or policy named in an option)."""
+    if value not in choices:
+        raise UsageError(f"unknown {what} '{value}'", why or f"valid: {', '.join(choices)}",
+                         f"choose one of {', '.join(choices)}")

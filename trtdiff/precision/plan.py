@@ -19,7 +19,7 @@ from typing import Any
 import onnx
 
 from trtdiff.fileio import write_text_atomic
-from trtdiff.errors import UsageError, close_names
+from trtdiff.errors import UsageError, check_choice, close_names
 from trtdiff.model import subgraphs
 
 PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8")
@@ -47,10 +47,10 @@ class PrecisionPlan:
     keep_io_types: bool = True  # graph inputs/outputs keep their types (native fp16/bf16)
 
     def __post_init__(self) -> None:
-        _check_choice("precision", self.default, PRECISIONS)
-        _check_choice("mode", self.mode, MODES)
-        _check_choice("calibration method", self.calibration, CALIBRATIONS)
-        _check_choice("out-of-range policy", self.out_of_range, OUT_OF_RANGE)
+        check_choice("precision", self.default, PRECISIONS)
+        check_choice("mode", self.mode, MODES)
+        check_choice("calibration method", self.calibration, CALIBRATIONS)
+        check_choice("out-of-range policy", self.out_of_range, OUT_OF_RANGE)
         if not 0.0 < float(self.percentile) <= 100.0:
             raise UsageError(f"calibration percentile {self.percentile} is out of range",
                              "it must be in (0, 100]", "use e.g. 99.99")
@@ -141,12 +141,6 @@ class PrecisionPlan:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
-
-
-def _check_choice(what: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise UsageError(f"unknown {what} '{value}'", f"valid: {', '.join(choices)}",
-                         f"choose one of {', '.join(choices)}")
 
 
 def _names(values: Iterable[str], flag: str) -> tuple[str, ...]:

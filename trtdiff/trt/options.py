@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trtdiff.inputs import parse_shape_arg
-from trtdiff.errors import UsageError
+from trtdiff.errors import UsageError, check_choice
 
 INTERMEDIATE_MODES = ("unfused", "debug", "outputs")
 HARDWARE_COMPATIBILITY = ("none", "ampere_plus", "same_compute_capability")
@@ -92,26 +92,22 @@ class TrtOptions:
 
 def validate_options(options: TrtOptions) -> None:
     """Raise UsageError for combinations that cannot work, before any engine is built."""
-    if options.mode is not None and options.mode not in INTERMEDIATE_MODES:
-        raise UsageError(f"unknown intermediate-tensor mode '{options.mode}'",
-                         "TensorRT exposes intermediate tensors in three ways",
-                         f"choose one of: {', '.join(INTERMEDIATE_MODES)}")
+    if options.mode is not None:
+        check_choice("intermediate-tensor mode", options.mode, INTERMEDIATE_MODES,
+                     "TensorRT exposes intermediate tensors in three ways")
     if options.optimization_level is not None and not 0 <= options.optimization_level <= 5:
         raise UsageError(f"builder optimisation level {options.optimization_level} is out of range",
                          "TensorRT accepts levels 0 to 5 (default 3)", "pass a level from 0 to 5")
-    if options.hardware_compatibility not in (None, *HARDWARE_COMPATIBILITY):
-        raise UsageError(f"unknown hardware compatibility level '{options.hardware_compatibility}'",
-                         "TensorRT knows a fixed set of levels",
-                         f"choose one of: {', '.join(HARDWARE_COMPATIBILITY)}")
+    if options.hardware_compatibility is not None:
+        check_choice("hardware compatibility level", options.hardware_compatibility, HARDWARE_COMPATIBILITY,
+                     "TensorRT knows a fixed set of levels")
     if options.exclude_lean_runtime and not options.version_compatible:
         raise UsageError("--trt-exclude-lean-runtime needs --trt-version-compatible",
                          "only a version-compatible engine embeds a lean runtime to exclude",
                          "add --trt-version-compatible or drop --trt-exclude-lean-runtime")
-    bad = [t for t in options.weak_typing if t not in WEAK_TYPES]
-    if bad:
-        raise UsageError(f"unknown weak-typing precision '{bad[0]}'",
-                         "these are TensorRT < 10.12 builder precision flags",
-                         f"choose from: {', '.join(WEAK_TYPES)}")
+    for precision in options.weak_typing:
+        check_choice("weak-typing precision", precision, WEAK_TYPES,
+                     "these are TensorRT < 10.12 builder precision flags")
     if options.layer_precisions and not options.weak_typing:
         raise UsageError("per-layer precisions need --trt-weak-typing",
                          "layer precisions only act on a weakly typed network (TensorRT < 10.12)",
