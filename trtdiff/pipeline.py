@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -21,87 +20,19 @@ from trtdiff import environment
 from trtdiff.attribution import Attribution, annotate, attribute, drop_unselected, reference_inputs_needed
 from trtdiff.compare.accumulate import warm_up
 from trtdiff.compare.align import AlignedResults, align_results
-from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.inputs import Feeds, InputSettings, describe_inputs, generate_inputs, input_specs, \
     load_inputs, nan_report, save_npz, validate_feeds
-from trtdiff.model import TensorInfo, check_names_exist, comparable_tensors, inferred_value_info, load_model, \
-    tensor_info, topological_nodes, with_outputs
-from trtdiff.result import Comparison, GraphNode, RunSettings, UnmarkedTensors
-from trtdiff.runners.base import Runner
-from trtdiff.runners.onnxrt import OnnxRuntimeRunner
+from trtdiff.model import check_names_exist, comparable_tensors, inferred_value_info, load_model, \
+    tensor_info, topological_nodes
+from trtdiff.reference import run_reference
+from trtdiff.request import BuiltTarget, Prepared, RunRequest, TargetSpec, TensorSelection
+from trtdiff.result import Comparison, GraphNode, RunSettings
 from trtdiff.target_run import compare_target
 
 log = logging.getLogger(__name__)
 
-ATTRIBUTION_MODES = ("on", "off", "on-failure")
-
-
-@dataclass(frozen=True)
-class BuiltTarget:
-    model: onnx.ModelProto
-    warnings: tuple[str, ...]
-
-
-ModelBuilder = Callable[[onnx.ModelProto, Feeds], BuiltTarget]
-RunnerFactory = Callable[[onnx.ModelProto], Runner]
-
-
-@dataclass(frozen=True)
-class TensorSelection:
-    mark_all: bool = False
-    outputs: tuple[str, ...] = ()
-    include_shape_tensors: bool = False
-
-
-@dataclass(frozen=True)
-class TargetSpec:
-    """How to get the target: a model built from the reference model (conversion, plan, or a
-    user's own file) and a runner for it."""
-
-    description: str
-    build_model: ModelBuilder
-    make_runner: RunnerFactory
-    plan: dict[str, Any] | None = None
-    notes: tuple[str, ...] = ()  # said in the result's warnings (e.g. why a plan runs emulated)
-    own_tensors: bool = False  # a user's model: with --mark-all, also list its tensors the reference lacks
-    segmentable: bool = False  # the runner is cheap to start (ONNX Runtime): run the target in segments
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    model_path: str
-    target: TargetSpec
-    selection: TensorSelection = TensorSelection()
-    inputs: InputSettings = InputSettings({}, {})
-    tolerances: ToleranceSpec = ToleranceSpec()
-    reference_providers: tuple[str, ...] = ("CPUExecutionProvider",)
-    reference_runner: RunnerFactory | None = None  # default: ONNX Runtime FP32 on reference_providers
-    reference_description: str = ""
-    fail_on: str = "outputs"  # "outputs": the verdict is on graph outputs (+ --outputs); "all": every tensor
-    command: str = ""
-    save_inputs: str | None = None
-    save_outputs: str | None = None
-    # local error per node, amplification, cause hints, offenders: "on", "off", or "on-failure"
-    # (only when the verdict fails, with a second reference run: a passing run does not pay for it)
-    attribution: str = "off"
-    memory_budget: int | None = None  # bytes of tensors a shadow model may feed and produce
-
-    def __post_init__(self) -> None:
-        if self.attribution not in ATTRIBUTION_MODES:
-            raise ValueError(f"attribution must be one of {ATTRIBUTION_MODES}, not {self.attribution!r}")
-
-
-@dataclass
-class Prepared:
-    """Everything known before any inference."""
-
-    model: onnx.ModelProto
-    tensors: list[TensorInfo]
-    unmarked: list[UnmarkedTensors]
-    selected: list[str]
-    feeds: Feeds
-    infos: dict[str, onnx.ValueInfoProto]  # the reference model's inferred value info
-    warnings: list[str] = field(default_factory=list)
+__all__ = ["BuiltTarget", "Prepared", "RunRequest", "TargetSpec", "TensorSelection", "prepare",
+           "resolve_feeds", "run_comparison", "run_reference"]
 
 
 def prepare(request: RunRequest, model: onnx.ModelProto | None = None) -> Prepared:
@@ -136,18 +67,6 @@ def resolve_feeds(model: onnx.ModelProto, settings: InputSettings) -> Feeds:
             log.warning("%s holds %d input sets; using the first", settings.load_path, len(loaded))
         return validate_feeds(loaded[0], specs)
     return generate_inputs(specs, settings)
-
-
-def run_reference(model: onnx.ModelProto, names: Sequence[str], feeds: Feeds,
-                  providers: Sequence[str], make_runner: RunnerFactory | None = None,
-                  infos: dict[str, onnx.ValueInfoProto] | None = None) -> dict[str, np.ndarray]:
-    """Every selected tensor of the FP32 model: ONNX Runtime with graph optimisations off, unless
-    another reference runner (e.g. TensorRT FP32) was asked for."""
-    marked = with_outputs(model, names, infos)
-    runner = make_runner(marked) if make_runner else OnnxRuntimeRunner(marked, providers, optimize=False,
-                                                                       name="reference")
-    with runner:
-        return runner.infer(feeds)
 
 
 def run_comparison(request: RunRequest) -> Comparison:

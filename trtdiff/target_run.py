@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
-
 import numpy as np
 import onnx
 
@@ -14,11 +12,9 @@ from trtdiff.compare.align import AlignedResults
 from trtdiff.errors import UsageError
 from trtdiff.inputs import save_npz
 from trtdiff.model import comparable_tensors, inferred_value_info, with_outputs
+from trtdiff.request import Prepared, RunRequest
 from trtdiff.runners.base import infer_each
 from trtdiff.segmented import plan_segments, run_segments
-
-if TYPE_CHECKING:
-    from trtdiff.pipeline import Prepared, RunRequest
 
 COMPARE_WORKERS = min(4, os.cpu_count() or 1)  # per-tensor comparisons run in parallel (the kernel releases the GIL)
 

@@ -43,7 +43,7 @@ def test_memory_budget_splits_into_several_shadow_models_with_the_same_results(t
         runs.append(len(shadows))
         return original(iter(shadows), *args)
 
-    monkeypatch.setattr("trtdiff.attribution.run_shadows", counting)
+    monkeypatch.setattr("trtdiff.attribution.core.run_shadows", counting)
     path = save(build.cancellation(), tmp_path / "c.onnx")
     whole = attributed(path, fp16=True)
     split = attributed(path, budget=8 * 1024, fp16=True)  # each tensor is 4 KiB

@@ -17,10 +17,10 @@ def ranking(model: onnx.ModelProto, plan: PrecisionPlan, feeds: Mapping[str, np.
     """Apply `plan`, run the FP32 reference and the shadow models on ONNX Runtime CPU, and return
     node names worst local error first (ties: topological order). Native FP16/BF16 plans run
     emulated, as `trtdiff run` does on CPU: the CPU provider computes FP16 nodes in FP32."""
-    from trtdiff.attribution import attribute, reference_inputs_needed
+    from trtdiff.attribution.core import attribute, reference_inputs_needed
     from trtdiff.compare.tolerance import ToleranceSpec
     from trtdiff.model import comparable_tensors, ensure_node_names, inferred_value_info
-    from trtdiff.pipeline import run_reference
+    from trtdiff.reference import run_reference
     from trtdiff.precision.apply import apply_plan
     from trtdiff.runners.onnxrt import OnnxRuntimeRunner
 

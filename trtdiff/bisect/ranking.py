@@ -98,7 +98,7 @@ def local_facts(model: onnx.ModelProto, plan: Any, feeds: Feeds, nodes: Sequence
         return {}
 
     from trtdiff.compare.tolerance import ToleranceSpec
-    from trtdiff.pipeline import run_reference
+    from trtdiff.reference import run_reference
     from trtdiff.precision.apply import apply_plan
     from trtdiff.runners.onnxrt import OnnxRuntimeRunner
 

@@ -17,13 +17,12 @@ from typing import Any, TypeVar
 import click
 import onnx
 
+from trtdiff.commands.plan_target import plan_builder
 from trtdiff.commands.precision_options import precision_options, plan_from_options
 from trtdiff.commands.trt_options import trt_options, trt_target_from_options
 from trtdiff.errors import UsageError
-from trtdiff.inputs import Feeds
 from trtdiff.model import load_model
-from trtdiff.pipeline import BuiltTarget, RunnerFactory, TargetSpec
-from trtdiff.precision.plan import PrecisionPlan
+from trtdiff.request import BuiltTarget, RunnerFactory, TargetSpec
 from trtdiff.runners.base import Runner
 from trtdiff.runners.onnxrt import GRAPH_OPTIMIZATIONS, OnnxRuntimeRunner, resolve_providers
 
@@ -87,18 +86,6 @@ def target_from_options(options: dict[str, Any]) -> TargetSpec:
 def providers_from(text: str) -> tuple[str, ...]:
     """ONNX Runtime providers from a comma-separated option (cpu, cuda, ...), checked available."""
     return tuple(resolve_providers([p.strip() for p in text.split(",") if p.strip()]))
-
-
-def plan_builder(plan: PrecisionPlan) -> Callable[[onnx.ModelProto, Feeds], BuiltTarget]:
-    """Apply `plan` to the reference model; the run's inputs calibrate INT8/FP8 scales."""
-
-    def build(model: onnx.ModelProto, feeds: Feeds) -> BuiltTarget:
-        from trtdiff.precision.apply import apply_plan
-
-        applied = apply_plan(model, plan, [feeds])
-        return BuiltTarget(applied.model, tuple(applied.warnings))
-
-    return build
 
 
 def _onnxrt_factory(providers: tuple[str, ...], optimization: str) -> Callable[[onnx.ModelProto], Runner]:

@@ -137,8 +137,8 @@ def trt_target_from_options(options: dict[str, Any]) -> Any:
     ONNX transform, always native (the precision lives in the model), then built by TensorRT;
     or, with --target-model, the user's own model built by TensorRT."""
     from trtdiff.commands.precision_options import plan_from_options
-    from trtdiff.commands.targets import plan_builder
-    from trtdiff.pipeline import BuiltTarget, TargetSpec
+    from trtdiff.commands.plan_target import plan_builder
+    from trtdiff.request import BuiltTarget, TargetSpec
 
     trt = trt_options_from_cli(**options)
     plan = plan_from_options(**options)
