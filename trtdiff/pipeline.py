@@ -20,6 +20,7 @@ from trtdiff import environment
 from trtdiff.attribution import Attribution, annotate, attribute, drop_unselected, reference_inputs_needed
 from trtdiff.compare.accumulate import warm_up
 from trtdiff.compare.align import AlignedResults, align_results
+from trtdiff.compare.divergence import first_significant_divergence
 from trtdiff.inputs import Feeds, InputSettings, describe_inputs, generate_inputs, input_specs, \
     load_inputs, nan_report, save_npz, validate_feeds
 from trtdiff.model import check_names_exist, comparable_tensors, inferred_value_info, load_model, \
@@ -159,6 +160,7 @@ def assemble(request: RunRequest, prepared: Prepared, aligned: AlignedResults,
         inputs=describe_inputs(prepared.feeds, request.inputs),
         seed=None if request.inputs.load_path else request.inputs.seed,
         command=request.command,
+        divergence_snr_db=request.divergence_snr_db,
     )
     return Comparison(
         model=request.model_path,
@@ -167,6 +169,7 @@ def assemble(request: RunRequest, prepared: Prepared, aligned: AlignedResults,
         tensors=tuple(results),
         outputs=graph_outputs,
         first_divergence=first,
+        significant_divergence=first_significant_divergence(results, request.divergence_snr_db),
         unmarked=tuple(prepared.unmarked),
         warnings=tuple(prepared.warnings + aligned.warnings),
         environment=environment.collect(aligned.target_description),

@@ -13,7 +13,7 @@ import onnx
 from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.inputs import Feeds, InputSettings
 from trtdiff.model import TensorInfo
-from trtdiff.result import UnmarkedTensors
+from trtdiff.result import DEFAULT_DIVERGENCE_SNR_DB, UnmarkedTensors
 from trtdiff.runners.base import Runner
 
 ATTRIBUTION_MODES = ("on", "off", "on-failure")
@@ -68,6 +68,7 @@ class RunRequest:
     # (only when the verdict fails, with a second reference run: a passing run does not pay for it)
     attribution: str = "off"
     memory_budget: int | None = None  # bytes of tensors a shadow model may feed and produce
+    divergence_snr_db: float = DEFAULT_DIVERGENCE_SNR_DB  # see trtdiff.compare.divergence
 
     def __post_init__(self) -> None:
         if self.attribution not in ATTRIBUTION_MODES:

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from report_factory import SCRIPT_NODE, minimal_comparison, synthetic_comparison
 
 import trtdiff.report
-from trtdiff.report import formatting as fmt
+from trtdiff import formatting as fmt
 from trtdiff.report.view import view_from_comparison
 
 TEMPLATES = Path(trtdiff.report.__file__).parent / "templates"

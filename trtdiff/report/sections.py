@@ -7,8 +7,9 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from trtdiff.report import formatting as fmt
+from trtdiff import formatting as fmt
 from trtdiff.report.tables import status_css
+from trtdiff.summary import worst_key
 from trtdiff.result import HISTOGRAM_DECADES, HISTOGRAM_LABELS, Comparison, GraphNode, TensorResult
 
 NEIGHBOURHOOD_OFFENDERS = 10
@@ -87,14 +88,6 @@ def neighbourhoods(comparison: Comparison, ids: dict[str, str],
                 else None)
         result.append({**row, "hood": hood, "tensor_error": _tensor_error(by_name.get(row["tensor"]))[0]})
     return result
-
-
-def worst_key(tensor: TensorResult) -> float:
-    """Sort key for 'worst': the largest max_abs; NaN counts as infinitely bad, no metrics as least."""
-    if tensor.metrics is None:
-        return -math.inf
-    value = tensor.metrics.max_abs
-    return math.inf if math.isnan(value) else value
 
 
 def _bin_edges() -> list[float]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trtdiff.report import formatting as fmt
+from trtdiff import formatting as fmt
 from trtdiff.result import Comparison, ErrorMetrics, TensorResult
 
 # key, header, numeric, header tooltip

@@ -12,7 +12,7 @@ from typing import Any
 from markupsafe import Markup
 
 from trtdiff import __version__
-from trtdiff.report import formatting as fmt
+from trtdiff import formatting as fmt
 from trtdiff.report.plots import chart_data_from_comparison, error_chart_svg
 from trtdiff.report.sections import bisect_view, histograms, neighbourhoods, offender_rows, worst_key
 from trtdiff.report.tables import anchors, engine_layer_table, status_css, status_text, tensor_table

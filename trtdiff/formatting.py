@@ -1,5 +1,6 @@
-"""Number formatting for the report: every figure the page shows is turned into text here, so
-that the template only places strings (DESIGN: no numbers computed in the template).
+"""Number formatting for the terminal and the report: every figure either shows is turned into
+text here, so that the report's template only places strings (DESIGN: no numbers computed in the
+template) and the two say the same figure the same way.
 
 Sort keys are separate strings that JavaScript's `Number()` reads back ("Infinity" included); a
 missing or NaN value gets an empty key so that it sorts last in either direction.
