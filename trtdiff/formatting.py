@@ -69,7 +69,8 @@ def fmt_count(count: int | None, total: int | None = None) -> str:
         return MISSING
     if not total or count == 0:
         return f"{count:,}"
-    return f"{count:,} ({100.0 * count / total:.2g}%)"
+    share = 100.0 * count / total
+    return f"{count:,} ({share:.0f}%)" if share >= 10 else f"{count:,} ({share:.2g}%)"
 
 
 def fmt_seconds(value: float) -> str:

@@ -71,15 +71,14 @@ def divergence_summary(comparison: Comparison) -> DivergenceSummary | None:
     """Lead with the first tensor whose error is large relative to its values; name the first
     tolerance failure beside it when it is another tensor (e.g. a scaled tensor that fails only
     the absolute atol). None when neither exists."""
-    by_name = {t.name: t for t in comparison.tensors}
-    significant = by_name.get(comparison.significant_divergence or "")
-    first = by_name.get(comparison.first_divergence or "")
+    significant = _tensor_named(comparison, comparison.significant_divergence)
+    first = _tensor_named(comparison, comparison.first_divergence)
     threshold = comparison.settings.divergence_snr_db
     if significant is None and first is None:
         return None
     if significant is None:
         assert first is not None
-        return DivergenceSummary(first, False, f"first outside tolerance; {_reason(first, threshold)}")
+        return DivergenceSummary(first, False, _reason(first, threshold))
     why = _reason(significant, threshold)
     if first is None or first.name == significant.name:
         said = "first outside tolerance" if first is not None else "within tolerance"
@@ -88,6 +87,17 @@ def divergence_summary(comparison: Comparison) -> DivergenceSummary | None:
         why += "; within tolerance"
     return DivergenceSummary(significant, True, why, first,
                              f"first outside tolerance, but {_reason(first, threshold)}")
+
+
+def _tensor_named(comparison: Comparison, name: str | None) -> TensorResult | None:
+    """The tensor of that name; a bare stand-in when the result names one it does not list (a
+    hand-edited or inconsistent file), so that the name is still shown."""
+    if not name:
+        return None
+    try:
+        return comparison.tensor(name)
+    except KeyError:
+        return TensorResult(name, "", "", -1, None, "")
 
 
 def _reason(tensor: TensorResult, threshold: float) -> str:

@@ -13,6 +13,7 @@ import os
 
 from rich.console import Console
 from rich.padding import Padding
+from rich.table import Table
 from rich.text import Text
 
 from trtdiff import formatting as fmt
@@ -25,7 +26,7 @@ from trtdiff.summary import (
     next_step,
     worst_failing,
 )
-from trtdiff.terminal_table import Marks, tensor_table
+from trtdiff.terminal_table import Marks, natural_width, tensor_table
 
 AUTO_ROWS = 40
 TOP_OFFENDERS = 5
@@ -71,8 +72,8 @@ def select_rows(comparison: Comparison, mode: str) -> tuple[list[TensorResult], 
 def print_comparison(comparison: Comparison, out: Console, err: Console | None = None, *,
                      mode: str = "auto", wide: bool = False, quiet: bool = False) -> None:
     """The whole terminal view (warnings on `err`, the rest on `out`)."""
-    if quiet:
-        _print_verdict(comparison, out)
+    if quiet:  # one line, however long: for scripts
+        _print_verdict(comparison, out, soft_wrap=True)
         return
     for warning in comparison.warnings:
         (err or out).print(Text.assemble(("warning: ", "yellow"), warning))
@@ -81,10 +82,24 @@ def print_comparison(comparison: Comparison, out: Console, err: Console | None =
     out.print(Text(f"trtdiff: {comparison.model}: {comparison.settings.target} "
                    f"vs {comparison.settings.reference}"), soft_wrap=wide)
     table = tensor_table(comparison, rows, marks, out, wide=wide)
-    out.print(table, width=None if not wide else max(out.width, 1000), crop=not wide)
+    if wide:
+        _print_unclamped(out, table)
+    else:
+        out.print(table)
     if hidden:
         out.print(f"({hidden} more tensors not shown: --table all, or open the HTML report)")
     print_summary(comparison, out)
+
+
+def _print_unclamped(out: Console, table: Table) -> None:
+    """`table` at its natural width, wider than the console if need be (rich clamps a print's
+    width to the console's, so the console is widened for the one print)."""
+    width = out.width
+    out.width = max(width, natural_width(out, table))
+    try:
+        out.print(table, crop=False)
+    finally:
+        out.width = width
 
 
 def print_summary(comparison: Comparison, out: Console) -> None:
@@ -97,8 +112,8 @@ def print_summary(comparison: Comparison, out: Console) -> None:
         out.print(Text.assemble(("Next: ", "bold"), step), soft_wrap=True)
 
 
-def _print_verdict(comparison: Comparison, out: Console) -> None:
-    out.print(Text(verdict(comparison), style="bold green" if comparison.passed else "bold red"))
+def _print_verdict(comparison: Comparison, out: Console, soft_wrap: bool = False) -> None:
+    out.print(Text(verdict(comparison), style="bold green" if comparison.passed else "bold red"), soft_wrap=soft_wrap)
 
 
 def _where(tensor: TensorResult) -> str:

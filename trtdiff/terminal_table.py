@@ -21,7 +21,7 @@ from rich.text import Text
 from trtdiff import formatting as fmt
 from trtdiff.result import Comparison, TensorResult
 
-MIN_NAME = 16  # the tensor column never gets narrower than this (names are shortened to fit)
+MIN_NAME = 24  # the tensor column never gets narrower than this (names are shortened to fit)
 OP_CHARS = 14
 STATUS_WORDS = {"reference_only": "ref-only", "target_only": "tgt-only", "shape_mismatch": "SHAPE"}
 
@@ -129,7 +129,7 @@ def _table(columns: Sequence[Column], cells: list[list[str]]) -> Table:
     return table
 
 
-def _width(console: Console, table: Table) -> int:
+def natural_width(console: Console, table: Table) -> int:
     """The table's natural width (measured without the console's limit, which would clamp it)."""
     return Measurement.get(console, console.options.update_width(1_000_000), table).maximum
 
@@ -150,10 +150,10 @@ def tensor_table(comparison: Comparison, rows: Sequence[TensorResult], marks: Ma
     for column in sorted((c for c in usable if c.priority > 0), key=lambda c: c.priority):
         trial = [c for c in usable if c in chosen or c is column]
         texts["tensor"] = [shorten_middle(n, narrow) for n in names]
-        if _width(console, _table(trial, _cells(trial, texts))) <= console.width:
+        if natural_width(console, _table(trial, _cells(trial, texts))) <= console.width:
             chosen = trial
     texts["tensor"] = [shorten_middle(n, narrow) for n in names]
-    spare = console.width - _width(console, _table(chosen, _cells(chosen, texts)))
+    spare = console.width - natural_width(console, _table(chosen, _cells(chosen, texts)))
     texts["tensor"] = [shorten_middle(n, narrow + max(0, spare)) for n in names]
     return _table(chosen, _cells(chosen, texts))
 
