@@ -51,7 +51,7 @@ add_verbosity_options(cli)
 
 
 def _register() -> None:
-    from trtdiff.commands import bisect, doctor, plan, report, run, split
+    from trtdiff.commands import bisect, diff, doctor, plan, report, run, split
 
     cli.add_command(run.run_command)
     cli.add_command(bisect.bisect_group)
@@ -59,6 +59,7 @@ def _register() -> None:
     cli.add_command(plan.plan_group)
     cli.add_command(report.report_command)
     cli.add_command(doctor.doctor_command)
+    cli.add_command(diff.diff_command)
 
 
 _register()

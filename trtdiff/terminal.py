@@ -9,6 +9,7 @@ terminal or NO_COLOR is set.
 
 from __future__ import annotations
 
+import math
 import os
 
 from rich.console import Console
@@ -47,8 +48,10 @@ def verdict(comparison: Comparison) -> str:
     """One line: PASS/FAIL and what it rests on."""
     tol = comparison.settings.tolerances
     c = counts(comparison)
+    checks = ", ".join(tol.checks) or tol.check
+    agreement = f", min agreement {tol.min_agreement:.1%}" if tol.min_agreement < 1 else ""
     text = (f"{'PASS' if comparison.passed else 'FAIL'}: {c.outputs - c.failing_outputs} of {c.outputs} "
-            f"outputs within tolerance (atol {tol.atol:g}, rtol {tol.rtol:g}, {tol.check}); "
+            f"outputs within tolerance (atol {tol.atol:g}, rtol {tol.rtol:g}, {checks}{agreement}); "
             f"{c.failing} of {c.compared} compared tensors outside tolerance")
     if c.not_compared:
         text += f"; {c.not_compared} not compared"
@@ -88,6 +91,8 @@ def print_comparison(comparison: Comparison, out: Console, err: Console | None =
         out.print(table)
     if hidden:
         out.print(f"({hidden} more tensors not shown: --table all, or open the HTML report)")
+    for line in sample_lines(comparison):
+        out.print(Text(line))
     print_summary(comparison, out)
 
 
@@ -153,3 +158,41 @@ def print_offenders(comparison: Comparison, out: Console, count: int = TOP_OFFEN
             out.print(Padding(Text(f"{hint.kind}: {hint.message}"), (0, 0, 0, 5), expand=False))
     if len(named) > count:
         out.print(f"  ({len(named) - count} more in the HTML report)")
+
+
+def sample_lines(comparison: Comparison) -> list[str]:
+    """Per output, how its samples fared and the task metric, e.g. "output 'logits': top-1
+    agreement 99.4%, 3 of 500 samples fail (first: 4, 17, 90)". Nothing for a one-sample run
+    judged elementwise (the table says it all)."""
+    samples = comparison.samples
+    lines = [f"Samples: {samples.description}" + (f"; reference: {samples.reference}" if samples.reference != "run"
+                                                  else "")] if samples is not None and samples.count > 1 else []
+    for t in comparison.tensors:
+        verdicts = t.sample_verdicts
+        if verdicts is None or (verdicts.count == 1 and all(c.check == "elementwise" for c in verdicts.checks)):
+            continue
+        parts = [check_text(c.check, c.value) for c in verdicts.checks]
+        failing = f"{verdicts.failed} of {verdicts.count} samples fail"
+        if verdicts.failing:
+            more = ", ..." if verdicts.failed > len(verdicts.failing) else ""
+            failing += f" ({', '.join(str(i) for i in verdicts.failing)}{more})"
+        if verdicts.min_agreement < 1:
+            failing += f"; at least {verdicts.min_agreement:.1%} must pass"
+        lines.append(f"output '{t.name}': {'; '.join(parts)}; {failing}")
+    if samples is not None and samples.attribution_sample is not None and samples.count > 1:
+        lines.append(f"Attribution ran on sample {samples.attribution_sample}")
+    return lines
+
+
+def check_text(check: str, value: float) -> str:
+    """A check's task metric in words: "top-1 agreement 99.4%", "cosine (worst sample) 0.99912"."""
+    kind, _, threshold = check.partition(":")
+    if kind == "topk":
+        return f"top-{threshold} agreement {value:.1%}" if not math.isnan(value) else f"top-{threshold}: no positions"
+    if kind == "cosine":
+        return f"cosine {value:.6f} in the worst sample (>= {threshold})"
+    if kind == "snr":
+        return f"SNR {value:.1f} dB in the worst sample (>= {threshold} dB)"
+    if kind == "elementwise":
+        return f"elementwise: at most {value:.0f} mismatches in one sample"
+    return f"{kind} error {fmt.fmt_error(value)} in the worst sample"
