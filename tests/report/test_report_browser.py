@@ -200,12 +200,17 @@ def test_script_node_name_shows_as_text_and_runs_nothing(loaded):
     assert loaded.dialogs == []
 
 
-def test_screenshot(loaded, tmp_path_factory):
-    path = tmp_path_factory.mktemp("screenshots") / "report.png"
+def screenshot(loaded: Loaded, tmp_path_factory: Any, name: str) -> None:
+    """A full-page screenshot under the pytest tmp dir (its path printed, to look at with -s)."""
+    path = tmp_path_factory.mktemp("screenshots") / name
     loaded.page.evaluate("window.scrollTo(0, 0)")
     loaded.page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 20_000
     print(f"screenshot: {path}")
+
+
+def test_screenshot(loaded, tmp_path_factory):
+    screenshot(loaded, tmp_path_factory, "report.png")
     assert loaded.errors() == [] and loaded.dialogs == []
     assert loaded.requests == [loaded.url]
 
@@ -319,8 +324,4 @@ def test_demo_leads_with_the_overflow_and_ends_with_the_settings(demo):
 
 
 def test_demo_screenshot(demo, tmp_path_factory):
-    path = tmp_path_factory.mktemp("screenshots") / "demo.png"
-    demo.page.evaluate("window.scrollTo(0, 0)")
-    demo.page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 20_000
-    print(f"screenshot: {path}")
+    screenshot(demo, tmp_path_factory, "demo.png")
