@@ -11,6 +11,7 @@ import click
 from trtdiff.commands.attribution_options import attribution_from, attribution_options
 from trtdiff.api import compare
 from trtdiff.commands.display import display_options, show_comparison
+from trtdiff.commands.verbosity import is_quiet
 from trtdiff.commands.options import data_options, input_options, pop_input_settings, pop_tolerances, \
     tolerance_options
 from trtdiff.commands.targets import providers_from, reference_from_options, target_from_options, target_options
@@ -68,7 +69,7 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
         attribute_sample=options.pop("attribute_sample"),
         load_outputs=options.pop("load_outputs"),
         calibration_data=options.pop("calibration_data"),
-        progress=not options.pop("no_progress"),
+        progress=not options.pop("no_progress") and not is_quiet(),
         include_shape_tensors=mark_shape_tensors,
         reference_providers=providers_from(providers),
         reference_runner=reference_runner,
