@@ -24,8 +24,6 @@ from trtdiff.result import Tolerances
 
 log = logging.getLogger(__name__)
 
-INPUT_KEYS = ("input_shapes", "val_ranges", "seed", "load_inputs")
-TOLERANCE_KEYS = ("atol", "rtol", "check", "rel_floor")
 
 
 @dataclass(frozen=True)
@@ -57,14 +55,14 @@ class Setup:
 def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False) -> Setup:
     """Options -> Setup. `options` holds the input, tolerance and target options (consumed); the
     target is chosen as for `trtdiff run` (on a CPU-only ONNX Runtime, FP16/BF16 run emulated)."""
-    from trtdiff.commands.options import input_settings_from, tolerances_from
+    from trtdiff.commands.options import pop_input_settings, pop_tolerances
     from trtdiff.commands.targets import target_from_options
     from trtdiff.pipeline import resolve_feeds
     from trtdiff.precision.plan import PrecisionPlan, validate_plan
 
     model = load_model(model_path)
-    settings = input_settings_from(**{k: options.pop(k) for k in INPUT_KEYS})
-    spec = tolerances_from(**{k: options.pop(k) for k in TOLERANCE_KEYS})
+    settings = pop_input_settings(options)
+    spec = pop_tolerances(options)
     target = target_from_options(options)
     if target.plan is None:
         raise UsageError("bisect needs a precision to search, not --target-model",
@@ -74,6 +72,13 @@ def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False)
     validate_plan(plan, model)
     for note in target.notes:
         log.warning("%s", note)
+    if settings.iterations > 1 or (settings.max_samples or 2) > 1 and (settings.load_path or settings.loader_script):
+        from trtdiff.dataset import open_dataset
+        from trtdiff.inputs import input_specs
+
+        if open_dataset(settings, input_specs(model)).count != 1:
+            raise UsageError("bisect judges one sample in this version", "the data set holds several",
+                             "pass --max-samples 1 (or a single sample)")
     feeds = resolve_feeds(model, settings)
     reference_infer = onnxruntime_infer(("CPUExecutionProvider",))
     reference = capture_reference(model, feeds, reference_infer) if capture_all else reference_infer(model, feeds)
