@@ -10,7 +10,7 @@ from typing import Any
 
 from trtdiff.baseline.fields import Fields
 from trtdiff.baseline.profile import REQUIRED_METRIC_FIELDS
-from trtdiff.result import ErrorMetrics, TensorResult, Tolerances
+from trtdiff.result import CheckSummary, ErrorMetrics, SampleVerdicts, TensorResult, Tolerances
 
 STATUSES = ("compared", "reference_only", "target_only", "shape_mismatch")
 
@@ -28,7 +28,25 @@ def tensor_from_row(row: Fields) -> TensorResult:
         is_output=row.get("is_output", (bool,)), passed=row.get("passed", (bool,), None, optional=True),
         atol=row.number("atol"), rtol=row.number("rtol"),
         metrics=metrics_from_row(row) if row.data.get("max_abs") is not None else None,
+        worst_sample=row.get("worst_sample", (int,), None, optional=True),
+        sample_verdicts=verdicts_from(row.sub("sample_verdicts")) if row.data.get("sample_verdicts") else None,
     )
+
+
+def verdicts_from(fields: Fields) -> SampleVerdicts:
+    """How an output's samples fared: counts, the first failing indices, and each check's statistic."""
+    def counts(key: str) -> tuple[int, ...]:
+        values = fields.get(key, (list,), [])
+        if not all(type(v) is int for v in values):
+            fields.source.fail(fields.at(key), "should be a list of whole numbers", repr(values)[:40])
+        return tuple(values)
+
+    checks = tuple(CheckSummary(check.get("check", (str,)), check.number("value"), check.get("failed", (int,)))
+                   for check in fields.items("checks"))
+    return SampleVerdicts(count=fields.get("count", (int,)), failed=fields.get("failed", (int,)),
+                          failing=counts("failing"), checks=checks,
+                          min_agreement=fields.number("min_agreement", 1.0),
+                          max_abs_histogram=counts("max_abs_histogram"))
 
 
 # (name, kind, may be None, required) per ErrorMetrics field; kind: "counts" (the histogram), "float", "int"
@@ -62,4 +80,5 @@ def tolerances_from(fields: Fields) -> Tolerances:
         table = Fields(fields.mapping(key, {}), fields.at(key), fields.source)
         tables[key] = {name: table.number(name) for name in table.data}
     return Tolerances(atol=fields.number("atol"), rtol=fields.number("rtol"), check=fields.get("check", (str,)),
-                      rel_floor=fields.number("rel_floor"), **tables)
+                      rel_floor=fields.number("rel_floor"), **tables, checks=tuple(fields.strings("checks", [])),
+                      min_agreement=fields.number("min_agreement", 1.0), topk_axis=fields.get("topk_axis", (int,), -1))
