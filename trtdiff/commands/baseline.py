@@ -23,7 +23,7 @@ def baseline_group() -> None:
 @baseline_group.command("save")
 @click.argument("model", type=click.Path(dir_okay=False))
 @comparison_options
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", required=True, type=click.Path(),
               help="The baseline directory to write (an earlier baseline there is replaced).")
 def save_command(model: str, output: str, **options: Any) -> None:
     """Run MODEL as `trtdiff run` would (same target, data and tolerance options) and save the

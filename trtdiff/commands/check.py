@@ -26,7 +26,7 @@ from trtdiff.terminal import print_comparison
               help="The baseline directory written by `trtdiff baseline save`.")
 @comparison_options
 @gate_options
-@click.option("--against", type=click.Choice(AGAINST), default="reference", show_default=True,
+@click.option("--against", default="reference", show_default=True, metavar="|".join(AGAINST),
               help="golden: also compare the candidate's target outputs with the baseline's golden outputs.")
 @click.option("--allow-different-data", is_flag=True, help="Run even when the data set differs from the baseline's.")
 @click.option("--allow-model-change", is_flag=True,
