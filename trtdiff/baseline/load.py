@@ -14,6 +14,7 @@ from trtdiff.baseline.profile import Profile
 from trtdiff.baseline.rows import tensor_from_row, tolerances_from
 from trtdiff.baseline.store import BASELINE_FILE, BASELINE_FORMAT, Baseline
 from trtdiff.errors import UsageError
+from trtdiff.version import __version__
 
 FIX = "Save it again with `trtdiff baseline save MODEL ... -o DIR`"
 
@@ -34,7 +35,7 @@ def baseline_from_dict(data: Any, source: Source) -> Baseline:
     version = top.get("format", (int,))
     if version > BASELINE_FORMAT:
         raise UsageError(f"{source.file} was written by a newer trtdiff",
-                         f"baseline format {version}; this trtdiff {_own_version()} reads up to {BASELINE_FORMAT}",
+                         f"baseline format {version}; this trtdiff {__version__} reads up to {BASELINE_FORMAT}",
                          "Upgrade trtdiff (pip install -U trtdiff) or save the baseline again with this one")
     if version < 1:
         source.fail("format", f"should be 1 to {BASELINE_FORMAT}", str(version))
@@ -56,9 +57,3 @@ def baseline_from_dict(data: Any, source: Source) -> Baseline:
         directory=str(source.file.parent),
         format=version,
     )
-
-
-def _own_version() -> str:
-    from trtdiff import __version__
-
-    return __version__

@@ -14,6 +14,7 @@ from trtdiff.baseline.digest import model_digest
 from trtdiff.baseline.profile import profile_from_comparison
 from trtdiff.baseline.store import GOLDEN_FILE, Baseline, baseline_dir_writer, check_output_dir, write_baseline_file
 from trtdiff.result import Comparison, SamplesInfo
+from trtdiff.version import __version__
 
 
 def data_fingerprint(samples: SamplesInfo | None) -> dict[str, Any]:
@@ -26,8 +27,6 @@ def data_fingerprint(samples: SamplesInfo | None) -> dict[str, Any]:
 
 def baseline_from_comparison(comparison: Comparison, model: str | os.PathLike[str], digest: str,
                              options: Mapping[str, Any]) -> Baseline:
-    from trtdiff import __version__
-
     settings = comparison.settings
     return Baseline(
         trtdiff_version=__version__,
