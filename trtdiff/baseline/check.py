@@ -64,7 +64,7 @@ def check(model: str | os.PathLike[str], baseline: str | os.PathLike[str] | Base
           max_regression: float = 0.1, regression_floor: float | None = None, gate_metric: str | None = None,
           output_metrics: dict[str, str] | None = None, fail_on: str = "outputs", against: str = "reference",
           allow_different_data: bool = False, allow_model_change: bool = False, command: str = "",
-          **overrides: Any) -> CheckResult:
+          divergence_snr_db: float | None = None, **overrides: Any) -> CheckResult:
     """Judge `model` against `baseline` (a directory or a loaded Baseline). Raises UsageError for
     a baseline of another model or data set (unless allowed), or bad settings."""
     from trtdiff.commands.run_options import compare_from_options, replay_options
@@ -74,7 +74,8 @@ def check(model: str | os.PathLike[str], baseline: str | os.PathLike[str] | Base
     saved = baseline if isinstance(baseline, Baseline) else load_baseline(baseline)
     changed = _model_changed(saved, model, allow_model_change)
     options = replay_options(saved.options, overrides)
-    candidate = compare_from_options(model, options, fail_on=fail_on, command=command)
+    extra = {} if divergence_snr_db is None else {"divergence_snr_db": divergence_snr_db}
+    candidate = compare_from_options(model, options, fail_on=fail_on, command=command, **extra)
     _same_data(saved, candidate, allow_different_data)
     diff = compare_profiles(saved.profile, profile_from_comparison(candidate, os.fspath(model)), policy)
     golden = _against_golden(model, saved, options, fail_on) if against == "golden" else None

@@ -43,15 +43,17 @@ def baseline_from_comparison(comparison: Comparison, model: str | os.PathLike[st
 
 
 def save_baseline(model: str | os.PathLike[str], output: str | os.PathLike[str], options: Mapping[str, Any],
-                  *, command: str = "") -> tuple[Baseline, Comparison]:
-    """Run the comparison `options` describe (see `trtdiff.commands.run_options`) and write its
-    baseline to directory `output`, atomically. Returns the baseline and the comparison."""
+                  *, command: str = "", **extra: Any) -> tuple[Baseline, Comparison]:
+    """Run the comparison `options` describe (see `trtdiff.commands.run_options`; `extra`: more
+    RunRequest fields) and write its baseline to directory `output`, atomically. Returns the
+    baseline and the comparison."""
     from trtdiff.commands.run_options import compare_from_options, saved_options
 
     check_output_dir(output)
     digest = model_digest(model)
     with baseline_dir_writer(output) as folder:
-        comparison = compare_from_options(model, options, command=command, save_outputs=str(folder / GOLDEN_FILE))
+        comparison = compare_from_options(model, options, command=command, save_outputs=str(folder / GOLDEN_FILE),
+                                          **extra)
         baseline = baseline_from_comparison(comparison, model, digest, saved_options(options))
         write_baseline_file(baseline, folder)
     return dataclasses.replace(baseline, directory=str(Path(output))), comparison

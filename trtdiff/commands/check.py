@@ -11,13 +11,13 @@ import click
 from trtdiff.baseline.check import AGAINST, CheckResult, check
 from trtdiff.baseline.terminal import print_diff
 from trtdiff.baseline.wording import environment_facts
-from trtdiff.commands.gate_options import check_output_paths, gate_console, gate_options, policy_from, \
-    write_gate_files
+from trtdiff.commands.display import display_options, show_comparison
+from trtdiff.commands.gate_options import check_output_paths, gate_options, policy_from, write_gate_files
 from trtdiff.commands.run_options import comparison_option_names, comparison_options
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import ensure_writable
 from trtdiff.result import comparison_to_json
-from trtdiff.terminal import print_comparison
+from trtdiff.terminal import consoles
 
 
 @click.command("check")
@@ -33,8 +33,9 @@ from trtdiff.terminal import print_comparison
               help="Accept a baseline of another model (a re-export): tensors are matched by name.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write the HTML report (with the baseline and candidate error curves).")
+@display_options
 def check_command(model: str, baseline_dir: str, against: str, allow_different_data: bool, allow_model_change: bool,
-                  report_path: str | None, **options: Any) -> None:
+                  report_path: str | None, table_mode: str, wide: bool, divergence_snr: float, **options: Any) -> None:
     """Rerun the baseline's comparison on MODEL and judge it against the baseline: each graph output
     must pass its tolerances and be at most --max-regression worse than the baseline's; the first
     tensor whose error grew beyond the margin is where the new error starts. Settings (target,
@@ -49,8 +50,9 @@ def check_command(model: str, baseline_dir: str, against: str, allow_different_d
     result = check(model, baseline_dir, max_regression=policy.max_regression, regression_floor=policy.floor,
                    gate_metric=policy.metric, output_metrics=policy.output_metrics, fail_on=policy.fail_on,
                    against=against, allow_different_data=allow_different_data, allow_model_change=allow_model_change,
-                   command=shlex.join(["trtdiff", *sys.argv[1:]]), **given)
-    _show(result)
+                   command=shlex.join(["trtdiff", *sys.argv[1:]]), divergence_snr_db=divergence_snr, **given)
+    show_comparison(result.candidate, table_mode, wide)
+    _show_gate(result)
     facts = {"baseline": baseline_dir, "model": model,
              **environment_facts(result.baseline.environment, result.candidate.environment)}
     write_gate_files(result.diff, options, facts, json_text=comparison_to_json(result.candidate),
@@ -69,9 +71,8 @@ def _given(options: dict[str, Any]) -> dict[str, Any]:
             and context.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)}
 
 
-def _show(result: CheckResult) -> None:
-    console = gate_console()
-    print_comparison(result.candidate, console, "auto")
+def _show_gate(result: CheckResult) -> None:
+    console = consoles()[0]
     if result.golden is not None:
         failing = [t.name for t in result.golden.tensors if t.name in result.golden.outputs and t.passed is not True]
         console.print(f"against golden outputs: {'all outputs match' if not failing else 'FAIL ' + ', '.join(failing)}",

@@ -7,13 +7,12 @@ import sys
 from typing import Any
 
 import click
-from rich.console import Console
 
+from trtdiff.commands.display import display_options, show_comparison
 from trtdiff.commands.run_options import compare_from_options, comparison_options
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import ensure_writable, write_text_atomic
 from trtdiff.result import comparison_to_json
-from trtdiff.terminal import print_comparison
 
 
 @click.command("run")
@@ -27,10 +26,10 @@ from trtdiff.terminal import print_comparison
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the result as JSON.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report.")
-@click.option("--table", "table_mode", type=click.Choice(["auto", "all", "failing"]), default="auto",
-              show_default=True, help="Which tensors the terminal table lists.")
+@display_options
 def run_command(model: str, fail_on: str, save_inputs: str | None, save_outputs: str | None,
-                json_path: str | None, report_path: str | None, table_mode: str, **options: Any) -> None:
+                json_path: str | None, report_path: str | None, table_mode: str, wide: bool, divergence_snr: float,
+                **options: Any) -> None:
     """Run MODEL in FP32 (reference) and in the target precision, and compare every tensor.
 
     Exit code: 0 pass, 1 accuracy mismatch, 2 usage error, 3 model or tool error."""
@@ -39,11 +38,9 @@ def run_command(model: str, fail_on: str, save_inputs: str | None, save_outputs:
         if path:
             ensure_writable(path, option)
     comparison = compare_from_options(model, options, fail_on=fail_on, command=shlex.join(["trtdiff", *sys.argv[1:]]),
-                                      save_inputs=save_inputs, save_outputs=save_outputs)
-    console = Console()
-    if not console.is_terminal:
-        console.width = 160  # logs and CI: do not fold the table to 80 columns
-    print_comparison(comparison, console, table_mode)
+                                      save_inputs=save_inputs, save_outputs=save_outputs,
+                                      divergence_snr_db=divergence_snr)
+    show_comparison(comparison, table_mode, wide)
     if json_path:
         write_text_atomic(json_path, comparison_to_json(comparison))
     if report_path:

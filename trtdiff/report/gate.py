@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import Markup
 
 from trtdiff.baseline.metrics import GATE_METRICS, check_statistic
-from trtdiff.report import formatting as fmt
+from trtdiff import formatting as fmt
 from trtdiff.report.plots import inline_svg, short
 
 COLOURS = {"baseline": "#7a7a7a", "candidate": "#1f5fa8", "regressed": "#c62828", "start": "#555555"}
