@@ -51,7 +51,7 @@ add_verbosity_options(cli)
 
 
 def _register() -> None:
-    from trtdiff.commands import bisect, diff, doctor, plan, report, run, split
+    from trtdiff.commands import baseline, bisect, check, diff, doctor, plan, report, run, split
 
     cli.add_command(run.run_command)
     cli.add_command(bisect.bisect_group)
@@ -60,6 +60,8 @@ def _register() -> None:
     cli.add_command(report.report_command)
     cli.add_command(doctor.doctor_command)
     cli.add_command(diff.diff_command)
+    cli.add_command(baseline.baseline_group)
+    cli.add_command(check.check_command)
 
 
 _register()

@@ -213,6 +213,7 @@ class Comparison:
     timings: dict[str, float] = field(default_factory=dict)
     engine_layers: tuple[dict[str, Any], ...] = ()  # TensorRT per-layer facts, when a TRT runner ran
     bisect: dict[str, Any] | None = None  # bisect results, when a bisect ran
+    gate: dict[str, Any] | None = None  # the regression gate against a baseline, when `trtdiff check` ran
     graph: tuple[GraphNode, ...] = ()  # main-graph nodes in topological order
     samples: SamplesInfo | None = None  # the data set (None in results from before data sets)
     schema_version: int = SCHEMA_VERSION
