@@ -46,11 +46,12 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from trtdiff.commands import bisect, doctor, plan, report, run, split
+    from trtdiff.commands import bisect, build, doctor, plan, report, run, split
 
     cli.add_command(run.run_command)
     cli.add_command(bisect.bisect_group)
     cli.add_command(split.split_command)
+    cli.add_command(build.build_command)
     cli.add_command(plan.plan_group)
     cli.add_command(report.report_command)
     cli.add_command(doctor.doctor_command)

@@ -105,10 +105,11 @@ def unsupported_nodes(model: onnx.ModelProto, target: str = "trt") -> tuple[dict
     if target not in TARGETS:
         raise UsageError(f"unknown split target '{target}'", f"the targets are {', '.join(TARGETS)}",
                          "pass --target trt")
-    from trtdiff.runners import trt  # tensorrt itself is imported only by tensorrt_available()
+    from trtdiff.runners import trt  # TensorRT itself is imported only by tensorrt_available()
 
-    if trt.tensorrt_available()[0]:
-        return dict(trt.unsupported_nodes(model)), "TensorRT parser (supports_model_v2)"
+    available, label = trt.tensorrt_available()
+    if available:
+        return dict(trt.unsupported_nodes(model)), f"{label} ONNX parser (supports_model_v2)"
     table = load_op_table()
     source = f"operator table for TensorRT {table['tensorrt_version']} ({table['source']})"
     return unsupported_by_table(model, table), source

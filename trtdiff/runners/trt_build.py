@@ -1,14 +1,17 @@
 """Engine building for the TensorRT runner: network flags, ONNX parsing, builder config,
-optimization profile, plugins, and the weak-typing path kept for TensorRT < 10.12.
+optimization profile, plugins, TensorRT-RTX's target compute capabilities, and the weak-typing
+path kept for TensorRT < 10.12.
 
-Every function takes the `tensorrt` module as its first argument; this module never imports it
-(only `trtdiff.runners.trt` does, lazily). Enum members are always looked up by NAME.
+Every function takes the TensorRT module (`tensorrt` or `tensorrt_rtx`) as its first argument;
+this module never imports it (only `trtdiff.runners.trt` does, lazily). Enum members are always
+looked up by NAME, and optional API by attribute checks (`trtdiff.trt.features`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -17,6 +20,7 @@ import onnx
 from trtdiff.errors import ModelError, ToolError, UsageError, close_names
 from trtdiff.model import session_source
 from trtdiff.trt import mapping
+from trtdiff.trt.features import cc_from_member, member_name
 from trtdiff.fileio import write_bytes_atomic
 from trtdiff.trt.options import TrtOptions
 from trtdiff.trt.profile import resolve_profile
@@ -27,15 +31,17 @@ _LEVELS = {"INTERNAL_ERROR": logging.ERROR, "ERROR": logging.ERROR, "WARNING": l
            "INFO": logging.DEBUG, "VERBOSE": logging.DEBUG - 5}
 
 
-def make_logger(trt: ModuleType) -> Any:
-    class _LogBridge(trt.ILogger):  # type: ignore[misc,name-defined]
-        """TensorRT's messages into Python logging (info and below only with -vv)."""
+def make_logger(trt: ModuleType, quiet: bool = False) -> Any:
+    """A TensorRT logger that writes into Python logging (info and below only with -vv);
+    `quiet`: everything at debug level (parser probes whose rejections are the answer)."""
 
+    class _LogBridge(trt.ILogger):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
 
         def log(self, severity: Any, msg: str) -> None:
-            log.log(_LEVELS.get(getattr(severity, "name", ""), logging.DEBUG), "TensorRT: %s", msg)
+            level = logging.DEBUG if quiet else _LEVELS.get(getattr(severity, "name", ""), logging.DEBUG)
+            log.log(level, "TensorRT: %s", msg)
 
     return _LogBridge()
 
@@ -129,7 +135,7 @@ def _set_flag(trt: ModuleType, config: Any, name: str, on: bool = True) -> None:
 
 
 def configure(trt: ModuleType, builder: Any, network: Any, options: TrtOptions) -> tuple[Any, Any]:
-    """The builder config (and its timing cache) from the options."""
+    """The builder config (and its timing cache, None unless --trt-timing-cache) from the options."""
     config = builder.create_builder_config()
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
     _set_flag(trt, config, "TF32", options.tf32)
@@ -146,14 +152,33 @@ def configure(trt: ModuleType, builder: Any, network: Any, options: TrtOptions) 
             config.plugins_to_serialize = [str(p) for p in options.plugins]
     if options.exclude_lean_runtime:
         _set_flag(trt, config, "EXCLUDE_LEAN_RUNTIME")
+    set_compute_capabilities(trt, config, options.compute_capabilities)
     _add_profile(builder, network, config, options)
-    cached = b""
-    if options.timing_cache and options.timing_cache.is_file():
-        cached = options.timing_cache.read_bytes()
-    cache = config.create_timing_cache(cached)
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    cache = None
+    if options.timing_cache:  # only when asked: TensorRT-RTX queries a GPU when a cache is set
+        cached = options.timing_cache.read_bytes() if options.timing_cache.is_file() else b""
+        cache = config.create_timing_cache(cached)
+        config.set_timing_cache(cache, ignore_mismatch=False)
     _apply_weak_typing(trt, network, config, options)
     return config, cache
+
+
+def set_compute_capabilities(trt: ModuleType, config: Any, wanted: Sequence[str]) -> None:
+    """TensorRT-RTX: build for these compute capabilities ("8.6", "current"); none given keeps
+    the module's default (checked against the module by Features.check_options first)."""
+    if not wanted:
+        return
+    config.num_compute_capabilities = len(wanted)
+    for index, capability in enumerate(wanted):
+        if not config.set_compute_capability(getattr(trt.ComputeCapability, member_name(capability)), index):
+            raise UsageError(f"TensorRT-RTX refused compute capability {capability}",
+                             "see its log above (-v)", "choose another --trt-compute-capability")
+
+
+def compute_capabilities(config: Any) -> tuple[str, ...]:
+    """What a builder config targets, as the module reports it; () for the default or no RTX."""
+    count = int(getattr(config, "num_compute_capabilities", 0) or 0)
+    return tuple(cc_from_member(config.get_compute_capability(i)) for i in range(count))
 
 
 def _add_profile(builder: Any, network: Any, config: Any, options: TrtOptions) -> None:
@@ -200,9 +225,8 @@ def mark_tensors(network: Any, mode: str, wanted: Sequence[str] | None,
 
 
 def build_plan(trt: ModuleType, logger: Any, model: onnx.ModelProto, options: TrtOptions,
-               mode: str, wanted: Sequence[str] | None,
-               onnx_tensors: set[str]) -> tuple[bytes, list[str], list[str]]:
-    """Parse, mark, configure and build: (serialized engine, marked tensors, missing tensors)."""
+               mode: str, wanted: Sequence[str] | None, onnx_tensors: set[str]) -> BuiltPlan:
+    """Parse, mark, configure and build."""
     builder = trt.Builder(logger)
     network = builder.create_network(network_flags(trt, options))
     parser = trt.OnnxParser(network, logger)  # kept alive until the build: it owns the weights
@@ -215,6 +239,17 @@ def build_plan(trt: ModuleType, logger: Any, model: onnx.ModelProto, options: Tr
                         "see TensorRT's errors above (run with -v for more)",
                         "check --trt-pool-limit, the profile shapes and the plugins; "
                         "try --trt-mode unfused or fewer marked tensors")
-    if options.timing_cache:
+    if options.timing_cache and cache is not None:
         write_bytes_atomic(options.timing_cache, bytes(cache.serialize()))
-    return bytes(serialized), marked, missing
+    return BuiltPlan(bytes(serialized), tuple(marked), tuple(missing), compute_capabilities(config))
+
+
+@dataclass(frozen=True)
+class BuiltPlan:
+    """A serialized engine and what the build did: tensors marked, tensors asked for that the
+    network lacks (folded by the parser), and the compute capabilities it targets (RTX)."""
+
+    plan: bytes
+    marked: tuple[str, ...]
+    missing: tuple[str, ...]
+    compute_capabilities: tuple[str, ...]
