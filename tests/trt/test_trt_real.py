@@ -13,11 +13,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from onnx import helper
 
 from trtdiff.errors import UsageError
 from trtdiff.model import with_outputs
-from trtdiff.runners.trt import unsupported_nodes
 from trtdiff.runners.trt_runner import TensorRTRunner
 from trtdiff.trt.features import Features
 from trtdiff.trt.options import TrtOptions
@@ -112,13 +110,3 @@ def test_consumer_errors_surface_after_the_run(tensorrt, make_model, feeds):
         with pytest.raises(RuntimeError, match="consumer refused"):
             runner.infer_each(feeds, consume)
         assert "probs" in runner.infer(feeds)  # the runner is usable afterwards
-
-
-def test_unsupported_nodes_names_the_custom_op(tensorrt, make_model):
-    model = make_model(batch=1)
-    model.graph.node.append(helper.make_node("Mystery", ["probs"], ["mystery_out"], "mystery",
-                                             domain="com.example"))
-    model.graph.output[0].name = "mystery_out"
-    model.opset_import.append(helper.make_opsetid("com.example", 1))
-    reasons = unsupported_nodes(model)
-    assert "mystery" in reasons and "conv1" not in reasons

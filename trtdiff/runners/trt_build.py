@@ -27,12 +27,14 @@ from trtdiff.trt.profile import resolve_profile
 
 log = logging.getLogger(__name__)
 
-_LEVELS = {"INTERNAL_ERROR": logging.ERROR, "ERROR": logging.ERROR, "WARNING": logging.WARNING,
+# TensorRT's own log shows with -v (errors) and -vv (the rest): a failure still ends in trtdiff's
+# one line, which quotes the parser's or builder's words where TensorRT hands them over.
+_LEVELS = {"INTERNAL_ERROR": logging.INFO, "ERROR": logging.INFO, "WARNING": logging.DEBUG,
            "INFO": logging.DEBUG, "VERBOSE": logging.DEBUG - 5}
 
 
 def make_logger(trt: ModuleType, quiet: bool = False) -> Any:
-    """A TensorRT logger that writes into Python logging (info and below only with -vv);
+    """A TensorRT logger that writes into Python logging (errors with -v, the rest with -vv);
     `quiet`: everything at debug level (parser probes whose rejections are the answer)."""
 
     class _LogBridge(trt.ILogger):  # type: ignore[misc,name-defined]
@@ -64,11 +66,12 @@ def load_plugins(trt: ModuleType, logger: Any, options: TrtOptions) -> None:
                              "check the path")
         if registry.load_library(str(path)) is None:
             raise ToolError(f"TensorRT could not load plugin library {path}",
-                            "see the TensorRT log above (-v)", "check it was built for this TensorRT")
+                            "run with -v to see TensorRT's log", "check it was built for this TensorRT")
 
 
 def parse_model(parser: Any, model: onnx.ModelProto) -> None:
-    """Parse the model into the network; ModelError naming the first node the parser rejected."""
+    """Parse the model into the network; ModelError with the parser's own words, naming the
+    main-graph node it rejected (and the node inside its body, for If/Loop)."""
     with session_source(model) as source:
         ok = parser.parse_from_file(source) if isinstance(source, str) else parser.parse(source)
     if ok:
@@ -78,10 +81,15 @@ def parse_model(parser: Any, model: onnx.ModelProto) -> None:
         raise ModelError("TensorRT's ONNX parser rejected the model", "it gave no reason",
                          "run with -vv to see TensorRT's log")
     first = errors[0]
-    raise ModelError(f"TensorRT's ONNX parser rejected node '{first.node_name()}' "
-                     f"({first.node_operator()})", f"{first.code()}: {first.desc()}",
+    names = [node.name for node in model.graph.node]
+    node, index = first.node_name(), int(first.node())
+    where = f"node '{node}' ({first.node_operator()})"
+    if node not in names and 0 <= index < len(names):
+        where = f"node '{names[index]}' ({model.graph.node[index].op_type}; in its body, {where})"
+    code = getattr(first.code(), "name", str(first.code()))
+    raise ModelError(f"TensorRT's ONNX parser rejected {where}", f"{code}: {first.desc()}",
                      "see onnx-tensorrt docs/operators.md for what this version supports; "
-                     "`trtdiff split` runs unsupported nodes in ONNX Runtime")
+                     "`trtdiff split --target trt` cuts the model into the pieces it takes and those it does not")
 
 
 def network_tensors(network: Any) -> dict[str, Any]:
@@ -172,7 +180,7 @@ def set_compute_capabilities(trt: ModuleType, config: Any, wanted: Sequence[str]
     for index, capability in enumerate(wanted):
         if not config.set_compute_capability(getattr(trt.ComputeCapability, member_name(capability)), index):
             raise UsageError(f"TensorRT-RTX refused compute capability {capability}",
-                             "see its log above (-v)", "choose another --trt-compute-capability")
+                             "run with -v to see its log", "choose another --trt-compute-capability")
 
 
 def compute_capabilities(config: Any) -> tuple[str, ...]:
@@ -236,7 +244,7 @@ def build_plan(trt: ModuleType, logger: Any, model: onnx.ModelProto, options: Tr
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ToolError("TensorRT could not build the engine",
-                        "see TensorRT's errors above (run with -v for more)",
+                        "run with -v to see TensorRT's log",
                         "check --trt-pool-limit, the profile shapes and the plugins; "
                         "try --trt-mode unfused or fewer marked tensors")
     if options.timing_cache and cache is not None:

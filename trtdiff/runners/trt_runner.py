@@ -109,10 +109,10 @@ class TensorRTRunner:
         label = self.source.features.label if self.source.features else "TensorRT"
         if self.options.load_engine is not None:
             return ToolError(f"{label} could not load the engine {self.options.load_engine}",
-                             "see its errors above (-v)",
+                             "run with -v to see its log",
                              "rebuild it with this TensorRT version (drop --load-engine)")
         return ToolError(f"{label} could not load the engine it has just built",
-                         "see its errors above (-v)", "check the GPU and driver with `trtdiff doctor`")
+                         "run with -v to see its log", "check the GPU and driver with `trtdiff doctor`")
 
     def _inspect(self, trt: ModuleType) -> EngineInfo:
         inspector = self._engine.create_engine_inspector()
@@ -175,7 +175,7 @@ class TensorRTRunner:
         self._router.raise_pending()
         if not ok:
             raise ToolError("TensorRT inference failed", "execute_async_v3 returned false",
-                            "see TensorRT's errors above (-v)")
+                            "run with -v to see TensorRT's log")
         for name in self._outputs:
             if self._router.accepts(name):
                 with trt_io.cuda_errors(f"copying output {name} to the host"):

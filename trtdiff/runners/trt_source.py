@@ -67,6 +67,7 @@ class PlanSource:
         save it where --save-engine says."""
         self.trt, self.features = import_tensorrt(self.options.flavor)
         self.features.check_options(self.options)
+        self._check_current_gpu()
         self.facts.update(flavor=self.features.flavor)
         self.logger = trt_build.make_logger(self.trt)
         trt_build.load_plugins(self.trt, self.logger, self.options)
@@ -80,6 +81,16 @@ class PlanSource:
             self.facts.update(compute_capabilities=list(self.targets))
         for warning in self.warnings:
             log.warning("%s", warning)
+
+    def _check_current_gpu(self) -> None:
+        """`--trt-compute-capability current` builds for this machine's GPU: say so when none."""
+        if "current" not in self.options.compute_capabilities or self.loaded:
+            return
+        driver = gpu.driver_status()
+        if not driver.ok:
+            raise UsageError("--trt-compute-capability current needs a GPU on this machine",
+                             str(driver.problem), "name the compute capabilities to build for "
+                             "(e.g. 8.6 8.9), or leave the option out for TensorRT-RTX's default set")
 
     def _load(self, features: Features) -> None:
         assert self.options.load_engine is not None
