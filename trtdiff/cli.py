@@ -46,7 +46,7 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from trtdiff.commands import bisect, build, doctor, plan, report, run, split
+    from trtdiff.commands import bisect, build, diff, doctor, plan, report, run, split
 
     cli.add_command(run.run_command)
     cli.add_command(bisect.bisect_group)
@@ -55,6 +55,7 @@ def _register() -> None:
     cli.add_command(plan.plan_group)
     cli.add_command(report.report_command)
     cli.add_command(doctor.doctor_command)
+    cli.add_command(diff.diff_command)
 
 
 _register()

@@ -38,23 +38,29 @@ class EngineBuild:
     warnings: tuple[str, ...]  # from applying the plan
 
 
-def target_model(model: onnx.ModelProto, plan: PrecisionPlan | None,
-                 inputs: InputSettings) -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]], tuple[str, ...]]:
-    """(the model with the plan applied, the input shapes used, the plan's warnings). INT8/FP8
-    scales are calibrated on the inputs, as `run` does."""
-    from trtdiff.pipeline import resolve_feeds
+def target_model(model: onnx.ModelProto, plan: PrecisionPlan | None, inputs: InputSettings,
+                 calibration_data: str | None = None,
+                 ) -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]], tuple[str, ...]]:
+    """(the model with the plan applied, the first sample's input shapes, the plan's warnings).
+    INT8/FP8 scales are calibrated as `run` calibrates them: on --calibration-data when given,
+    else on the samples the input options name."""
+    from trtdiff.dataset import DataSet, open_dataset, open_path
+    from trtdiff.inputs import input_specs
     from trtdiff.precision.apply import apply_plan
 
-    feeds = resolve_feeds(model, inputs)
-    shapes = {name: tuple(array.shape) for name, array in feeds.items()}
+    dataset = open_dataset(inputs, input_specs(model))
+    shapes = {name: tuple(array.shape) for name, array in dataset.sample(0).items()}
     if plan is None or not plan.lowers:
         return model, shapes, ()
-    applied = apply_plan(model, plan, [feeds])
+    calibration = (DataSet(open_path(calibration_data, inputs.batched_npz), dataset.specs)
+                   if calibration_data else dataset)
+    applied = apply_plan(model, plan, calibration)  # type: ignore[arg-type]
     return applied.model, shapes, tuple(applied.warnings)
 
 
 def build_engine_for_plan(model_path: str | Path, plan: PrecisionPlan | None, options: TrtOptions,
-                          output: str | Path, inputs: InputSettings | None = None) -> EngineBuild:
+                          output: str | Path, inputs: InputSettings | None = None,
+                          calibration_data: str | None = None) -> EngineBuild:
     """Apply `plan` to the model at `model_path`, build it with TensorRT and save the engine at
     `output` (sidecar beside it). Where no profile shapes are given, the inputs' shapes fix
     the profile (as in `run`), so `--input-shapes` alone is enough for a dynamic model."""
@@ -63,7 +69,8 @@ def build_engine_for_plan(model_path: str | Path, plan: PrecisionPlan | None, op
 
     ensure_writable(output, "-o/--output")
     model = load_model(str(model_path))
-    built_model, shapes, warnings = target_model(model, plan, inputs or InputSettings({}, {}))
+    built_model, shapes, warnings = target_model(model, plan, inputs or InputSettings({}, {}),
+                                                 calibration_data)
     if not (options.min_shapes or options.opt_shapes or options.max_shapes):
         options = replace(options, opt_shapes=shapes)
     built = build_engine(built_model, options, output)

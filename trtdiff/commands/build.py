@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from trtdiff.commands.options import input_options, input_settings_from
+from trtdiff.commands.options import input_options, pop_input_settings
 from trtdiff.commands.precision_options import plan_from_options, precision_options
 from trtdiff.commands.trt_options import trt_options, trt_options_from_cli
 from trtdiff.engine_build import build_engine_for_plan
@@ -23,7 +23,9 @@ from trtdiff.trt.features import RTX_DEFAULT_DESCRIPTION
 @precision_options
 @trt_options
 @input_options
-def build_command(model: str, output: str, **options: Any) -> None:
+@click.option("--calibration-data", default=None, metavar="PATH",
+              help="Samples that calibrate INT8/FP8 scales (as in `run`); default: the input options' samples.")
+def build_command(model: str, output: str, calibration_data: str | None, **options: Any) -> None:
     """Build the TensorRT engine of MODEL in the target precision and save it, without running it.
 
     The precision options make the same target as `run --target trt` (FP16/BF16 conversion,
@@ -41,9 +43,8 @@ def build_command(model: str, output: str, **options: Any) -> None:
                              f"drop --{name.replace('_', '-')}")
     trt = trt_options_from_cli(**options)
     plan = plan_from_options(**options)
-    inputs = input_settings_from(options["input_shapes"], options["val_ranges"], options["seed"],
-                                 options["load_inputs"])
-    built = build_engine_for_plan(model, plan, trt, output, inputs)
+    inputs = pop_input_settings(options)
+    built = build_engine_for_plan(model, plan, trt, output, inputs, calibration_data)
     click.echo(f"built {built.precision} with {built.builder} in {built.build_seconds:.2f} s "
                f"(intermediate tensors: {built.mode}); it runs on {built.runs_on}")
     for warning in built.warnings:

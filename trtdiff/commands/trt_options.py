@@ -5,7 +5,7 @@ the parsed values into a `TrtOptions`. Names follow trtexec/Polygraphy where use
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +31,8 @@ from trtdiff.trt.options import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 TRT_OPTION_NAMES = (
-    "trt_flavor", "trt_compute_capability", "trt_mode", "trt_min_shapes", "trt_opt_shapes", "trt_max_shapes", "trt_pool_limit", "trt_tf32",
+    "trt_flavor", "trt_compute_capability", "trt_mode", "trt_min_shapes", "trt_opt_shapes",
+    "trt_max_shapes", "trt_pool_limit", "trt_tf32",
     "trt_opt_level", "trt_timing_cache", "trt_plugins", "trt_version_compatible",
     "trt_exclude_lean_runtime", "trt_hardware_compatibility", "load_engine", "save_engine",
     "trt_weak_typing", "trt_layer_precision",
@@ -176,8 +177,10 @@ def trt_target_from_options(options: dict[str, Any]) -> Any:
     shapes: dict[str, tuple[int, ...]] = {}
 
     def build_and_record(model: onnx.ModelProto, feeds: Any) -> Any:
+        # one sample's feeds, or the calibration samples (a data set): the profile takes the first's shapes
+        first = feeds if isinstance(feeds, Mapping) else next(iter(feeds), {})
         shapes.clear()
-        shapes.update({name: tuple(array.shape) for name, array in feeds.items()})
+        shapes.update({name: tuple(array.shape) for name, array in first.items()})
         return build(model, feeds)
 
     return TargetSpec(description, build_and_record, tensorrt_runner_factory(trt, feed_shapes=shapes),
