@@ -10,6 +10,7 @@ looked up by NAME, and optional API by attribute checks (`trtdiff.trt.features`)
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -34,15 +35,20 @@ _LEVELS = {"INTERNAL_ERROR": logging.INFO, "ERROR": logging.INFO, "WARNING": log
 
 
 def make_logger(trt: ModuleType, quiet: bool = False) -> Any:
-    """A TensorRT logger that writes into Python logging (errors with -v, the rest with -vv);
+    """A TensorRT logger that writes into Python logging (errors with -v, the rest with -vv) and
+    keeps the error messages (`errors`), so that a failure can quote TensorRT's own words;
     `quiet`: everything at debug level (parser probes whose rejections are the answer)."""
 
     class _LogBridge(trt.ILogger):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
+            self.errors: list[str] = []
 
         def log(self, severity: Any, msg: str) -> None:
-            level = logging.DEBUG if quiet else _LEVELS.get(getattr(severity, "name", ""), logging.DEBUG)
+            name = getattr(severity, "name", "")
+            if name in ("ERROR", "INTERNAL_ERROR"):
+                self.errors.append(" ".join(str(msg).split()))
+            level = logging.DEBUG if quiet else _LEVELS.get(name, logging.DEBUG)
             log.log(level, "TensorRT: %s", msg)
 
     return _LogBridge()
@@ -152,8 +158,12 @@ def configure(trt: ModuleType, builder: Any, network: Any, options: TrtOptions) 
     if options.optimization_level is not None:
         config.builder_optimization_level = options.optimization_level
     if options.hardware_compatibility:
-        config.hardware_compatibility_level = getattr(
-            trt.HardwareCompatibilityLevel, options.hardware_compatibility.upper())
+        level = getattr(trt.HardwareCompatibilityLevel, options.hardware_compatibility.upper())
+        config.hardware_compatibility_level = level
+        if config.hardware_compatibility_level != level:  # TensorRT-RTX ignores it, with a warning
+            raise UsageError("this TensorRT does not take --trt-hardware-compatibility",
+                             "it ignored the level (TensorRT-RTX chooses GPUs by compute capability)",
+                             "drop it; with TensorRT-RTX use --trt-compute-capability")
     if options.version_compatible:
         _set_flag(trt, config, "VERSION_COMPATIBLE")
         if options.plugins:
@@ -163,10 +173,14 @@ def configure(trt: ModuleType, builder: Any, network: Any, options: TrtOptions) 
     set_compute_capabilities(trt, config, options.compute_capabilities)
     _add_profile(builder, network, config, options)
     cache = None
-    if options.timing_cache:  # only when asked: TensorRT-RTX queries a GPU when a cache is set
+    if options.timing_cache:  # only when asked (TensorRT-RTX 1.1 needed a GPU once a cache was set)
         cached = options.timing_cache.read_bytes() if options.timing_cache.is_file() else b""
-        cache = config.create_timing_cache(cached)
-        config.set_timing_cache(cache, ignore_mismatch=False)
+        with warnings.catch_warnings(record=True) as said:  # RTX: "Timing cache operations are no-ops"
+            warnings.simplefilter("always", DeprecationWarning)
+            cache = config.create_timing_cache(cached)
+            config.set_timing_cache(cache, ignore_mismatch=False)
+        for warning in said:
+            log.warning("--trt-timing-cache: TensorRT says: %s", warning.message)
     _apply_weak_typing(trt, network, config, options)
     return config, cache
 
@@ -241,12 +255,13 @@ def build_plan(trt: ModuleType, logger: Any, model: onnx.ModelProto, options: Tr
     parse_model(parser, model)
     marked, missing = mark_tensors(network, mode, wanted, onnx_tensors)
     config, cache = configure(trt, builder, network, options)
+    logger.errors.clear()
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
-        raise ToolError("TensorRT could not build the engine",
-                        "run with -v to see TensorRT's log",
-                        "check --trt-pool-limit, the profile shapes and the plugins; "
-                        "try --trt-mode unfused or fewer marked tensors")
+        said = logger.errors[-1][:400] if logger.errors else "it gave no reason (run with -v for its log)"
+        raise ToolError("TensorRT could not build the engine", said,
+                        "check --trt-pool-limit, the profile shapes, the plugins and the build options "
+                        "(run with -v for TensorRT's log)")
     if options.timing_cache and cache is not None:
         write_bytes_atomic(options.timing_cache, bytes(cache.serialize()))
     return BuiltPlan(bytes(serialized), tuple(marked), tuple(missing), compute_capabilities(config))
