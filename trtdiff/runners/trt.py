@@ -75,6 +75,11 @@ def unsupported_nodes(model: onnx.ModelProto, flavor: str | None = None) -> dict
     return trt_parse.unsupported_nodes(import_tensorrt(flavor)[0], model)
 
 
+def parser_accepts(model: onnx.ModelProto, flavor: str | None = None) -> tuple[bool, str]:
+    """(whether TensorRT's ONNX parser parses `model`, the first error in its words)."""
+    return trt_parse.parser_accepts(import_tensorrt(flavor)[0], model)
+
+
 def network_tensor_types(model: onnx.ModelProto, flavor: str | None = None) -> dict[str, str]:
     """Tensor name -> type ("fp16", ...) of the strongly typed network TensorRT parses from `model`."""
     return trt_parse.network_tensor_types(import_tensorrt(flavor)[0], model)

@@ -49,6 +49,20 @@ def unsupported_nodes(trt: ModuleType, model: onnx.ModelProto) -> dict[str, str]
     return capability.find_unsupported(model, probe)
 
 
+def parser_accepts(trt: ModuleType, model: onnx.ModelProto) -> tuple[bool, str]:
+    """Parse only: (accepted, the parser's first error as one line)."""
+    logger = trt_build.make_logger(trt, quiet=True)
+    network = trt.Builder(logger).create_network(trt_build.network_flags(trt, TrtOptions()))
+    parser = trt.OnnxParser(network, logger)
+    with session_source(model) as source:
+        ok = parser.parse_from_file(source) if isinstance(source, str) else parser.parse(source)
+    if ok or not parser.num_errors:
+        return bool(ok), ""
+    first = parser.get_error(0)
+    code = getattr(first.code(), "name", str(first.code()))
+    return False, " ".join(f"{code}: {first.desc()}".split())
+
+
 def network_tensor_types(trt: ModuleType, model: onnx.ModelProto) -> dict[str, str]:
     """Tensor name -> short type ("fp16", "fp32", ...) of every network input and layer output
     after a strongly typed parse: the types TensorRT will build with. ModelError (with the
