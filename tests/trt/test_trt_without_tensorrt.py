@@ -82,3 +82,12 @@ def test_importing_the_runner_does_not_import_tensorrt():
             "print('tensorrt' in sys.modules or 'tensorrt_rtx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_core_install_does_not_depend_on_tensorrt():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if "tensorrt" in d.lower()]
+    extras = project["optional-dependencies"]
+    assert extras["trt"] == ["tensorrt>=10.0"] and extras["rtx"][0].startswith("tensorrt-rtx")
