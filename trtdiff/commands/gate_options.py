@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
 from trtdiff.baseline.gate_json import diff_to_dict
 from trtdiff.baseline.junit import junit_xml
@@ -86,13 +85,6 @@ def check_output_paths(options: dict[str, Any]) -> None:
     for key, flag in OUTPUT_OPTIONS:
         if options.get(key):
             ensure_writable(options[key], flag)
-
-
-def gate_console() -> Console:
-    console = Console()
-    if not console.is_terminal:
-        console.width = 160  # logs and CI: do not fold the tables to 80 columns
-    return console
 
 
 def write_gate_files(diff: ProfileDiff, options: dict[str, Any], facts: dict[str, str],
