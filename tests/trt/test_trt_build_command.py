@@ -11,8 +11,9 @@ from pathlib import Path
 
 import onnx
 import pytest
-from onnx import helper, parser
+from onnx import helper
 
+from model_builders import mixed_model
 from trtdiff.model import save_model
 from trtdiff.runners.trt import unsupported_nodes
 from trtdiff.trt.gpu import driver_status
@@ -22,32 +23,14 @@ pytestmark = pytest.mark.trt_builder
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "fixtures" / "demo_convnet.onnx"
-MIXED = """
-<ir_version: 8, opset_import: ["" : 17]>
-mixed (float[2,4] x) => (float[2] y, float[2,4] z)
-<float[4,4] w = {0.5, -1, 2, 0.1, 1, 1, -0.5, 0.3, 0.2, 0.7, 1.5, -1, 1, 0, 0.4, 0.9},
- int64[3] shape = {2, 2, 2}>
-{
-  h = MatMul(x, w)
-  r = Relu(h)
-  s = Reshape(r, shape)
-  d = Det(s)
-  y = Mul(d, d)
-  z = Sigmoid(r)
-}
-"""
 needs_no_driver = pytest.mark.skipif(driver_status().ok, reason="an NVIDIA driver is present here: "
                                      "the engine would be run, not stopped after the build")
 
 
-def mixed_model(path: Path | None = None) -> onnx.ModelProto:
-    """MatMul -> Relu -> Reshape -> Det -> Mul, and Relu -> Sigmoid: TensorRT's parser rejects Det."""
-    model = parser.parse_model(MIXED)
-    for i, node in enumerate(model.graph.node):
-        node.name = f"{node.op_type.lower()}_{i}"
-    if path is not None:
-        save_model(model, path)
-    return model
+def mixed_model_file(path: Path) -> Path:
+    """model_builders.mixed_model (TensorRT's parser rejects its Det) saved at `path`."""
+    save_model(mixed_model(), path)
+    return path
 
 
 def one_line_error(result, code: int) -> str:
@@ -124,8 +107,7 @@ def test_run_saves_where_save_engine_says_and_build_then_load(cli_run, trt_build
 
 
 def test_an_unsupported_op_gives_the_parsers_own_words(cli_run, trt_builder, tmp_path):
-    path = tmp_path / "mixed.onnx"
-    mixed_model(path)
+    path = mixed_model_file(tmp_path / "mixed.onnx")
     for args in (["build", path, "-o", tmp_path / "m.engine"], ["run", path, "--target", "trt"]):
         line = one_line_error(cli_run(*args), 3)
         assert "TensorRT's ONNX parser rejected node 'det_3' (Det): UNSUPPORTED_NODE" in line, line
@@ -155,8 +137,7 @@ def test_capability_check_uses_the_real_parser(trt_builder):
 
 
 def test_split_uses_the_real_parser(cli_run, trt_builder, tmp_path):
-    path = tmp_path / "mixed.onnx"
-    mixed_model(path)
+    path = mixed_model_file(tmp_path / "mixed.onnx")
     result = cli_run("split", path, "-o", tmp_path / "pieces", "--json", "-")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
@@ -165,3 +146,12 @@ def test_split_uses_the_real_parser(cli_run, trt_builder, tmp_path):
     assert summary["unsupported"][0]["nodes"] == ["det_3"]
     assert summary["unsupported"][0]["reason"].startswith("Det: UNSUPPORTED_NODE")
     assert summary["verified_max_abs"] == 0.0
+
+
+def test_build_refuses_options_that_do_not_apply_and_the_model_as_output(cli_run, tmp_path):
+    model = tmp_path / "m.onnx"
+    model.write_bytes(DEMO.read_bytes())
+    line = one_line_error(cli_run("build", model, "--save-engine", tmp_path / "e", "-o", tmp_path / "x"), 2)
+    assert "--save-engine does not apply to `trtdiff build`" in line
+    line = one_line_error(cli_run("build", model, "-o", model), 2)
+    assert "is the model itself" in line and model.read_bytes() == DEMO.read_bytes()
