@@ -22,6 +22,7 @@ from trtdiff.commands.attribution_options import attribution_from, attribution_o
 from trtdiff.commands.options import INPUT_KEYS, data_options, input_options, pop_input_settings, pop_tolerances, \
     tolerance_options
 from trtdiff.commands.targets import providers_from, reference_from_options, target_from_options, target_options
+from trtdiff.commands.verbosity import is_quiet
 from trtdiff.errors import UsageError, close_names
 from trtdiff.result import Comparison
 
@@ -71,7 +72,7 @@ def compare_from_options(model: str | os.PathLike[str], options: Mapping[str, An
         attribute_sample=options.pop("attribute_sample"),
         load_outputs=options.pop("load_outputs"),
         calibration_data=options.pop("calibration_data"),
-        progress=not options.pop("no_progress"),
+        progress=not options.pop("no_progress") and not is_quiet(),  # -q: the verdict line alone
         include_shape_tensors=options.pop("mark_shape_tensors"),
         reference_providers=providers_from(options.pop("providers")),
         reference_runner=reference_runner,

@@ -28,11 +28,10 @@ INSTALL_HINT = ("install TensorRT 10 or 11 on a machine with an NVIDIA GPU (pip 
 
 def _import_flavor(flavor: str) -> tuple[ModuleType | None, str]:
     """(module, "") or (None, why it cannot be imported)."""
-    name = MODULES[flavor]
     try:
-        return importlib.import_module(name), ""
+        return importlib.import_module(MODULES[flavor]), ""
     except (ImportError, OSError) as err:  # OSError: the library is found but not loadable
-        return None, f"the {name} Python package cannot be imported ({err})"
+        return None, f"the {MODULES[flavor]} Python package cannot be imported ({err})"
 
 
 def import_tensorrt(flavor: str | None = None) -> tuple[ModuleType, Features]:
