@@ -155,3 +155,10 @@ def test_build_refuses_options_that_do_not_apply_and_the_model_as_output(cli_run
     assert "--save-engine does not apply to `trtdiff build`" in line
     line = one_line_error(cli_run("build", model, "-o", model), 2)
     assert "is the model itself" in line and model.read_bytes() == DEMO.read_bytes()
+
+
+@needs_no_driver
+def test_bisect_stops_at_an_engine_that_cannot_run_here(cli_run, trt_builder, tmp_path):
+    """Not a failing candidate plan ("even all-FP32 fails"): no plan changes a missing driver."""
+    line = one_line_error(cli_run("bisect", DEMO, "--fp16", "--target", "trt", "-o", tmp_path / "out"), 3)
+    assert "built the engine but cannot run it here: no NVIDIA driver" in line

@@ -54,7 +54,8 @@ def check_flavor(flavor: str) -> tuple[Check, Features | None]:
     detail = f"{features.version} (module {MODULES[flavor]})"
     if features.build_targets:
         detail += (f"; builds for compute capabilities {', '.join(features.build_targets)} "
-                   f"(default: {RTX_DEFAULT_DESCRIPTION})")
+                   f"(default: {RTX_DEFAULT_DESCRIPTION}); runs an engine on a GPU of one it was "
+                   f"built for, or newer than {features.build_targets[-1]}")
     return Check(name, True, detail), features
 
 

@@ -16,7 +16,7 @@ from types import ModuleType
 
 import onnx
 
-from trtdiff.errors import ToolError
+from trtdiff.errors import ToolError, ToolUnavailable
 from trtdiff.runners import trt_parse
 from trtdiff.trt.features import FLAVORS, LABELS, MODULES, Features, features_of
 
@@ -52,7 +52,7 @@ def import_tensorrt(flavor: str | None = None) -> tuple[ModuleType, Features]:
             continue
         return module, features
     wanted = LABELS[flavor] if flavor else "TensorRT"
-    raise ToolError(f"{wanted} is not available", "; ".join(problems), INSTALL_HINT)
+    raise ToolUnavailable(f"{wanted} is not available", "; ".join(problems), INSTALL_HINT)
 
 
 def tensorrt_available(flavor: str | None = None) -> tuple[bool, str]:

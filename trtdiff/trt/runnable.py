@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from trtdiff.errors import ToolError
+from trtdiff.errors import ToolUnavailable
 from trtdiff.trt.features import RTX_DEFAULT_DESCRIPTION, Features
 from trtdiff.trt.gpu import DriverStatus
 
@@ -29,7 +29,7 @@ _DIAGNOSTICS = {
 }
 
 
-class EngineNotRunnable(ToolError):
+class EngineNotRunnable(ToolUnavailable):
     """The engine was built (or loaded) but cannot run here; `engine_path` is where it is."""
 
     def __init__(self, what: str, why: str, fix: str, engine_path: Path) -> None:
