@@ -24,10 +24,12 @@ from trtdiff.inputs import Feeds, InputSettings, describe_inputs, generate_input
     load_inputs, nan_report, save_npz, validate_feeds
 from trtdiff.model import check_names_exist, comparable_tensors, inferred_value_info, load_model, \
     tensor_info, topological_nodes
+from trtdiff.next_step import after_run
 from trtdiff.reference import run_reference
 from trtdiff.request import BuiltTarget, Prepared, RunRequest, TargetSpec, TensorSelection
 from trtdiff.result import Comparison, GraphNode, RunSettings
 from trtdiff.target_run import compare_target
+from trtdiff.verdict_checks import nonfinite_reference, verdict_warnings
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,9 @@ def run_comparison(request: RunRequest) -> Comparison:
     timings["total_s"] = time.perf_counter() - started
     said = "on" if attributed is not None else _skipped(request)
     comparison = replace(comparison, settings=replace(comparison.settings, attribution=said), timings=dict(timings))
-    return annotate(comparison, attributed) if attributed is not None else comparison
+    comparison = annotate(comparison, attributed) if attributed is not None else comparison
+    return replace(comparison, next_steps=after_run(comparison, request.model_path, request.target.cli_words,
+                                                    request.inputs, request.tolerances, request.selection.mark_all))
 
 
 def _reference_tensors(request: RunRequest, prepared: Prepared, with_attribution_inputs: bool) -> dict[str, np.ndarray]:
@@ -150,7 +154,9 @@ def assemble(request: RunRequest, prepared: Prepared, aligned: AlignedResults,
     # a gated tensor must have been compared and passed; with --fail-on all, every compared one too
     gated = [t for t in results if t.name in gate and t.status != "target_only"]
     extra = [t for t in results if request.fail_on == "all" and t.status == "compared" and t.name not in gate]
-    passed = bool(gated) and all(t.passed is True for t in gated + extra)
+    nonfinite = nonfinite_reference(gated)
+    passed = bool(gated) and all(t.passed is True for t in gated + extra) and (
+        not nonfinite or request.allow_nonfinite_reference)
     settings = RunSettings(
         reference=request.reference_description or f"onnxruntime fp32 {list(request.reference_providers)}",
         target=request.target.description,
@@ -168,7 +174,9 @@ def assemble(request: RunRequest, prepared: Prepared, aligned: AlignedResults,
         outputs=graph_outputs,
         first_divergence=first,
         unmarked=tuple(prepared.unmarked),
-        warnings=tuple(prepared.warnings + aligned.warnings),
+        warnings=tuple(prepared.warnings + aligned.warnings
+                       + verdict_warnings(gated, nonfinite, request.allow_nonfinite_reference)),
+        nonfinite_reference=nonfinite,
         environment=environment.collect(aligned.target_description),
         timings=timings,
         graph=graph_nodes(prepared.model),

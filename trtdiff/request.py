@@ -48,6 +48,7 @@ class TargetSpec:
     notes: tuple[str, ...] = ()  # said in the result's warnings (e.g. why a plan runs emulated)
     own_tensors: bool = False  # a user's model: with --mark-all, also list its tensors the reference lacks
     segmentable: bool = False  # the runner is cheap to start (ONNX Runtime): run the target in segments
+    cli_words: Any = None  # trtdiff.next_step.TargetWords: the options that ask for this target again
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class RunRequest:
     # (only when the verdict fails, with a second reference run: a passing run does not pay for it)
     attribution: str = "off"
     memory_budget: int | None = None  # bytes of tensors a shadow model may feed and produce
+    allow_nonfinite_reference: bool = False  # a gated reference output holding NaN/Inf may still pass
 
     def __post_init__(self) -> None:
         if self.attribution not in ATTRIBUTION_MODES:

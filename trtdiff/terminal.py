@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.table import Table
 
-from trtdiff.result import Comparison, ErrorMetrics, TensorResult
+from trtdiff.result import Comparison, ErrorMetrics, NextStep, TensorResult
+from trtdiff.verdict_checks import nothing_compared
 
 AUTO_ROWS = 40
 
@@ -38,8 +40,13 @@ def verdict(comparison: Comparison) -> str:
     outputs = [t for t in comparison.tensors if t.is_output]
     failing_outputs = [t for t in outputs if t.passed is False]
     word = "PASS" if comparison.passed else "FAIL"
+    if comparison.passed and nothing_compared(outputs):
+        word = "PASS (nothing compared)"
     text = (f"{word}: {len(outputs) - len(failing_outputs)} of {len(outputs)} outputs within tolerance "
             f"(atol={tol.atol:g}, rtol={tol.rtol:g}, {tol.check})")
+    if comparison.nonfinite_reference:
+        text += (f"; the FP32 reference of {', '.join(repr(n) for n in comparison.nonfinite_reference)} holds NaN/Inf"
+                 + (" (accepted)" if comparison.passed else ""))
     if comparison.first_divergence:
         first = comparison.tensor(comparison.first_divergence)
         text += f"; error first exceeds tolerance at '{first.name}' ({first.op_type} node '{first.node}', #{first.index})"
@@ -93,6 +100,14 @@ def print_comparison(comparison: Comparison, console: Console, mode: str = "auto
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     style = "bold green" if comparison.passed else "bold red"
     console.print(f"[{style}]{verdict(comparison)}[/]", highlight=False)
+    print_next_steps(comparison.next_steps, console)
+
+
+def print_next_steps(steps: Sequence[NextStep], console: Console) -> None:
+    """The commands to try next, each on one unwrapped line (to copy), with what it does."""
+    for step in steps:
+        console.print(f"next: {step.command}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"      ({step.why})", markup=False, highlight=False)
 
 
 def _cells(t: TensorResult, first: str | None, worst: set[str]) -> list[str]:

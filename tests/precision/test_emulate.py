@@ -50,11 +50,6 @@ def test_fp8_saturates_like_cast_saturate() -> None:
     np.testing.assert_array_equal(out.astype(ml_dtypes.float8_e4m3fn).astype(np.float32), out)
 
 
-def test_fp8_needs_opset_19() -> None:
-    with pytest.raises(UsageError, match="opset 19"):
-        apply_plan(build.convnet(), PrecisionPlan("fp8", "emulated"))
-
-
 def test_emulation_lowers_what_native_lowers(fixture_model: onnx.ModelProto) -> None:
     native = apply_plan(fixture_model, PrecisionPlan("fp16"))
     emulated = apply_plan(fixture_model, PrecisionPlan("fp16", "emulated"))

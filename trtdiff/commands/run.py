@@ -35,6 +35,8 @@ from trtdiff.terminal import print_comparison
               help="ONNX Runtime providers for the reference, comma-separated (cpu, cuda, ...).")
 @click.option("--fail-on", type=click.Choice(["outputs", "all"]), default="outputs", show_default=True,
               help="What decides the verdict: the graph outputs (and --outputs), or every compared tensor.")
+@click.option("--allow-nonfinite-reference", is_flag=True,
+              help="Let the verdict pass although a gated FP32 reference output holds NaN/Inf (reported either way).")
 @click.option("--save-inputs", type=click.Path(dir_okay=False), default=None, help="Write the inputs used to .npz.")
 @click.option("--save-outputs", type=click.Path(dir_okay=False), default=None,
               help="Write reference and target graph outputs (and --outputs) to .npz.")
@@ -45,7 +47,7 @@ from trtdiff.terminal import print_comparison
 @click.option("--table", "table_mode", type=click.Choice(["auto", "all", "failing"]), default="auto",
               show_default=True, help="Which tensors the terminal table lists.")
 def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape_tensors: bool,
-                reference_backend: str, providers: str, fail_on: str, save_inputs: str | None, save_outputs: str | None,
+                reference_backend: str, providers: str, fail_on: str, allow_nonfinite_reference: bool, save_inputs: str | None, save_outputs: str | None,
                 json_path: str | None, report_path: str | None, table_mode: str, **options: Any) -> None:
     """Run MODEL in FP32 (reference) and in the target precision, and compare every tensor.
 
@@ -68,6 +70,7 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
         reference_runner=reference_runner,
         reference_description=reference_description,
         fail_on=fail_on,
+        allow_nonfinite_reference=allow_nonfinite_reference,
         command=shlex.join(["trtdiff", *sys.argv[1:]]),
         save_inputs=save_inputs,
         save_outputs=save_outputs,
