@@ -58,12 +58,14 @@ class ErrorMetrics:
 @dataclass(frozen=True)
 class CauseHint:
     """Why a node introduces error: kind is overflow, underflow, nan_origin, cancellation,
-    quantization or precision (plain rounding); figures are the numbers behind the hint."""
+    quantization, or, for a node that only shows what its inputs' representation did, domain
+    (it turns those values into NaN/Inf) or inherited; figures are the numbers behind the hint."""
 
     kind: str
     node: str
     message: str
     figures: dict[str, float] = field(default_factory=dict)
+    summary: str = ""  # a few words for a cause chain: "underflows fp16: 100% flush to zero"
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,12 @@ def print_offenders(comparison: Comparison, console: Console, count: int = 5) ->
         tensor = by_name.get(o.tensor)
         for hint in tensor.hints if tensor is not None else ():
             console.print(f"     {hint.kind}: {hint.message}", highlight=False)
+    for chain in comparison.causes:
+        console.print(f"Cause: {chain.describe()}", markup=False, highlight=False)
+        for step in chain.steps[1:]:
+            hint = next((h for h in by_name[step.tensor].hints if h.kind == step.kind), None) if step.tensor in by_name else None
+            if hint is not None:
+                console.print(f"     {hint.kind}: {hint.message}", markup=False, highlight=False)
 
 
 def _nonfinite(m: ErrorMetrics) -> str:

@@ -205,8 +205,8 @@ def _reason(node: str, rank: int | None, source: str, without: Outcome | None, l
 
 
 def _message(result: SearchResult, candidates: int, by_rules: int) -> str:
-    also = (f"; {by_rules} more node{'s' * (by_rules != 1)} stay FP32 by trtdiff's own rules (listed with their "
-            "reasons, and in every export)") if by_rules else ""
+    also = (f"; {by_rules} more node{'s stay' if by_rules != 1 else ' stays'} in FP32 by trtdiff's own rules "
+            "or the plan's (listed with their reasons, and in every export)") if by_rules else ""
     if result.status == STATUS_ALL_LOWER_PASSES:
         return "the model already passes with every candidate node in the lower precision: nothing needs FP32" + also
     if result.status == STATUS_ALL_FP32_FAILS:

@@ -17,6 +17,7 @@ from trtdiff.report.plots import chart_data_from_comparison, error_chart_svg
 from trtdiff.report.sections import bisect_view, histograms, neighbourhoods, offender_rows, worst_key
 from trtdiff.report.tables import anchors, engine_layer_table, status_css, status_text, tensor_table
 from trtdiff.result import Comparison
+from trtdiff.verdict_checks import nothing_compared
 
 VERSION_KEYS = ("trtdiff", "onnx", "onnxruntime", "tensorrt", "cuda", "providers", "cpu", "gpu")
 SUMMARY_OFFENDERS = 5
@@ -38,6 +39,8 @@ def view_from_comparison(comparison: Comparison, *, command: str | None = None) 
         "top_offenders": offenders[:SUMMARY_OFFENDERS],
         "no_offenders": _no_offenders(comparison),
         "warnings": list(comparison.warnings),
+        "causes": [chain.describe() for chain in comparison.causes],
+        "next_steps": next_steps(comparison),
         "unmarked": [{"node": u.node, "op_type": u.op_type, "count": fmt.fmt_count(u.count),
                       "reason": u.reason} for u in comparison.unmarked],
         "chart_svg": Markup(error_chart_svg(chart_data_from_comparison(comparison))),
@@ -49,6 +52,15 @@ def view_from_comparison(comparison: Comparison, *, command: str | None = None) 
         "environment": environment_view(comparison, command),
         "generator": f"trtdiff {__version__}",
     }
+
+
+def next_steps(comparison: Comparison) -> list[dict[str, str]]:
+    """The commands to try next (trtdiff.next_step): after a bisect, the one that applies its plan."""
+    bisect_steps = (comparison.bisect or {}).get("next_steps") if isinstance(comparison.bisect, dict) else None
+    steps = bisect_steps if comparison.bisect is not None else [
+        {"command": s.command, "why": s.why} for s in comparison.next_steps]
+    return [{"command": str(s.get("command", "")), "why": str(s.get("why", "")), "id": f"next-{i}"}
+            for i, s in enumerate(steps or []) if isinstance(s, dict)]
 
 
 def _no_offenders(comparison: Comparison) -> str:
@@ -72,11 +84,14 @@ def verdict(comparison: Comparison) -> dict[str, str]:
     if outputs:
         parts.append(f"{bad_outputs:,} of {len(outputs):,} outputs outside tolerance" if bad_outputs
                      else f"all {len(outputs):,} outputs within tolerance")
+    if comparison.nonfinite_reference:
+        parts.append("the FP32 reference of " + ", ".join(comparison.nonfinite_reference) + " holds NaN/Inf"
+                     + (" (accepted)" if comparison.passed else ""))
     if comparison.tensors:
         parts.append(f"{failing:,} of {len(compared):,} compared tensors outside tolerance")
         parts.append(f"{len(comparison.tensors) - len(comparison.compared):,} could not be compared")
     return {
-        "label": "PASS" if comparison.passed else "FAIL",
+        "label": ("PASS (nothing compared)" if nothing_compared(outputs) else "PASS") if comparison.passed else "FAIL",
         "css": "pass" if comparison.passed else "fail",
         "detail": "; ".join(parts) or "no tensors were compared",
         "reference": comparison.settings.reference or fmt.MISSING,
