@@ -46,7 +46,7 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from trtdiff.commands import bisect, doctor, plan, report, run, split
+    from trtdiff.commands import bisect, diff, doctor, plan, report, run, split
 
     cli.add_command(run.run_command)
     cli.add_command(bisect.bisect_group)
@@ -54,6 +54,7 @@ def _register() -> None:
     cli.add_command(plan.plan_group)
     cli.add_command(report.report_command)
     cli.add_command(doctor.doctor_command)
+    cli.add_command(diff.diff_command)
 
 
 _register()

@@ -17,6 +17,7 @@ from typing import Any
 
 from trtdiff.compare.tolerance import DEFAULT_ATOL, DEFAULT_REL_FLOOR, DEFAULT_RTOL, ToleranceSpec
 from trtdiff.inputs import DEFAULT_RANGE, InputSettings
+from trtdiff.request import RunRequest
 from trtdiff.result import Comparison, NextStep
 
 PRECISION_FLAGS = ("fp16", "bf16", "int8", "fp8")
@@ -69,6 +70,7 @@ def _option_words(flag: str, value: Any) -> list[str]:
 
 
 def input_words(settings: InputSettings) -> list[str]:
+    """The input options that give the same samples again."""
     words: list[str] = []
     for name, shape in settings.shapes.items():
         words += ["--input-shapes", f"{name}:[{','.join(str(d) for d in shape)}]"]
@@ -76,30 +78,46 @@ def input_words(settings: InputSettings) -> list[str]:
         if name or (low, high) != DEFAULT_RANGE:
             words += ["--val-range", f"{name}:[{low:g},{high:g}]" if name else f"[{low:g},{high:g}]"]
     if settings.load_path:
-        words += ["--load-inputs", str(settings.load_path)]
-    elif settings.seed != 1:
-        words += ["--seed", str(settings.seed)]
+        words += ["--load-inputs", str(settings.load_path)] + (["--batched-npz"] if settings.batched_npz else [])
+    elif settings.loader_script:
+        words += ["--data-loader-script", str(settings.loader_script)]
+    else:
+        words += ["--seed", str(settings.seed)] if settings.seed != 1 else []
+        words += ["--iterations", str(settings.iterations)] if settings.iterations != 1 else []
+    words += ["--max-samples", str(settings.max_samples)] if settings.max_samples is not None else []
     return words
 
 
 def tolerance_words(spec: ToleranceSpec) -> list[str]:
+    """The tolerance and check options that judge the same way again."""
     words: list[str] = []
     for flag, default, value, per_tensor in (("--atol", DEFAULT_ATOL, spec.atol, spec.per_tensor_atol),
                                              ("--rtol", DEFAULT_RTOL, spec.rtol, spec.per_tensor_rtol)):
         words += [flag, f"{value:g}"] if value != default else []
         for name, tensor_value in per_tensor.items():
             words += [flag, f"{name}:{tensor_value:g}"]
-    words += ["--check", spec.check] if spec.check != "elementwise" else []
+    checks = [str(c) for c in spec.checks] or [spec.check]
+    if checks != ["elementwise"]:
+        words += [word for check in checks for word in ("--check", check)]
     words += ["--rel-floor", f"{spec.rel_floor:g}"] if spec.rel_floor != DEFAULT_REL_FLOOR else []
+    words += ["--min-agreement", f"{spec.min_agreement:g}"] if spec.min_agreement != 1.0 else []
+    words += ["--topk-axis", str(spec.topk_axis)] if spec.topk_axis != -1 else []
     return words
 
 
-def after_run(comparison: Comparison, model_path: str, target: TargetWords | None, inputs: InputSettings,
-              tolerances: ToleranceSpec, mark_all: bool) -> tuple[NextStep, ...]:
+def data_words(load_outputs: str | None, calibration_data: str | None) -> list[str]:
+    """--load-outputs and --calibration-data, as given."""
+    return (["--load-outputs", load_outputs] if load_outputs else []) + (
+        ["--calibration-data", calibration_data] if calibration_data else [])
+
+
+def after_run(comparison: Comparison, request: RunRequest) -> tuple[NextStep, ...]:
     """What to run after a failing comparison (nothing after a passing one)."""
     if comparison.passed:
         return ()
-    common = [*input_words(inputs), *tolerance_words(tolerances)]
+    model_path, target, mark_all = request.model_path, request.target.cli_words, request.selection.mark_all
+    common = [*input_words(request.inputs), *data_words(request.load_outputs, request.calibration_data),
+              *tolerance_words(request.tolerances)]
     steps = []
     if comparison.nonfinite_reference:
         steps.append(NextStep(_join("run", model_path, *(target.all if target else ()), *common,
@@ -124,7 +142,8 @@ def after_run(comparison: Comparison, model_path: str, target: TargetWords | Non
 
 
 def after_bisect(model_path: str, search_nodes: Sequence[str], passed: bool, target: TargetWords,
-                 inputs: InputSettings, tolerances: ToleranceSpec, plan_file: str | None) -> tuple[NextStep, ...]:
+                 inputs: InputSettings, tolerances: ToleranceSpec, data: Sequence[str],
+                 plan_file: str | None) -> tuple[NextStep, ...]:
     """The command that applies the plan a bisect found (nothing when none passed)."""
     if not passed:
         return ()
@@ -135,8 +154,8 @@ def after_bisect(model_path: str, search_nodes: Sequence[str], passed: bool, tar
     else:
         precision = [*target.precision, *(w for n in search_nodes for w in ("--keep-fp32", n))]
         why = "apply the FP32 set bisect found and check that the outputs pass"
-    return (NextStep(_join("run", model_path, *precision, *target.other, *tolerance_words(tolerances),
-                           *input_words(inputs)), why),)
+    return (NextStep(_join("run", model_path, *precision, *target.other, *input_words(inputs), *data,
+                           *tolerance_words(tolerances)), why),)
 
 
 def _emulate_words(precision: Sequence[str]) -> list[str]:

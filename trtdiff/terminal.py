@@ -42,8 +42,10 @@ def verdict(comparison: Comparison) -> str:
     word = "PASS" if comparison.passed else "FAIL"
     if comparison.passed and nothing_compared(outputs):
         word = "PASS (nothing compared)"
+    checks = ", ".join(tol.checks) or tol.check
+    agreement = f", min agreement {tol.min_agreement:.1%}" if tol.min_agreement < 1 else ""
     text = (f"{word}: {len(outputs) - len(failing_outputs)} of {len(outputs)} outputs within tolerance "
-            f"(atol={tol.atol:g}, rtol={tol.rtol:g}, {tol.check})")
+            f"(atol={tol.atol:g}, rtol={tol.rtol:g}, {checks}{agreement})")
     if comparison.nonfinite_reference:
         text += (f"; the FP32 reference of {', '.join(repr(n) for n in comparison.nonfinite_reference)} holds NaN/Inf"
                  + (" (accepted)" if comparison.passed else ""))
@@ -96,6 +98,8 @@ def print_comparison(comparison: Comparison, console: Console, mode: str = "auto
         print_offenders(comparison, console)
     elif comparison.settings.attribution.startswith("skipped"):
         console.print(f"Attribution {comparison.settings.attribution}", highlight=False)
+    for line in sample_lines(comparison):
+        console.print(line, highlight=False)
     for warning in comparison.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     style = "bold green" if comparison.passed else "bold red"
@@ -159,6 +163,44 @@ def print_offenders(comparison: Comparison, console: Console, count: int = 5) ->
             hint = next((h for h in by_name[step.tensor].hints if h.kind == step.kind), None) if step.tensor in by_name else None
             if hint is not None:
                 console.print(f"     {hint.kind}: {hint.message}", markup=False, highlight=False)
+
+
+def sample_lines(comparison: Comparison) -> list[str]:
+    """Per output, how its samples fared and the task metric, e.g. "output 'logits': top-1
+    agreement 99.4%, 3 of 500 samples fail (first: 4, 17, 90)". Nothing for a one-sample run
+    judged elementwise (the table says it all)."""
+    samples = comparison.samples
+    lines = [f"Samples: {samples.description}" + (f"; reference: {samples.reference}" if samples.reference != "run"
+                                                  else "")] if samples is not None and samples.count > 1 else []
+    for t in comparison.tensors:
+        verdicts = t.sample_verdicts
+        if verdicts is None or (verdicts.count == 1 and all(c.check == "elementwise" for c in verdicts.checks)):
+            continue
+        parts = [check_text(c.check, c.value) for c in verdicts.checks]
+        failing = f"{verdicts.failed} of {verdicts.count} samples fail"
+        if verdicts.failing:
+            more = ", ..." if verdicts.failed > len(verdicts.failing) else ""
+            failing += f" ({', '.join(str(i) for i in verdicts.failing)}{more})"
+        if verdicts.min_agreement < 1:
+            failing += f"; at least {verdicts.min_agreement:.1%} must pass"
+        lines.append(f"output '{t.name}': {'; '.join(parts)}; {failing}")
+    if samples is not None and samples.attribution_sample is not None and samples.count > 1:
+        lines.append(f"Attribution ran on sample {samples.attribution_sample}")
+    return lines
+
+
+def check_text(check: str, value: float) -> str:
+    """A check's task metric in words: "top-1 agreement 99.4%", "cosine (worst sample) 0.99912"."""
+    kind, _, threshold = check.partition(":")
+    if kind == "topk":
+        return f"top-{threshold} agreement {value:.1%}" if not math.isnan(value) else f"top-{threshold}: no positions"
+    if kind == "cosine":
+        return f"cosine {value:.6f} in the worst sample (>= {threshold})"
+    if kind == "snr":
+        return f"SNR {value:.1f} dB in the worst sample (>= {threshold} dB)"
+    if kind == "elementwise":
+        return f"elementwise: at most {value:.0f} mismatches in one sample"
+    return f"{kind} error {fmt(value)} in the worst sample"
 
 
 def _nonfinite(m: ErrorMetrics) -> str:

@@ -4,6 +4,7 @@ inputs, the reference run and tolerances; the progress bar; writing and printing
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import sys
 from collections.abc import Iterator
@@ -14,10 +15,11 @@ from typing import Any, Callable
 import numpy as np
 import onnx
 
-from trtdiff.bisect.evaluate import Feeds, Infer, default_apply, onnxruntime_infer, plan_check
+from trtdiff.bisect.evaluate import Feeds, Infer, onnxruntime_infer, plan_check
 from trtdiff.bisect.precision import PrecisionBisect
 from trtdiff.bisect.reduce import capture_reference
 from trtdiff.bisect.state import Outcome, ProgressHook
+from trtdiff.commands.bisect_data import DataSetup, prepare_data
 from trtdiff.errors import ModelError, UsageError
 from trtdiff.fileio import write_text_atomic
 from trtdiff.model import load_model, save_model
@@ -25,8 +27,6 @@ from trtdiff.result import Tolerances
 
 log = logging.getLogger(__name__)
 
-INPUT_KEYS = ("input_shapes", "val_ranges", "seed", "load_inputs")
-TOLERANCE_KEYS = ("atol", "rtol", "check", "rel_floor")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Setup:
     target_spec: Any  # trtdiff.pipeline.TargetSpec (also rebuilds the comparison for --report)
     input_settings: Any  # trtdiff.inputs.InputSettings
     tolerance_spec: Any  # trtdiff.compare.tolerance.ToleranceSpec
+    data: DataSetup  # the samples, their reference outputs, the judge over them, calibration
+    data_options: dict[str, Any]  # --load-outputs, --calibration-data as given (for --report's run)
 
     @property
     def tolerances(self) -> Tolerances:
@@ -52,20 +54,25 @@ class Setup:
         return str(self.target_spec.description)
 
     def reduce_check(self) -> Callable[[onnx.ModelProto, Feeds], Outcome]:
-        return plan_check(self.plan, self.reference, self.tolerances, self.infer, default_apply)
+        return plan_check(self.plan, self.reference, self.tolerances, self.infer, self.data.apply)
+
+    def close(self) -> None:
+        """Remove the reference outputs kept on disk, if any."""
+        self.data.store.close()
 
 
 def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False) -> Setup:
     """Options -> Setup. `options` holds the input, tolerance and target options (consumed); the
     target is chosen as for `trtdiff run` (on a CPU-only ONNX Runtime, FP16/BF16 run emulated)."""
-    from trtdiff.commands.options import input_settings_from, tolerances_from
+    from trtdiff.commands.options import pop_input_settings, pop_tolerances
     from trtdiff.commands.targets import target_from_options
-    from trtdiff.pipeline import resolve_feeds
     from trtdiff.precision.plan import PrecisionPlan, validate_plan
 
     model = load_model(model_path)
-    settings = input_settings_from(**{k: options.pop(k) for k in INPUT_KEYS})
-    spec = tolerances_from(**{k: options.pop(k) for k in TOLERANCE_KEYS})
+    settings = pop_input_settings(options)
+    spec = pop_tolerances(options)
+    given = {key: options.get(key) for key in ("load_outputs", "calibration_data")}
+    show_progress = not options.pop("no_progress", False)
     target = target_from_options(options)
     if target.plan is None:
         raise UsageError("bisect needs a precision to search, not --target-model",
@@ -75,11 +82,14 @@ def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False)
     validate_plan(plan, model)
     for note in target.notes:
         log.warning("%s", note)
-    feeds = resolve_feeds(model, settings)
+    names = [o for node in model.graph.node for o in node.output if o] + [i.name for i in model.graph.input]
+    spec.check_names(names if capture_all else [o.name for o in model.graph.output])
+    data = prepare_data(model, plan, settings, spec, target.make_runner, options, show_progress)
+    feeds = data.feeds
     reference_infer = onnxruntime_infer(("CPUExecutionProvider",))
-    reference = capture_reference(model, feeds, reference_infer) if capture_all else reference_infer(model, feeds)
-    spec.check_names(list(reference) if capture_all else [o.name for o in model.graph.output])
-    return Setup(model_path, model, plan, feeds, reference, _target_infer(target.make_runner), target, settings, spec)
+    reference = capture_reference(model, feeds, reference_infer) if capture_all else data.store[data.sample]
+    return Setup(model_path, model, plan, feeds, reference, _target_infer(target.make_runner), target, settings, spec,
+                 data, given)
 
 
 def _target_infer(make_runner: Callable[[onnx.ModelProto], Any]) -> Infer:
@@ -100,7 +110,7 @@ def write_html_report(setup: Setup, bisect: dict[str, Any], path: str) -> None:
     from trtdiff.report.html import write_report
 
     request = RunRequest(setup.model_path, setup.target_spec, TensorSelection(mark_all=True), setup.input_settings,
-                         setup.tolerance_spec, command=shlex.join(["trtdiff", *sys.argv[1:]]))
+                         setup.tolerance_spec, command=shlex.join(["trtdiff", *sys.argv[1:]]), **setup.data_options)
     comparison = dataclasses.replace(run_comparison(request), bisect=bisect)
     write_report(comparison, path)
 
@@ -161,15 +171,16 @@ def write_outputs(found: PrecisionBisect, setup: Setup, output_dir: str | None,
     the emulated model too when asked for (named `*.emulated.onnx`)."""
     if output_dir is None or not found.passed:
         return {}
-    from trtdiff.precision.export import FILE_NAMES, mixed_model, model_file_name
+    from trtdiff.precision.export import FILE_NAMES, model_file_name
     from trtdiff.precision.plan import PrecisionPlan
 
     folder = Path(output_dir)
     files: dict[str, Path] = {}
     if isinstance(found.plan, PrecisionPlan) and found.plan.lowers:
-        for key, emulate in (("model", False), ("emulated model", True))[: 1 + emulated]:
-            files[key] = folder / model_file_name(found.plan, emulate)
-            save_model(mixed_model(found.plan, setup.model, [setup.feeds], emulated=emulate), files[key])
+        for key, mode in (("model", "native"), ("emulated model", "emulated"))[: 1 + emulated]:
+            files[key] = folder / model_file_name(found.plan, mode == "emulated")
+            variant = dataclasses.replace(found.plan, mode=mode)
+            save_model(setup.data.apply(setup.model, variant, setup.feeds).model, files[key])
     for fmt, text in found.exports.items():
         files[f"export:{fmt}"] = folder / FILE_NAMES[fmt]
         write_text_atomic(files[f"export:{fmt}"], text)
@@ -178,14 +189,12 @@ def write_outputs(found: PrecisionBisect, setup: Setup, output_dir: str | None,
 
 def with_next_step(found: PrecisionBisect, setup: Setup, files: dict[str, Path]) -> PrecisionBisect:
     """`found` with the command that applies its plan (trtdiff.next_step.after_bisect)."""
-    import dataclasses
-
-    from trtdiff.next_step import TargetWords, after_bisect
+    from trtdiff.next_step import TargetWords, after_bisect, data_words
 
     plan_file = files.get("export:trtdiff")
     steps = after_bisect(setup.model_path, found.search.fp32, found.passed,
                          setup.target_spec.cli_words or TargetWords(), setup.input_settings, setup.tolerance_spec,
-                         str(plan_file) if plan_file is not None else None)
+                         data_words(**setup.data_options), str(plan_file) if plan_file is not None else None)
     return dataclasses.replace(found, next_steps=steps)
 
 

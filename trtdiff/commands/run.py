@@ -10,11 +10,12 @@ import click
 from rich.console import Console
 
 from trtdiff.commands.attribution_options import attribution_from, attribution_options
-from trtdiff.commands.options import input_options, input_settings_from, tolerance_options, tolerances_from
+from trtdiff.api import compare
+from trtdiff.commands.options import data_options, input_options, pop_input_settings, pop_tolerances, \
+    tolerance_options
 from trtdiff.commands.targets import providers_from, reference_from_options, target_from_options, target_options
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import ensure_writable, write_text_atomic
-from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
 from trtdiff.result import comparison_to_json
 from trtdiff.terminal import print_comparison
 
@@ -28,6 +29,7 @@ from trtdiff.terminal import print_comparison
 @click.option("--mark-shape-tensors", is_flag=True,
               help="Also compare integer shape-plumbing tensors (skipped by --mark-all by default).")
 @input_options
+@data_options
 @tolerance_options
 @click.option("--reference", "reference_backend", type=click.Choice(["onnxrt", "trt"]), default="onnxrt",
               show_default=True, help="What runs the FP32 reference: ONNX Runtime, or TensorRT (FP32, TF32 off).")
@@ -58,14 +60,19 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
             ensure_writable(path, option)
     reference_runner, reference_description = reference_from_options(reference_backend, options)
     attribution, memory_budget = attribution_from(options, mark_all)
-    request = RunRequest(
-        model_path=model,
-        target=target_from_options(options),
-        selection=TensorSelection(mark_all, outputs, mark_shape_tensors),
-        inputs=input_settings_from(options.pop("input_shapes"), options.pop("val_ranges"),
-                                   options.pop("seed"), options.pop("load_inputs")),
-        tolerances=tolerances_from(options.pop("atol"), options.pop("rtol"), options.pop("check"),
-                                   options.pop("rel_floor")),
+    comparison = compare(
+        model,
+        target_from_options(options),
+        inputs=pop_input_settings(options),
+        mark_all=mark_all,
+        outputs=outputs,
+        tolerances=pop_tolerances(options),
+        attribute={"on": True, "off": False}.get(attribution),
+        attribute_sample=options.pop("attribute_sample"),
+        load_outputs=options.pop("load_outputs"),
+        calibration_data=options.pop("calibration_data"),
+        progress=not options.pop("no_progress"),
+        include_shape_tensors=mark_shape_tensors,
         reference_providers=providers_from(providers),
         reference_runner=reference_runner,
         reference_description=reference_description,
@@ -74,10 +81,8 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
         command=shlex.join(["trtdiff", *sys.argv[1:]]),
         save_inputs=save_inputs,
         save_outputs=save_outputs,
-        attribution=attribution,
         memory_budget=memory_budget,
     )
-    comparison = run_comparison(request)
     console = Console()
     if not console.is_terminal:
         console.width = 160  # logs and CI: do not fold the table to 80 columns
