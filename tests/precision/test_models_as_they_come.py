@@ -11,7 +11,6 @@ from onnx import TensorProto, helper, numpy_helper
 
 from trtdiff.errors import UsageError
 from trtdiff.precision import PrecisionPlan, apply_plan
-from trtdiff.precision.opsets import default_opset
 
 
 def conv_model(opset: int, dims: list[int | str], ir_version: int = 8) -> onnx.ModelProto:
@@ -25,6 +24,10 @@ def conv_model(opset: int, dims: list[int | str], ir_version: int = 8) -> onnx.M
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = ir_version
     return model
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
 def feeds(shape: tuple[int, ...] = (1, 3, 8, 8)) -> dict[str, np.ndarray]:

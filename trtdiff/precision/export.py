@@ -90,15 +90,20 @@ def onnxruntime_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: st
     if plan.default == "int8":
         excluded = sorted(set(nodes) | set(kept_layers(plan, model)))
         method = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}[plan.calibration]
+        # quantize as trtdiff's native INT8 does: symmetric, inputs of these ops only (no output Q/DQ,
+        # bias left in float), MatMul weights per output channel
+        extra = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+                 "OpTypesToExcludeOutputQuantization": QUANTIZED_OPS,
+                 "QDQOpTypePerChannelSupportToAxis": {"MatMul": 1} if plan.per_channel else {}}
         python = ("from onnxruntime.quantization import CalibrationMethod, QuantFormat, quantize_static\n"
                   f"quantize_static({model_path!r}, 'model.int8.onnx', reader, quant_format=QuantFormat.QDQ, "
                   f"per_channel={plan.per_channel}, op_types_to_quantize={QUANTIZED_OPS!r}, "
                   f"nodes_to_exclude={excluded!r}, calibrate_method=CalibrationMethod.{method}, "
-                  "extra_options={'ActivationSymmetric': True, 'WeightSymmetric': True})")
+                  f"extra_options={extra!r})")
         return _json({"tool": "onnxruntime.quantization.quantize_static", "quant_format": "QDQ",
                       "per_channel": plan.per_channel, "op_types_to_quantize": QUANTIZED_OPS,
-                      "nodes_to_exclude": excluded, "calibrate_method": method, "python": python,
-                      "fp32_nodes": fp32.reasons()})
+                      "nodes_to_exclude": excluded, "calibrate_method": method, "extra_options": extra,
+                      "python": python, "fp32_nodes": fp32.reasons()})
     raise UsageError(f"no onnxruntime export for {plan.default}",
                      "onnxconverter-common converts to fp16 only; ONNX Runtime quantizes to int8",
                      f"use --format onnx or --format modelopt for {plan.default}")
