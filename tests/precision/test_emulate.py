@@ -10,7 +10,6 @@ import pytest
 from onnx import TensorProto
 from precision_helpers import build, feeds_for, run
 
-from trtdiff.errors import UsageError
 from trtdiff.precision import PrecisionPlan, apply_plan
 
 
