@@ -7,6 +7,7 @@ import onnx
 
 from trtdiff import environment
 from trtdiff.compare.align import align_results
+from trtdiff.compare.divergence import first_significant_divergence
 from trtdiff.inputs import describe_inputs
 from trtdiff.model import topological_nodes
 from trtdiff.request import Prepared, RunRequest
@@ -39,6 +40,7 @@ def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared,
         inputs=describe_inputs(compared.first_sample, request.inputs, origin),
         seed=samples.seed,
         command=request.command,
+        divergence_snr_db=request.divergence_snr_db,
     )
     return Comparison(
         model=request.model_path,
@@ -47,6 +49,7 @@ def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared,
         tensors=tuple(results),
         outputs=graph_outputs,
         first_divergence=first,
+        significant_divergence=first_significant_divergence(results, request.divergence_snr_db),
         unmarked=tuple(prepared.unmarked),
         warnings=tuple(prepared.warnings + compared.warnings + aligned.warnings
                        + verdict_warnings(gated, nonfinite, request.allow_nonfinite_reference)),

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from trtdiff import __version__
+from trtdiff.commands.verbosity import add_verbosity_options
 from trtdiff.errors import TrtDiffError
 
 EXIT_INTERRUPTED = 130
@@ -33,16 +34,20 @@ class TrtDiffGroup(click.Group):
             click.echo("trtdiff: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
 
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, with -v/-q added so that they work after the subcommand too."""
+        command = super().get_command(ctx, cmd_name)
+        return add_verbosity_options(command) if command is not None else None
+
 
 @click.group(cls=TrtDiffGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="trtdiff")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug with tracebacks).")
-def cli(verbose: int) -> None:
+def cli() -> None:
     """Find where a model loses accuracy at reduced precision, which layer introduces the error,
     and which layers to keep in FP32."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("trtdiff").setLevel(level)
+
+
+add_verbosity_options(cli)
 
 
 def _register() -> None:

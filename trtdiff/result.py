@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 SCHEMA_VERSION = 1
+# A tensor whose SNR falls below this (relative RMS error 1 %) diverges in a way that means
+# something, whatever the tolerances say (see trtdiff.compare.divergence).
+DEFAULT_DIVERGENCE_SNR_DB = 40.0
 
 # Absolute-error histogram bins: [0] exactly zero, then decades (0, 1e-10], (1e-10, 1e-9], ...,
 # (1e4, 1e5], then (1e5, inf) and a last bin for non-finite errors (NaN/Inf on one side only).
@@ -222,6 +225,7 @@ class RunSettings:
     seed: int | None = None
     command: str = ""
     attribution: str = ""  # "on", "off", or "skipped: <why>" (--mark-all runs it only when the verdict fails)
+    divergence_snr_db: float = DEFAULT_DIVERGENCE_SNR_DB  # threshold of `significant_divergence`
 
 
 @dataclass(frozen=True)
@@ -231,7 +235,10 @@ class Comparison:
     settings: RunSettings
     tensors: tuple[TensorResult, ...]
     outputs: tuple[str, ...]
-    first_divergence: str | None = None
+    first_divergence: str | None = None  # first tensor (topological order) outside tolerance
+    # first tensor whose SNR is below settings.divergence_snr_db, or that holds NaN/Inf where the
+    # reference is finite: the error is large relative to the values, not only to an absolute atol
+    significant_divergence: str | None = None
     offenders: tuple[Offender, ...] = ()
     unmarked: tuple[UnmarkedTensors, ...] = ()
     warnings: tuple[str, ...] = ()

@@ -7,17 +7,16 @@ import sys
 from typing import Any
 
 import click
-from rich.console import Console
 
 from trtdiff.commands.attribution_options import attribution_from, attribution_options
 from trtdiff.api import compare
+from trtdiff.commands.display import display_options, show_comparison
 from trtdiff.commands.options import data_options, input_options, pop_input_settings, pop_tolerances, \
     tolerance_options
 from trtdiff.commands.targets import providers_from, reference_from_options, target_from_options, target_options
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import ensure_writable, write_text_atomic
 from trtdiff.result import comparison_to_json
-from trtdiff.terminal import print_comparison
 
 
 @click.command("run")
@@ -46,11 +45,11 @@ from trtdiff.terminal import print_comparison
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report.")
 @attribution_options
-@click.option("--table", "table_mode", type=click.Choice(["auto", "all", "failing"]), default="auto",
-              show_default=True, help="Which tensors the terminal table lists.")
+@display_options
 def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape_tensors: bool,
-                reference_backend: str, providers: str, fail_on: str, allow_nonfinite_reference: bool, save_inputs: str | None, save_outputs: str | None,
-                json_path: str | None, report_path: str | None, table_mode: str, **options: Any) -> None:
+                reference_backend: str, providers: str, fail_on: str, allow_nonfinite_reference: bool,
+                save_inputs: str | None, save_outputs: str | None, json_path: str | None, report_path: str | None,
+                table_mode: str, wide: bool, divergence_snr: float, **options: Any) -> None:
     """Run MODEL in FP32 (reference) and in the target precision, and compare every tensor.
 
     Exit code: 0 pass, 1 accuracy mismatch, 2 usage error, 3 model or tool error."""
@@ -82,11 +81,9 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
         save_inputs=save_inputs,
         save_outputs=save_outputs,
         memory_budget=memory_budget,
+        divergence_snr_db=divergence_snr,
     )
-    console = Console()
-    if not console.is_terminal:
-        console.width = 160  # logs and CI: do not fold the table to 80 columns
-    print_comparison(comparison, console, table_mode)
+    show_comparison(comparison, table_mode, wide)
     if json_path:
         write_text_atomic(json_path, comparison_to_json(comparison))
     if report_path:
