@@ -189,7 +189,7 @@ def test_plan_export_onnx_of_an_emulated_plan_writes_the_native_model(tmp_path, 
 def test_the_command_bisect_ends_with_applies_its_plan(divide_bisect, cli_run) -> None:
     folder, data, output = divide_bisect
     (step,) = data["next_steps"]
-    assert f"next: {step['command']}" in output
+    assert f"Next: {step['command']}" in output
     words = shlex.split(step["command"])
     assert words[:3] == ["trtdiff", "run", str(folder / "divide.onnx")] and "--precision-plan" in words
     result = cli_run(*words[1:], "--json", folder / "applied.json")

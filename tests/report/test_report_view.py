@@ -238,6 +238,6 @@ def test_a_failing_report_ends_with_the_next_command(comparison):
     from trtdiff.result import NextStep
 
     step = NextStep("trtdiff bisect model.onnx --fp16", "find the smallest set of nodes to keep in FP32")
-    shown = view_from_comparison(dataclasses.replace(comparison, next_steps=(step,)))["next_steps"]
+    shown = view_from_comparison(dataclasses.replace(comparison, bisect=None, next_steps=(step,)))["next_steps"]
     assert shown == [{"command": step.command, "why": step.why, "id": "next-command-0"}]
     assert view_from_comparison(dataclasses.replace(comparison, passed=True, next_steps=()))["next_steps"] == []
