@@ -186,3 +186,21 @@ def test_chain_in_terminal_json_and_report(cli_run, tmp_path) -> None:
     assert [s["node"] for s in data["causes"][0]["steps"]] == ["shrink", "logit", "cancel"]
     assert data["causes"][0]["outputs"] == ["y"]
     assert text.replace(">", "&gt;") in (tmp_path / "r.html").read_text()
+
+
+def test_bisect_ranking_tries_the_charged_reader_right_after_its_producer() -> None:
+    """Keeping `shrink` in FP32 alone does not help while `logit` converts its input to FP16 (the
+    flush happens there too): the ranking puts `logit` right after `shrink`, so the search's first
+    prefix that passes is two nodes long."""
+    from trtdiff.attribution.ranking import with_charged_readers
+
+    feeds = {"x": np.random.default_rng(1).uniform(0, 1, (1, 256)).astype(np.float32)}
+    assert local_error_ranking(underflow_then_log(), PrecisionPlan("fp16"), feeds)[:2] == ["shrink", "logit"]
+    order = ["a", "x", "b", "c"]
+
+    class R:  # the parts of LocalResult the reordering reads
+        def __init__(self, node: str, tensor: str, charged_to: tuple[str, ...] = ()) -> None:
+            self.node, self.tensor, self.charged_to = node, tensor, charged_to
+
+    results = [R("a", "ta"), R("b", "tb", ("ta",)), R("c", "tc", ("tb",)), R("x", "tx")]
+    assert with_charged_readers(order, results) == ["a", "b", "c", "x"]

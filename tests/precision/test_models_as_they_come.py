@@ -165,3 +165,23 @@ def test_a_custom_domain_model_with_lowerable_nodes_gets_an_ai_onnx_opset() -> N
 
 def _plan(tmp_path, precision: str) -> str:
     return str(PrecisionPlan(precision).save(tmp_path / f"{precision}.json"))
+
+
+def test_a_kernel_error_on_an_inserted_node_names_the_node_to_keep() -> None:
+    """ONNX Runtime names the inserted Q/DQ node it has no kernel for (`x__quantized`), which
+    --keep-fp32 refuses: the error names the original node that reads it instead."""
+    from trtdiff.errors import ToolError
+    from trtdiff.precision.opsets import onnxruntime_runs
+    from trtdiff.runners.onnxrt import OnnxRuntimeRunner
+
+    if onnxruntime_runs(28, TensorProto.INT8, qdq=True):
+        pytest.skip("this ONNX Runtime runs QuantizeLinear at opset 28: no kernel error to provoke")
+    applied = apply_plan(conv_model(21, [1, 3, 8, 8]), PrecisionPlan("int8"), [feeds()]).model
+    for opset in applied.opset_import:
+        opset.version = 28  # where ONNX Runtime 1.32 has no QuantizeLinear kernel
+    applied.ir_version = 13
+    with pytest.raises(ToolError) as raised:
+        with OnnxRuntimeRunner(applied, ("CPUExecutionProvider",)):
+            pass
+    message = raised.value.one_line()
+    assert "__quantized" in message and "--keep-fp32 conv" in message
