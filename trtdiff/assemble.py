@@ -13,7 +13,7 @@ from trtdiff.model import topological_nodes
 from trtdiff.request import Prepared, RunRequest
 from trtdiff.result import Comparison, GraphNode, RunSettings, SamplesInfo
 from trtdiff.sample_loop import SamplesCompared
-from trtdiff.verdict_checks import nonfinite_reference, verdict_warnings
+from trtdiff.verdict_checks import nonfinite_reference, verdict_passes, verdict_warnings
 
 
 def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared, calibration: str,
@@ -28,8 +28,7 @@ def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared,
     gated = [t for t in results if t.name in prepared.gated and t.status != "target_only"]
     extra = [t for t in results if request.fail_on == "all" and t.status == "compared" and t.name not in prepared.gated]
     nonfinite = nonfinite_reference(gated)
-    passed = bool(gated) and all(t.passed is True for t in gated + extra) and (
-        not nonfinite or request.allow_nonfinite_reference)
+    passed = verdict_passes(gated, extra, nonfinite, request.allow_nonfinite_reference)
     samples = _samples_info(prepared, compared, calibration)
     origin = "" if samples.source == "generated" else samples.description
     settings = RunSettings(

@@ -20,6 +20,13 @@ def nonfinite_reference(gated: Sequence[TensorResult]) -> tuple[str, ...]:
     return tuple(t.name for t in gated if t.metrics is not None and t.metrics.nan_ref + t.metrics.inf_ref > 0)
 
 
+def verdict_passes(gated: Sequence[TensorResult], extra: Sequence[TensorResult], nonfinite: Sequence[str],
+                   allowed: bool) -> bool:
+    """Some tensor is gated, every gated and `extra` tensor passed, and no gated reference holds
+    NaN/Inf unless the user accepts it."""
+    return bool(gated) and all(t.passed is True for t in [*gated, *extra]) and (not nonfinite or allowed)
+
+
 def verdict_warnings(gated: Sequence[TensorResult], nonfinite: Sequence[str], allowed: bool) -> list[str]:
     """One warning per non-finite reference output, and one when nothing was compared."""
     by_name = {t.name: t for t in gated}

@@ -87,20 +87,23 @@ def divide_bisect(tmp_path_factory):
     onnx.save(divide_model(), folder / "divide.onnx")
     np.savez(folder / "inputs.npz", **feeds_for(divide_model()))
     args = ["bisect", str(folder / "divide.onnx"), "--fp16", "--load-inputs", str(folder / "inputs.npz"),
-            "-o", str(folder / "out"), "--json", str(folder / "bisect.json"), "--no-progress"]
+            "-o", str(folder / "out"), "--json", str(folder / "bisect.json"), "--report", str(folder / "r.html"),
+            "--no-progress"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return folder, json.loads((folder / "bisect.json").read_text()), result.output
 
 
 def test_the_fp32_set_is_the_whole_set_with_sources(divide_bisect) -> None:
-    _, data, output = divide_bisect
+    folder, data, output = divide_bisect
     sources = {n["node"]: n["source"] for n in data["fp32_nodes"]}
     assert sources == {"square": "search", "divide": "out-of-range constant"}
     reason = next(n["reason"] for n in data["fp32_nodes"] if n["node"] == "divide")
     assert "500000" in reason and "65504" in reason
     assert "out-of-range constant" in output and "divide" in output
     assert set(data["plan"]["keep_fp32_nodes"]) == {"square", "divide"}
+    html = (folder / "r.html").read_text()
+    assert "out-of-range constant" in html and "<td>search</td>" in html
 
 
 def test_every_export_carries_the_whole_set(divide_bisect) -> None:
@@ -190,6 +193,7 @@ def test_the_command_bisect_ends_with_applies_its_plan(divide_bisect, cli_run) -
     folder, data, output = divide_bisect
     (step,) = data["next_steps"]
     assert f"Next: {step['command']}" in output
+    assert step["command"] in (folder / "r.html").read_text().replace("&#39;", "'")
     words = shlex.split(step["command"])
     assert words[:3] == ["trtdiff", "run", str(folder / "divide.onnx")] and "--precision-plan" in words
     result = cli_run(*words[1:], "--json", folder / "applied.json")

@@ -163,13 +163,20 @@ def bisect_precision(
         path = Path(state_path or interrupt_path or "trtdiff-bisect-state.json")
         state.save(path)
         raise SearchInterrupted(path, memo.evaluations) from None
-    facts = local_facts(model, plan, feeds, result.fp32) if source.startswith("local error") else {}
-    facts.update({n: f"{facts[n]}; " if n in facts else "" for n in promoted if n in result.fp32})
-    for node in promoted:
-        if node in result.fp32:
-            facts[node] += "reads a tensor past the type's range (tried right after its producer)"
+    facts = _node_facts(model, plan, feeds, result.fp32, source, promoted)
     final = final_plan(model, plan, result.fp32, apply, feeds, target)
     return _report(result, memo, model, plan, ordered, source, op_types, state_path, facts, final)
+
+
+def _node_facts(model: onnx.ModelProto, plan: Any, feeds: Feeds, fp32: Sequence[str], source: str,
+                promoted: Sequence[str]) -> dict[str, str]:
+    """Node -> its local error and hints (for the reasons), and why a promoted node was tried early."""
+    facts = local_facts(model, plan, feeds, fp32) if source.startswith("local error") else {}
+    facts.update({n: f"{facts[n]}; " if n in facts else "" for n in promoted if n in fp32})
+    for node in promoted:
+        if node in fp32:
+            facts[node] += "reads a tensor past the type's range (tried right after its producer)"
+    return facts
 
 
 def _report(result: SearchResult, memo: Memo, model: onnx.ModelProto, plan: Any, ordered: list[str],
