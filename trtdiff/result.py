@@ -246,6 +246,7 @@ class Comparison:
     timings: dict[str, float] = field(default_factory=dict)
     engine_layers: tuple[dict[str, Any], ...] = ()  # TensorRT per-layer facts, when a TRT runner ran
     bisect: dict[str, Any] | None = None  # bisect results, when a bisect ran
+    gate: dict[str, Any] | None = None  # the regression gate against a baseline, when `trtdiff check` ran
     graph: tuple[GraphNode, ...] = ()  # main-graph nodes in topological order
     causes: tuple[CauseChain, ...] = ()  # root cause -> first NaN/Inf -> failing outputs (attribution)
     nonfinite_reference: tuple[str, ...] = ()  # gated outputs whose FP32 reference holds NaN/Inf

@@ -138,6 +138,7 @@ def test_cli_streams_quiet_and_verbose_after_the_subcommand(cli_run):
     assert "INFO trtdiff" in verbose.stderr and "INFO" not in verbose.stdout
     assert "warning: ONNX Runtime" in verbose.stderr and "warning" not in verbose.stdout
     assert "FAIL: 0 of 1 outputs" in verbose.stdout
+    assert "building the target" not in verbose.stderr  # no progress display when not on a terminal
 
 
 def _in_terminal(columns: int, extra_env: dict[str, str]) -> str:
@@ -172,6 +173,8 @@ def _in_terminal(columns: int, extra_env: dict[str, str]) -> str:
 @pytest.mark.parametrize(("columns", "env"), [(80, {}), (100, {"NO_COLOR": "1"})])
 def test_in_a_real_terminal_no_row_wraps(columns, env):
     raw = _in_terminal(columns, env)
+    for phase in ("building the target", "target run", "attribution: shadow models"):
+        assert phase in raw  # the progress display (stderr), erased once the run ends
     coloured = re.search(r"\x1b\[[0-9;]*(3[0-7]|38;5;\d+)m", raw) is not None
     assert coloured is ("NO_COLOR" not in env)
     text = ANSI.sub("", raw)

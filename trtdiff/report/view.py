@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from trtdiff import __version__
 from trtdiff import formatting as fmt
+from trtdiff.report.gate import gate_view
 from trtdiff.report.plots import ChartPoint, chart_data_from_comparison, error_chart
 from trtdiff.report.sections import bisect_view, histograms, neighbourhoods, offender_rows, offenders_left_out
 from trtdiff.report.tables import anchors, engine_layer_table, status_css, status_text, tensor_table
@@ -53,6 +54,7 @@ def view_from_comparison(comparison: Comparison, *, command: str | None = None) 
         "neighbourhoods": neighbourhoods(comparison, ids, offenders),
         "histograms": histograms(comparison, ids),
         "bisect": bisect_view(comparison.bisect),
+        "gate": gate_view(comparison.gate),
         "engine_layers": engine_layer_table(comparison.engine_layers),
         "environment": environment_view(comparison, command),
         "next_steps": [{"command": step.command, "why": step.why, "id": f"next-command-{i}"}
