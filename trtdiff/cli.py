@@ -24,6 +24,7 @@ COMMANDS = {
     "run": "trtdiff.commands.run:run_command",
     "bisect": "trtdiff.commands.bisect:bisect_group",
     "split": "trtdiff.commands.split:split_command",
+    "build": "trtdiff.commands.build:build_command",
     "plan": "trtdiff.commands.plan:plan_group",
     "report": "trtdiff.commands.report:report_command",
     "doctor": "trtdiff.commands.doctor:doctor_command",
