@@ -10,8 +10,15 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from trtdiff.errors import UsageError
-from trtdiff.inputs import (InputSettings, generate_inputs, input_specs, load_inputs, nan_report,
-                            parse_range_arg, parse_shape_arg, resolve_shapes, save_npz, validate_feeds)
+from trtdiff.dataset import NonFiniteTally, save_npz
+from trtdiff.dataset.files import file_source
+from trtdiff.inputs import (InputSettings, generate_inputs, input_specs, parse_range_arg,
+                            parse_shape_arg, resolve_shapes, validate_feeds)
+
+
+def load_inputs(path):
+    """Every sample the file holds (the data-set source, read whole)."""
+    return list(file_source(str(path)))
 from trtdiff.runners.base import TensorSpec
 
 from model_builders import conv_relu_model, make_model
@@ -143,8 +150,14 @@ def test_validate_feeds_names_rank_dtype():
 
 
 def test_nan_in_inputs_is_reported():
-    warnings = nan_report({"x": np.array([1.0, np.nan, np.inf], np.float32), "i": np.array([1])})
+    tally = NonFiniteTally()
+    tally.update(0, {"x": np.array([1.0, np.nan, np.inf], np.float32), "i": np.array([1])})
+    warnings = tally.warnings(1)
     assert len(warnings) == 1 and "1 NaN and 1 Inf" in warnings[0]
+    tally.update(3, {"x": np.array([np.nan, np.nan, 0], np.float32), "i": np.array([1])})
+    tally.update(4, {"x": np.zeros(3, np.float32), "i": np.array([1])})
+    assert tally.warnings(5) == ["input 'x' holds NaN or Inf in 2 of 5 samples (sample 0: 1 NaN, 1 Inf, sample 3: "
+                                 "2 NaN, 0 Inf); errors downstream of them are expected"]
 
 
 def test_save_npz_leaves_no_partial_file(tmp_path, monkeypatch):

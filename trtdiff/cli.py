@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from trtdiff import __version__
+from trtdiff.commands.verbosity import add_verbosity_options
 from trtdiff.errors import TrtDiffError
 
 EXIT_INTERRUPTED = 130
@@ -38,37 +39,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "Write the HTML precision report for RESULT, the JSON written by `trtdiff run --json`."),
     "doctor": ("trtdiff.commands.doctor", "doctor_command",
                "Show what this machine can run: TensorRT, CUDA, GPU, ONNX Runtime and its providers."),
+    "diff": ("trtdiff.commands.diff", "diff_command",
+             "Compare two saved results: NEW against OLD (each a `trtdiff run --json` file, or a baseline "
+             "directory), tensor by tensor, matched by name."),
+    "baseline": ("trtdiff.commands.baseline", "baseline_group",
+                 "Baselines for the regression gate (`trtdiff check`)."),
+    "check": ("trtdiff.commands.check", "check_command",
+              "Rerun the baseline's comparison on MODEL and judge it against the baseline: each graph output "
+              "must pass its tolerances and be at most --max-regression worse than the baseline's; the first "
+              "tensor whose error grew beyond the margin is where the new error starts."),
 }
 
 
 class TrtDiffGroup(click.Group):
     """A click group whose invoke is the program's single error boundary, and whose commands
     load when used (COMMANDS)."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(self.commands) | set(COMMANDS))
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.commands or name not in COMMANDS:
-            return super().get_command(ctx, name)
-        module, attribute, _ = COMMANDS[name]
-        command: click.Command = getattr(importlib.import_module(module), attribute)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The command list of `--help`, from the summaries: no command module is imported."""
-        names = self.list_commands(ctx)
-        limit = formatter.width - 6 - max(len(name) for name in names)
-        rows = [(name, self._summary(ctx, name).get_short_help_str(limit)) for name in names]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-    def _summary(self, ctx: click.Context, name: str) -> click.Command:
-        if name in COMMANDS and name not in self.commands:
-            return click.Command(name, help=COMMANDS[name][2])
-        command = self.get_command(ctx, name)
-        assert command is not None
-        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -81,16 +66,41 @@ class TrtDiffGroup(click.Group):
             click.echo("trtdiff: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command (imported now), with -v/-q added so that they work after it too."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            module, attribute, _ = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+        return add_verbosity_options(command) if command is not None else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `--help`, from the summaries: no command module is imported."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self._listed(ctx, name).get_short_help_str(limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def _listed(self, ctx: click.Context, name: str) -> click.Command:
+        if name in self.commands or name not in COMMANDS:
+            command = self.get_command(ctx, name)
+            assert command is not None
+            return command
+        return click.Command(name, help=COMMANDS[name][2])
+
 
 @click.group(cls=TrtDiffGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="trtdiff")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug with tracebacks).")
-def cli(verbose: int) -> None:
+def cli() -> None:
     """Find where a model loses accuracy at reduced precision, which layer introduces the error,
     and which layers to keep in FP32."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("trtdiff").setLevel(level)
+
+
+add_verbosity_options(cli)
 
 
 def main() -> None:

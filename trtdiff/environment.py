@@ -8,7 +8,7 @@ import os
 import platform
 from typing import Any
 
-from trtdiff import __version__
+from trtdiff.version import __version__
 
 _PACKAGES = ("onnx", "onnxruntime", "onnxruntime-gpu", "numpy", "tensorrt", "polygraphy")
 

@@ -1,30 +1,19 @@
-"""Model inputs: specs from the model, shape overrides, seeded generation, and loading/saving.
-
-Formats read: .npz, a directory of .npy files (one per input, named after it), an ONNX test-set
-directory of TensorProto .pb files (`input_0.pb`, ...), and Polygraphy `--save-inputs` JSON.
-Only .npz is written.
+"""Model inputs: specs from the model, shape overrides, seeded generation, validation of a sample
+against the model. Reading and writing files of samples is `trtdiff.dataset`'s business.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import json
 import math
-import os
-import zipfile
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import onnx
-from google.protobuf.message import DecodeError
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from trtdiff.errors import UsageError, close_names
-from trtdiff.fileio import atomic_output
 from trtdiff.model import user_input_names, value_shape
 from trtdiff.runners.base import TensorSpec
 
@@ -34,12 +23,29 @@ DEFAULT_RANGE = (0.0, 1.0)
 
 @dataclass(frozen=True)
 class InputSettings:
-    """What the user said about inputs: shape overrides, value ranges, seed, file to load."""
+    """What the user said about inputs: shape overrides, value ranges, seed, where samples come
+    from (a file or directory, a loader script, or `iterations` generated samples) and how many
+    to take at most."""
 
     shapes: Mapping[str, tuple[int, ...]]
     ranges: Mapping[str, tuple[float, float]]  # "" is the default for every input
     seed: int = 1
     load_path: str | None = None
+    iterations: int = 1  # generated samples
+    max_samples: int | None = None  # cap on any source
+    batched_npz: bool = False  # an .npz whose arrays carry a leading sample axis
+    loader_script: str | None = None  # FILE.py[:FUNC] returning an iterable of samples
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1:
+            raise UsageError(f"--iterations {self.iterations} is not usable", "at least one sample is needed",
+                             "give a whole number >= 1")
+        if self.max_samples is not None and self.max_samples < 1:
+            raise UsageError(f"--max-samples {self.max_samples} is not usable", "at least one sample is needed",
+                             "give a whole number >= 1")
+        if self.load_path and self.loader_script:
+            raise UsageError("--load-inputs and --data-loader-script were both given",
+                             "a run reads its samples from one source", "pass one of them")
 
 
 def input_specs(model: onnx.ModelProto) -> list[TensorSpec]:
@@ -136,9 +142,15 @@ def _fmt(shape: Sequence[object] | None) -> str:
 
 
 def generate_inputs(specs: Sequence[TensorSpec], settings: InputSettings) -> Feeds:
-    """Seeded random data per input: uniform floats, integers in range, bools."""
-    shapes = resolve_shapes(specs, settings.shapes)
-    rng = np.random.default_rng(settings.seed)
+    """One sample of seeded random data (the seed alone): uniform floats, integers in range, bools."""
+    return generate_sample(specs, resolve_shapes(specs, settings.shapes), settings,
+                           np.random.default_rng(settings.seed))
+
+
+def generate_sample(specs: Sequence[TensorSpec], shapes: Mapping[str, tuple[int, ...]], settings: InputSettings,
+                    rng: np.random.Generator) -> Feeds:
+    """Random data per input from `rng`: uniform floats in the input's range, integers in the
+    same range, bools as fair coin flips."""
     feeds: Feeds = {}
     for spec in specs:
         lo, hi = settings.ranges.get(spec.name, settings.ranges.get("", DEFAULT_RANGE))
@@ -156,133 +168,52 @@ def generate_inputs(specs: Sequence[TensorSpec], settings: InputSettings) -> Fee
     return feeds
 
 
-def describe_inputs(feeds: Mapping[str, np.ndarray], settings: InputSettings) -> dict[str, str]:
-    """One line per input for the report: dtype, shape and where the values came from."""
+def describe_inputs(feeds: Mapping[str, np.ndarray], settings: InputSettings, origin: str = "") -> dict[str, str]:
+    """One line per input for the report: dtype, shape and where the values came from (`origin`,
+    e.g. the data set's description; by default the seed and range of generated data)."""
     lines = {}
     for name, array in feeds.items():
-        origin = (f"loaded from {settings.load_path}" if settings.load_path
-                  else f"seed={settings.seed} range={list(settings.ranges.get(name, settings.ranges.get('', DEFAULT_RANGE)))}")
-        lines[name] = f"{array.dtype}{list(array.shape)} {origin}"
+        said = origin or f"seed={settings.seed} range={list(settings.ranges.get(name, settings.ranges.get('', DEFAULT_RANGE)))}"
+        lines[name] = f"{array.dtype}{list(array.shape)} {said}"
     return lines
 
 
 # ---------------------------------------------------------------------------------------------
-# loading and saving
+# validation
 
 
-def load_inputs(path: str | os.PathLike[str]) -> list[Feeds]:
-    """Read input sets from a file or directory; returns one or more feed dicts."""
-    source = Path(path)
-    if not source.exists():
-        raise UsageError(f"input file not found: {source}", "the path does not exist",
-                         "pass a .npz, a .json from polygraphy --save-inputs, or a directory of .npy/.pb")
-    try:
-        if source.is_dir():
-            return [_load_directory(source)]
-        if source.suffix == ".npz":
-            with np.load(source, allow_pickle=False) as data:
-                return [{k: data[k] for k in data.files}]
-        if source.suffix == ".json":
-            return _load_polygraphy_json(source)
-        if source.suffix == ".npy":
-            return [{source.stem: np.load(source, allow_pickle=False)}]
-    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, DecodeError) as err:
-        raise UsageError(f"cannot read inputs from {source}", str(err) or type(err).__name__,
-                         "check the file is complete and in one of the supported formats") from err
-    raise UsageError(f"unsupported input file {source}", f"'{source.suffix}' is not a known format",
-                     "use .npz, .npy, a Polygraphy .json, or a directory of .npy or .pb files")
-
-
-def _load_directory(directory: Path) -> Feeds:
-    npy = sorted(directory.glob("*.npy"))
-    pbs = sorted(directory.glob("input_*.pb"), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
-    if npy:
-        return {p.stem: np.load(p, allow_pickle=False) for p in npy}
-    if pbs:
-        feeds = {}
-        for p in pbs:
-            tensor = onnx.TensorProto()
-            tensor.ParseFromString(p.read_bytes())
-            feeds[tensor.name or p.stem] = numpy_helper.to_array(tensor)
-        return feeds
-    raise UsageError(f"no inputs found in {directory}", "expected NAME.npy files or input_N.pb TensorProtos",
-                     "save each input as <input name>.npy")
-
-
-def _load_polygraphy_json(path: Path) -> list[Feeds]:
-    """Polygraphy `--save-inputs`: a list of {name: {"array": base64(np.save bytes)}}."""
-    data = json.loads(path.read_text())
-    if isinstance(data, dict) and "lst" in data:  # a RunResults file: not inputs
-        raise ValueError("this is a Polygraphy outputs file (RunResults), not --save-inputs")
-    if isinstance(data, dict):
-        data = [data]
-    if not isinstance(data, list) or not data:
-        raise ValueError("expected a non-empty list of {input name: array} objects")
-    feeds_list = []
-    for item in data:
-        if not isinstance(item, dict):
-            raise ValueError("each input set must be an object {input name: array}")
-        feeds_list.append({name: _decode_polygraphy_array(value) for name, value in item.items()
-                           if name != "polygraphy_class"})
-    return feeds_list
-
-
-def _decode_polygraphy_array(value: object) -> np.ndarray:
-    if not isinstance(value, dict) or "array" not in value:
-        raise ValueError("expected objects of the form {\"array\": <base64>} for each input")
-    raw = base64.b64decode(value["array"].encode())
-    return np.load(io.BytesIO(raw), allow_pickle=False)
-
-
-def save_npz(arrays: Mapping[str, np.ndarray], path: str | os.PathLike[str]) -> None:
-    """Write arrays to .npz atomically (no partial file on failure)."""
-    with atomic_output(path) as temporary, open(temporary, "wb") as handle:
-        np.savez(handle, **dict(arrays))
-
-
-def validate_feeds(feeds: Mapping[str, np.ndarray], specs: Sequence[TensorSpec]) -> Feeds:
-    """Check loaded inputs against the model: names, rank, dtype and static dims."""
+def validate_feeds(feeds: Mapping[str, np.ndarray], specs: Sequence[TensorSpec], where: str = "") -> Feeds:
+    """Check loaded inputs against the model: names, rank, dtype and static dims. `where` (e.g.
+    "sample 3 of val/") starts every error message, so a bad sample names itself."""
+    lead = f"{where}: " if where else ""
     by_name = {s.name: s for s in specs}
     for name in feeds:
         if name not in by_name:
-            raise UsageError(f"loaded inputs name unknown input '{name}'", "the model has no such input",
+            raise UsageError(f"{lead}loaded inputs name unknown input '{name}'", "the model has no such input",
                              f"model inputs: {close_names(name, list(by_name))}")
     missing = [s.name for s in specs if s.name not in feeds]
     if missing:
-        raise UsageError(f"loaded inputs lack {', '.join(missing)}", "every model input needs a value",
+        raise UsageError(f"{lead}loaded inputs lack {', '.join(missing)}", "every model input needs a value",
                          "add them to the input file")
     checked: Feeds = {}
     for spec in specs:
         array = np.asarray(feeds[spec.name])
-        _check_one(spec, array)
+        _check_one(spec, array, lead)
         checked[spec.name] = array
     return checked
 
 
-def _check_one(spec: TensorSpec, array: np.ndarray) -> None:
+def _check_one(spec: TensorSpec, array: np.ndarray, lead: str) -> None:
     if array.dtype != spec.dtype:
-        raise UsageError(f"input '{spec.name}' is {array.dtype}", f"the model expects {spec.dtype}",
+        raise UsageError(f"{lead}input '{spec.name}' is {array.dtype}", f"the model expects {spec.dtype}",
                          f"save it as {spec.dtype} (array.astype(np.{spec.dtype}))")
     if spec.shape is None:
         return
     if array.ndim != len(spec.shape):
-        raise UsageError(f"input '{spec.name}' has rank {array.ndim} {list(array.shape)}",
+        raise UsageError(f"{lead}input '{spec.name}' has rank {array.ndim} {list(array.shape)}",
                          f"the model expects rank {len(spec.shape)} {_fmt(spec.shape)}",
                          "reshape the saved array")
     for got, want in zip(array.shape, spec.shape):
         if isinstance(want, int) and want >= 0 and got != want:
-            raise UsageError(f"input '{spec.name}' has shape {list(array.shape)}",
+            raise UsageError(f"{lead}input '{spec.name}' has shape {list(array.shape)}",
                              f"the model expects {_fmt(spec.shape)}", "save an array of that shape")
-
-
-def nan_report(feeds: Mapping[str, np.ndarray]) -> list[str]:
-    """Warnings for inputs that hold NaN or Inf (reported, never a crash)."""
-    warnings = []
-    for name, array in feeds.items():
-        if np.issubdtype(array.dtype, np.floating):
-            nan = int(np.isnan(array).sum())
-            inf = int(np.isinf(array).sum())
-            if nan or inf:
-                warnings.append(f"input '{name}' holds {nan} NaN and {inf} Inf values; "
-                                "errors downstream of them are expected")
-    return warnings

@@ -1,8 +1,8 @@
-"""The comparison path: inputs -> reference run -> target run -> per-tensor metrics -> Comparison.
+"""The comparison path: data set -> reference and target, sample after sample -> per-tensor metrics
+merged over the samples -> Comparison -> attribution on the worst sample.
 
-Memory: the reference's tensors are held; the target's are compared as they arrive and dropped
-together with their reference counterpart, so peak memory is about one side's tensors plus the
-one being compared.
+Memory: one sample's tensors at a time (`trtdiff.sample_loop`); the reference's tensors of a sample
+are dropped as the target's counterparts are compared.
 """
 
 from __future__ import annotations
@@ -10,28 +10,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
 import onnx
 
-from trtdiff import environment
+from trtdiff.assemble import assemble, graph_nodes
 from trtdiff.attribution import Attribution, annotate, attribute, drop_unselected, reference_inputs_needed
 from trtdiff.compare.accumulate import warm_up
-from trtdiff.compare.align import AlignedResults, align_results
-from trtdiff.inputs import Feeds, InputSettings, describe_inputs, generate_inputs, input_specs, \
-    load_inputs, nan_report, save_npz, validate_feeds
+from trtdiff.dataset import DataSet, open_dataset, open_golden, open_path
+from trtdiff.errors import UsageError
+from trtdiff.inputs import Feeds, InputSettings, input_specs
 from trtdiff.model import check_names_exist, comparable_tensors, inferred_value_info, load_model, \
     tensor_info, topological_nodes
+from trtdiff.progress import Phases, phases
 from trtdiff.reference import run_reference
 from trtdiff.request import BuiltTarget, Prepared, RunRequest, TargetSpec, TensorSelection
-from trtdiff.result import Comparison, GraphNode, RunSettings
-from trtdiff.target_run import compare_target
+from trtdiff.result import Comparison
+from trtdiff.sample_loop import ReferenceHook, compare_samples
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BuiltTarget", "Prepared", "RunRequest", "TargetSpec", "TensorSelection", "prepare",
+__all__ = ["BuiltTarget", "Prepared", "RunRequest", "TargetSpec", "TensorSelection", "graph_nodes", "prepare",
            "resolve_feeds", "run_comparison", "run_reference"]
 
 
@@ -52,68 +52,133 @@ def prepare(request: RunRequest, model: onnx.ModelProto | None = None) -> Prepar
     selected = list(dict.fromkeys(selected + graph_outputs))
     known = {t.name for t in tensors} | set(graph_outputs)
     request.tolerances.check_names(known)
-    feeds = resolve_feeds(model, request.inputs)
-    warnings = nan_report(feeds)
-    warnings += [f"{u.count} tensors inside {u.op_type} node '{u.node}' were not compared: {u.reason}"
-                 for u in unmarked]
-    return Prepared(model, tensors, unmarked, selected, feeds, infos, warnings)
+    dataset = open_dataset(request.inputs, input_specs(model), request.samples)
+    _check_attribute_sample(request, dataset)
+    golden = open_golden(request.load_outputs) if request.load_outputs else None
+    if golden is not None:
+        golden.check_against(graph_outputs, dataset.count)
+    warnings = [f"{u.count} tensors inside {u.op_type} node '{u.node}' were not compared: {u.reason}"
+                for u in unmarked]
+    warnings += [golden.note] if golden is not None and golden.note else []
+    gated = frozenset(graph_outputs) | frozenset(request.selection.outputs)
+    return Prepared(model, tensors, unmarked, selected, dataset, infos, warnings, golden, gated)
+
+
+def _check_attribute_sample(request: RunRequest, dataset: DataSet) -> None:
+    """--attribute-sample K needs attribution and, where the count is known, a sample K."""
+    if request.attribute_sample is None:
+        return
+    if request.attribution == "off":
+        raise UsageError("--attribute-sample needs attribution", "attribution is off for this run",
+                         "add --mark-all (attribution when the verdict fails) or --attribute")
+    if dataset.count is not None and request.attribute_sample >= dataset.count:
+        raise UsageError(f"--attribute-sample {request.attribute_sample}: no sample {request.attribute_sample}",
+                         f"the data set holds {dataset.count} samples (indices start at 0)",
+                         f"choose an index below {dataset.count}")
 
 
 def resolve_feeds(model: onnx.ModelProto, settings: InputSettings) -> Feeds:
-    specs = input_specs(model)
-    if settings.load_path:
-        loaded = load_inputs(settings.load_path)
-        if len(loaded) > 1:
-            log.warning("%s holds %d input sets; using the first", settings.load_path, len(loaded))
-        return validate_feeds(loaded[0], specs)
-    return generate_inputs(specs, settings)
+    """The first sample of the data set the settings name (for commands that run one sample)."""
+    return open_dataset(settings, input_specs(model)).sample(0)
 
 
 def run_comparison(request: RunRequest) -> Comparison:
+    """The comparison `request` asks for; with `request.progress`, a progress display on stderr
+    (on a terminal) shows each phase as it runs."""
+    with phases(request.progress) as bar:
+        return _compare(request, bar)
+
+
+def _compare(request: RunRequest, bar: Phases) -> Comparison:
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    bar.start("reading the model and the data set")
     prepared = prepare(request)
-    _save_inputs(request, prepared.feeds)
     timings["prepare_s"] = time.perf_counter() - started
 
-    mark = time.perf_counter()
-    # load the compiled comparison kernel while the reference runs (numba's import takes most of a
-    # second): started here rather than earlier, so that it does not hold the GIL while `prepare` runs
+    # load the compiled comparison kernel while the target is built and the reference runs (numba's
+    # import takes most of a second): started here, so that it does not hold the GIL during `prepare`
     threading.Thread(target=warm_up, name="trtdiff-kernel-warm-up", daemon=True).start()
-    reference = _reference_tensors(request, prepared, with_attribution_inputs=request.attribution == "on")
-    timings["reference_s"] = time.perf_counter() - mark
-
     mark = time.perf_counter()
-    built = request.target.build_model(prepared.model, prepared.feeds)
+    bar.start("building the target")
+    built, calibration = _build_target(request, prepared)
     prepared.warnings.extend(request.target.notes + built.warnings)
     timings["target_build_s"] = time.perf_counter() - mark
-    attributed = None
-    if request.attribution == "on":
-        attributed = _attribute(request, prepared, built.model, reference, timings)
 
-    mark = time.perf_counter()
-    aligned = compare_target(request, prepared, built.model, reference)
-    timings["target_and_compare_s"] = time.perf_counter() - mark
-    comparison = assemble(request, prepared, aligned, timings)
-    del aligned  # its work arrays, before any attribution run
-    if request.attribution == "on-failure" and not comparison.passed:
+    in_pass = request.attribution == "on" and prepared.dataset.count == 1 and request.attribute_sample in (None, 0)
+    attributed: list[Attribution] = []
+    names, hook = _in_pass(request, prepared, built.model, attributed, timings, bar) if in_pass else (None, None)
+    compared = compare_samples(request, prepared, built.model, timings, names, hook, bar)
+    comparison = assemble(request, prepared, compared, calibration.describe() if built.calibrated else "", timings)
+    del compared  # its work arrays, before any attribution run
+    sample = 0 if in_pass else _attribution_sample(request, comparison)
+    if sample is not None and not in_pass:
         # the reference tensors were dropped as they were compared, which keeps a passing run as
-        # lean as one without attribution (their memory is reused); a failing run computes them again
+        # lean as one without attribution; attribution runs the reference again on one sample
         mark = time.perf_counter()
-        reference = _reference_tensors(request, prepared, with_attribution_inputs=True)
+        bar.start(f"reference run of sample {sample} (for attribution)")
+        feeds = prepared.dataset.sample(sample)
+        reference = _reference_with_attribution_inputs(request, prepared, feeds)
         timings["reference_again_s"] = time.perf_counter() - mark
-        attributed = _attribute(request, prepared, built.model, reference, timings)
+        attributed.append(_attribute(request, prepared, built.model, reference, feeds, timings, bar))
         reference.clear()
     timings["total_s"] = time.perf_counter() - started
-    said = "on" if attributed is not None else _skipped(request)
-    comparison = replace(comparison, settings=replace(comparison.settings, attribution=said), timings=dict(timings))
-    return annotate(comparison, attributed) if attributed is not None else comparison
+    said = "on" if attributed else _skipped(request)
+    samples = replace(comparison.samples, attribution_sample=sample if attributed else None) \
+        if comparison.samples is not None else None
+    comparison = replace(comparison, settings=replace(comparison.settings, attribution=said), timings=dict(timings),
+                         samples=samples)
+    return annotate(comparison, attributed[0]) if attributed else comparison
 
 
-def _reference_tensors(request: RunRequest, prepared: Prepared, with_attribution_inputs: bool) -> dict[str, np.ndarray]:
-    """The reference run: the selected tensors, and those the attribution's nodes read."""
-    extra = reference_inputs_needed(prepared.model, prepared.selected) if with_attribution_inputs else []
-    return run_reference(prepared.model, prepared.selected + extra, prepared.feeds, request.reference_providers,
+def _in_pass(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto, attributed: list[Attribution],
+             timings: dict[str, float], bar: Phases) -> tuple[list[str], ReferenceHook]:
+    """With one sample, attribution in the same pass: the reference run also keeps the tensors
+    attribution reads (no second run), and attribution runs before the target is compared."""
+    names = prepared.selected + reference_inputs_needed(prepared.model, prepared.selected)
+
+    def hook(index: int, feeds: Feeds, reference: dict[str, np.ndarray]) -> None:
+        attributed.append(_attribute(request, prepared, target_model, reference, feeds, timings, bar))
+
+    return names, hook
+
+
+def _build_target(request: RunRequest, prepared: Prepared) -> tuple[BuiltTarget, DataSet]:
+    """The target model; INT8/FP8 scales calibrated on --calibration-data, else on the samples
+    being judged (which flatters the target: the result's warnings say so)."""
+    if request.calibration_data:
+        calibration = DataSet(open_path(request.calibration_data, request.inputs.batched_npz),
+                              prepared.dataset.specs)
+    else:
+        calibration = prepared.dataset
+    built = request.target.build_model(prepared.model, calibration)
+    if built.calibrated and not request.calibration_data:
+        prepared.warnings.append(
+            f"INT8/FP8 scales were calibrated on the samples being judged ({prepared.dataset.describe()}), "
+            "which flatters the target; pass --calibration-data with other samples for an honest verdict")
+    return built, calibration
+
+
+def _attribution_sample(request: RunRequest, comparison: Comparison) -> int | None:
+    """The sample attribution runs on: --attribute-sample, else the worst sample of the failing
+    outputs (of all outputs with --attribute); None when attribution does not run."""
+    wanted = request.attribution == "on" or (request.attribution == "on-failure" and not comparison.passed)
+    if not wanted:
+        return None
+    if request.attribute_sample is not None:
+        return request.attribute_sample
+    outputs = [t for t in comparison.tensors if t.sample_verdicts is not None and t.worst_sample is not None]
+    failing = [t for t in outputs if t.passed is False] or outputs
+    if not failing:
+        return 0
+    worst = max(failing, key=lambda t: (t.sample_verdicts.failed if t.sample_verdicts else 0, -t.index))
+    return worst.worst_sample
+
+
+def _reference_with_attribution_inputs(request: RunRequest, prepared: Prepared, feeds: Feeds) -> dict[str, np.ndarray]:
+    """The reference run of one sample: the selected tensors, and those the attribution's nodes read."""
+    extra = reference_inputs_needed(prepared.model, prepared.selected)
+    return run_reference(prepared.model, prepared.selected + extra, feeds, request.reference_providers,
                          request.reference_runner, prepared.infos)
 
 
@@ -125,57 +190,12 @@ def _skipped(request: RunRequest) -> str:
 
 
 def _attribute(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
-               reference: dict[str, np.ndarray], timings: dict[str, float]) -> Attribution:
+               reference: dict[str, np.ndarray], feeds: Feeds, timings: dict[str, float], bar: Phases) -> Attribution:
     """Local errors while the reference tensors are held; then drop those held only for it."""
     mark = time.perf_counter()
-    result = attribute(prepared.model, target_model, prepared.selected, reference, prepared.feeds,
-                       request.target.make_runner, request.tolerances, request.memory_budget)
+    bar.start("attribution: shadow models")
+    result = attribute(prepared.model, target_model, prepared.selected, reference, feeds,
+                       request.target.make_runner, request.tolerances, request.memory_budget, bar.advance)
     drop_unselected(reference, prepared.selected)
     timings["attribution_s"] = time.perf_counter() - mark
     return result
-
-
-def _save_inputs(request: RunRequest, feeds: Mapping[str, np.ndarray]) -> None:
-    if request.save_inputs:
-        save_npz(feeds, request.save_inputs)
-
-
-def assemble(request: RunRequest, prepared: Prepared, aligned: AlignedResults,
-             timings: dict[str, float]) -> Comparison:
-    graph_outputs = tuple(o.name for o in prepared.model.graph.output)
-    gate = set(graph_outputs) | set(request.selection.outputs)
-    results = align_results(prepared.tensors, graph_outputs, aligned)
-    failing = [t for t in results if t.passed is False]
-    first = min(failing, key=lambda t: t.index).name if failing else None
-    # a gated tensor must have been compared and passed; with --fail-on all, every compared one too
-    gated = [t for t in results if t.name in gate and t.status != "target_only"]
-    extra = [t for t in results if request.fail_on == "all" and t.status == "compared" and t.name not in gate]
-    passed = bool(gated) and all(t.passed is True for t in gated + extra)
-    settings = RunSettings(
-        reference=request.reference_description or f"onnxruntime fp32 {list(request.reference_providers)}",
-        target=request.target.description,
-        tolerances=request.tolerances.as_result(),
-        precision_plan=request.target.plan,
-        inputs=describe_inputs(prepared.feeds, request.inputs),
-        seed=None if request.inputs.load_path else request.inputs.seed,
-        command=request.command,
-    )
-    return Comparison(
-        model=request.model_path,
-        passed=passed,
-        settings=settings,
-        tensors=tuple(results),
-        outputs=graph_outputs,
-        first_divergence=first,
-        unmarked=tuple(prepared.unmarked),
-        warnings=tuple(prepared.warnings + aligned.warnings),
-        environment=environment.collect(aligned.target_description),
-        timings=timings,
-        graph=graph_nodes(prepared.model),
-        engine_layers=aligned.engine_layers,
-    )
-
-
-def graph_nodes(model: onnx.ModelProto) -> tuple[GraphNode, ...]:
-    return tuple(GraphNode(n.name, n.op_type, i, tuple(n.input), tuple(n.output))
-                 for i, n in enumerate(topological_nodes(model.graph)))

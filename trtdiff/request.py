@@ -4,16 +4,18 @@ the commands all read these, so they live apart from the code that runs them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
+import numpy as np
 import onnx
 
 from trtdiff.compare.tolerance import ToleranceSpec
-from trtdiff.inputs import Feeds, InputSettings
+from trtdiff.dataset import DataSet, GoldenOutputs
+from trtdiff.inputs import InputSettings
 from trtdiff.model import TensorInfo
-from trtdiff.result import UnmarkedTensors
+from trtdiff.result import DEFAULT_DIVERGENCE_SNR_DB, UnmarkedTensors
 from trtdiff.runners.base import Runner
 
 ATTRIBUTION_MODES = ("on", "off", "on-failure")
@@ -23,9 +25,12 @@ ATTRIBUTION_MODES = ("on", "off", "on-failure")
 class BuiltTarget:
     model: onnx.ModelProto
     warnings: tuple[str, ...]
+    calibrated: bool = False  # INT8/FP8 scales were measured on the calibration samples
 
 
-ModelBuilder = Callable[[onnx.ModelProto, Feeds], BuiltTarget]
+# (reference model, calibration samples: one sample's feeds or an iterable of samples) -> target
+Calibration = Union[Mapping[str, np.ndarray], Iterable[Mapping[str, np.ndarray]]]
+ModelBuilder = Callable[[onnx.ModelProto, Calibration], BuiltTarget]
 RunnerFactory = Callable[[onnx.ModelProto], Runner]
 
 
@@ -68,6 +73,12 @@ class RunRequest:
     # (only when the verdict fails, with a second reference run: a passing run does not pay for it)
     attribution: str = "off"
     memory_budget: int | None = None  # bytes of tensors a shadow model may feed and produce
+    divergence_snr_db: float = DEFAULT_DIVERGENCE_SNR_DB  # see trtdiff.compare.divergence
+    attribute_sample: int | None = None  # the sample attribution runs on (default: the worst)
+    load_outputs: str | None = None  # golden reference outputs (trtdiff .npz or Polygraphy RunResults JSON)
+    calibration_data: str | None = None  # samples that calibrate INT8/FP8 (default: the evaluated ones)
+    samples: tuple[Mapping[str, np.ndarray], ...] | None = None  # samples given in memory (Python API)
+    progress: bool = False  # a progress bar over samples (on a terminal)
 
     def __post_init__(self) -> None:
         if self.attribution not in ATTRIBUTION_MODES:
@@ -82,6 +93,8 @@ class Prepared:
     tensors: list[TensorInfo]
     unmarked: list[UnmarkedTensors]
     selected: list[str]
-    feeds: Feeds
+    dataset: DataSet
     infos: dict[str, onnx.ValueInfoProto]  # the reference model's inferred value info
     warnings: list[str] = field(default_factory=list)
+    golden: GoldenOutputs | None = None
+    gated: frozenset[str] = frozenset()  # graph outputs and --outputs tensors: they decide the verdict

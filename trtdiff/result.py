@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 SCHEMA_VERSION = 1
+# A tensor whose SNR falls below this (relative RMS error 1 %) diverges in a way that means
+# something, whatever the tolerances say (see trtdiff.compare.divergence).
+DEFAULT_DIVERGENCE_SNR_DB = 40.0
 
 # Absolute-error histogram bins: [0] exactly zero, then decades (0, 1e-10], (1e-10, 1e-9], ...,
 # (1e4, 1e5], then (1e5, inf) and a last bin for non-finite errors (NaN/Inf on one side only).
@@ -67,6 +70,34 @@ class CauseHint:
 
 
 @dataclass(frozen=True)
+class CheckSummary:
+    """One check of a tensor over every sample: `value` is the task metric (topk: the share of
+    positions whose top K agree; cosine, snr: the worst sample's; max/mean/median/p99: the worst
+    sample's statistic; elementwise: the most mismatches in one sample); `failed`: samples it failed."""
+
+    check: str
+    value: float
+    failed: int
+
+
+@dataclass(frozen=True)
+class SampleVerdicts:
+    """How the samples of one tensor fared: a sample passes when every check holds on it, the
+    tensor when at least `min_agreement` of its samples pass."""
+
+    count: int
+    failed: int
+    failing: tuple[int, ...] = ()  # the first failing sample indices (at most 20)
+    checks: tuple[CheckSummary, ...] = ()
+    min_agreement: float = 1.0
+    max_abs_histogram: tuple[int, ...] = ()  # samples per HISTOGRAM_LABELS bin of their own max_abs
+
+    @property
+    def agreement(self) -> float:
+        return (self.count - self.failed) / self.count if self.count else math.nan
+
+
+@dataclass(frozen=True)
 class TensorResult:
     name: str
     node: str  # producing node name ("" for graph inputs)
@@ -85,6 +116,8 @@ class TensorResult:
     amplification: float | None = None  # cumulative / incoming error ratio (attribution)
     hints: tuple[CauseHint, ...] = ()
     note: str = ""
+    worst_sample: int | None = None  # the sample with the largest error (failing samples first)
+    sample_verdicts: SampleVerdicts | None = None  # per-sample verdicts (graph outputs and --outputs)
 
 
 @dataclass(frozen=True)
@@ -129,6 +162,24 @@ class Tolerances:
     rel_floor: float
     per_tensor_atol: dict[str, float] = field(default_factory=dict)
     per_tensor_rtol: dict[str, float] = field(default_factory=dict)
+    checks: tuple[str, ...] = ()  # every --check as given ("topk:1", "logits:cosine:0.999"); () = (check,)
+    min_agreement: float = 1.0  # share of samples that must pass
+    topk_axis: int = -1
+
+
+@dataclass(frozen=True)
+class SamplesInfo:
+    """The data set a comparison ran over."""
+
+    count: int
+    source: str  # "generated", "npz", "npz-directory", "polygraphy-json", "onnx-test-sets", "script", ...
+    location: str = ""  # the path read ("" for generated data)
+    seed: int | None = None  # generated data only
+    fingerprint: str = ""  # hash of every sample's names, dtypes, shapes and bytes
+    description: str = ""  # e.g. "500 samples from val/ (npz-directory)"
+    reference: str = "run"  # "run", or where the golden outputs came from
+    calibration: str = ""  # what calibrated INT8/FP8 scales ("" when nothing was calibrated)
+    attribution_sample: int | None = None  # the sample attribution ran on
 
 
 @dataclass(frozen=True)
@@ -141,6 +192,7 @@ class RunSettings:
     seed: int | None = None
     command: str = ""
     attribution: str = ""  # "on", "off", or "skipped: <why>" (--mark-all runs it only when the verdict fails)
+    divergence_snr_db: float = DEFAULT_DIVERGENCE_SNR_DB  # threshold of `significant_divergence`
 
 
 @dataclass(frozen=True)
@@ -150,7 +202,10 @@ class Comparison:
     settings: RunSettings
     tensors: tuple[TensorResult, ...]
     outputs: tuple[str, ...]
-    first_divergence: str | None = None
+    first_divergence: str | None = None  # first tensor (topological order) outside tolerance
+    # first tensor whose SNR is below settings.divergence_snr_db, or that holds NaN/Inf where the
+    # reference is finite: the error is large relative to the values, not only to an absolute atol
+    significant_divergence: str | None = None
     offenders: tuple[Offender, ...] = ()
     unmarked: tuple[UnmarkedTensors, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -158,7 +213,9 @@ class Comparison:
     timings: dict[str, float] = field(default_factory=dict)
     engine_layers: tuple[dict[str, Any], ...] = ()  # TensorRT per-layer facts, when a TRT runner ran
     bisect: dict[str, Any] | None = None  # bisect results, when a bisect ran
+    gate: dict[str, Any] | None = None  # the regression gate against a baseline, when `trtdiff check` ran
     graph: tuple[GraphNode, ...] = ()  # main-graph nodes in topological order
+    samples: SamplesInfo | None = None  # the data set (None in results from before data sets)
     schema_version: int = SCHEMA_VERSION
 
     def tensor(self, name: str) -> TensorResult:
@@ -170,6 +227,14 @@ class Comparison:
     @property
     def compared(self) -> tuple[TensorResult, ...]:
         return tuple(t for t in self.tensors if t.status == "compared")
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame, one row per tensor in topological order: identity, status, verdict,
+        tolerances, every metric (float64, NaN/inf as such; counts as nullable integers) and, when
+        attribution ran, the local max_abs and amplification."""
+        from trtdiff.frames import comparison_frame
+
+        return comparison_frame(self)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,13 +4,15 @@ ONNX Runtime hands back every output of a run together; for a model whose compar
 up to gigabytes that means holding all of them while they are compared. Cut into segments, each
 segment's tensors are compared and dropped before the next segment runs; only the tensors a
 later segment reads (the boundary) are carried over. Each segment is a standalone model
-(`trtdiff.bisect.graph.extract`) keeping every original node and tensor name.
+(`trtdiff.bisect.graph.extract`) keeping every original node and tensor name, extracted and given
+a runner once, then run on every sample.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,7 @@ from onnx import numpy_helper
 
 from trtdiff.bisect.graph import external_inputs, extract
 from trtdiff.model import inferred_value_info, node_inputs, topological_nodes
+from trtdiff.runners.base import Runner
 
 SEGMENT_BYTES = 128 * 2**20  # compared bytes per segment
 
@@ -77,31 +80,51 @@ def _split(nodes: Sequence[onnx.NodeProto], wanted: set[str], sizes: Mapping[str
     return groups
 
 
-def run_segments(model: onnx.ModelProto, segments: Sequence[Segment], feeds: Mapping[str, np.ndarray],
-                 run: Callable[[onnx.ModelProto, dict[str, np.ndarray]], dict[str, np.ndarray]],
-                 consume: Callable[[str, np.ndarray], None], between: Callable[[], None],
-                 wanted: Sequence[str], infos: dict[str, onnx.ValueInfoProto] | None = None) -> None:
-    """Run each segment (`run(model, feeds) -> outputs`), hand its compared tensors to `consume`,
-    call `between` (e.g. wait for their comparison), and carry the boundary tensors on. Wanted
-    tensors no node produces (graph inputs or weights listed as outputs) are handed over too.
-    `infos`: the model's shape inference, when the caller has it."""
-    infos = infos if infos is not None else inferred_value_info(model)
-    last_use = {name: index for index, segment in enumerate(segments) for name in segment.inputs}
-    available: dict[str, np.ndarray] = dict(feeds)
-    _consume_unproduced(model, segments, feeds, wanted, consume)
-    for index, segment in enumerate(segments):
-        part = extract(model, segment.inputs, segment.outputs, infos, nodes=segment.nodes)
-        outputs = run(part, {name: available[name] for name in segment.inputs})
-        compared = set(segment.compared)
-        for name in segment.outputs:
-            array = outputs.pop(name)
-            if last_use.get(name, -1) > index:
-                available[name] = array
-            if name in compared:
-                consume(name, array)
-        for name in [n for n in available if last_use.get(n, -1) <= index and n not in feeds]:
-            del available[name]
-        between()
+class SegmentedRun:
+    """Runs a model's segments sample after sample: each segment is extracted and its runner
+    opened once (on entering), then `run` feeds every sample through all of them."""
+
+    def __init__(self, model: onnx.ModelProto, segments: Sequence[Segment], wanted: Sequence[str],
+                 make_runner: Callable[[onnx.ModelProto], Runner],
+                 infos: dict[str, onnx.ValueInfoProto] | None = None) -> None:
+        self._model, self._segments, self._wanted = model, list(segments), list(wanted)
+        self._make_runner, self._infos = make_runner, infos
+        self._last_use = {name: index for index, segment in enumerate(segments) for name in segment.inputs}
+        self._stack = ExitStack()
+        self.runners: list[Runner] = []
+
+    def __enter__(self) -> SegmentedRun:
+        infos = self._infos if self._infos is not None else inferred_value_info(self._model)
+        with self._stack:
+            for segment in self._segments:
+                part = extract(self._model, segment.inputs, segment.outputs, infos, nodes=segment.nodes)
+                self.runners.append(self._stack.enter_context(self._make_runner(part)))
+            self._stack = self._stack.pop_all()  # keep them open past this block
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+        self.runners.clear()
+
+    def run(self, feeds: Mapping[str, np.ndarray], consume: Callable[[str, np.ndarray], None],
+            between: Callable[[], None]) -> None:
+        """Run each segment on one sample, hand its compared tensors to `consume`, call `between`
+        (e.g. wait for their comparison), and carry the boundary tensors on. Wanted tensors no node
+        produces (graph inputs or weights listed as outputs) are handed over too."""
+        available: dict[str, np.ndarray] = dict(feeds)
+        _consume_unproduced(self._model, self._segments, feeds, self._wanted, consume)
+        for index, (segment, runner) in enumerate(zip(self._segments, self.runners)):
+            outputs = runner.infer({name: available[name] for name in segment.inputs})
+            compared = set(segment.compared)
+            for name in segment.outputs:
+                array = outputs.pop(name)
+                if self._last_use.get(name, -1) > index:
+                    available[name] = array
+                if name in compared:
+                    consume(name, array)
+            for name in [n for n in available if self._last_use.get(n, -1) <= index and n not in feeds]:
+                del available[name]
+            between()
 
 
 def _consume_unproduced(model: onnx.ModelProto, segments: Sequence[Segment], feeds: Mapping[str, np.ndarray],

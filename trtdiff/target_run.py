@@ -1,33 +1,35 @@
-"""The target side of a comparison: run the target (in topological segments when its runner is
-cheap to start) and hand each tensor, with its reference counterpart, to the comparison."""
+"""The target side of a comparison: run the target on each sample (in topological segments when its
+runner is cheap to start and intermediate tensors are compared) and hand each tensor, with its
+reference counterpart, to the comparison. The runner (or one per segment) is opened on the first
+sample and reused for every later one."""
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from contextlib import ExitStack
+from types import TracebackType
+
 import numpy as np
 import onnx
 
 from trtdiff.compare.align import AlignedResults
 from trtdiff.errors import UsageError
-from trtdiff.inputs import save_npz
 from trtdiff.model import comparable_tensors, inferred_value_info, with_outputs
+from trtdiff.progress import Phases
 from trtdiff.request import Prepared, RunRequest
-from trtdiff.runners.base import infer_each
-from trtdiff.segmented import plan_segments, run_segments
+from trtdiff.runners.base import Runner, infer_each
+from trtdiff.segmented import SegmentedRun, plan_segments
 
-COMPARE_WORKERS = min(4, os.cpu_count() or 1)  # per-tensor comparisons run in parallel (the kernel releases the GIL)
+Consume = Callable[[str, np.ndarray], None]
 
 
-def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
-                   reference: dict[str, np.ndarray]) -> AlignedResults:
-    """Run the target and compare each tensor as it arrives; reference tensors are dropped as
-    they are used."""
+def target_tensors(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
+                   infos: dict[str, onnx.ValueInfoProto]) -> list[str]:
+    """The tensors the target is asked for: the selected ones it has, and with --mark-all on a
+    user's own model, its tensors the reference lacks."""
     target_names = {o for node in target_model.graph.node for o in node.output} | {
         o.name for o in target_model.graph.output}
     wanted = [n for n in prepared.selected if n in target_names]
-    # shape inference once for the target (the reference's when the target is the same model)
-    infos = prepared.infos if target_model is prepared.model else inferred_value_info(target_model)
     if request.selection.mark_all and request.target.own_tensors:
         reference_names = {t.name for t in prepared.tensors}
         own, _ = comparable_tensors(target_model, request.selection.include_shape_tensors, infos)
@@ -37,52 +39,62 @@ def compare_target(request: RunRequest, prepared: Prepared, target_model: onnx.M
                          "tensors are aligned by name only",
                          "convert the model with a tool that keeps tensor names, or compare outputs "
                          "that have the same names")
-    kept = _outputs_to_keep(request, prepared)
-    saved: dict[str, np.ndarray] = {}
-    with ThreadPoolExecutor(max_workers=COMPARE_WORKERS) as pool:
-        aligned = AlignedResults(request.tolerances, pool=pool)
-        _run_target(request, prepared, target_model, infos, wanted, reference, aligned, kept, saved)
-        aligned.wait()
-    aligned.reference_only.update({name: None for name in reference})  # never produced by the target
-    reference.clear()
-    if request.save_outputs:
-        save_npz(saved, request.save_outputs)
-    return aligned
+    return wanted
 
 
-def _run_target(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
-                infos: dict[str, onnx.ValueInfoProto], wanted: list[str],
-                reference: dict[str, np.ndarray], aligned: AlignedResults, kept: set[str],
-                saved: dict[str, np.ndarray]) -> None:
-    """Run the target, handing each tensor to `aligned` with its reference counterpart."""
+class TargetRun:
+    """`run(feeds, reference, consume)` per sample; each tensor goes to `consume` as it arrives."""
 
-    def consume(name: str, array: np.ndarray) -> None:
-        ref = reference.pop(name, None)
-        if name in kept:
-            saved[f"target:{name}"] = array
-            if ref is not None:
-                saved[f"reference:{name}"] = ref
-        aligned.add(name, ref, array)
+    def __init__(self, request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
+                 aligned: AlignedResults) -> None:
+        self._request, self._model, self._aligned = request, target_model, aligned
+        # shape inference once for the target (the reference's when the target is the same model)
+        self._infos = prepared.infos if target_model is prepared.model else inferred_value_info(target_model)
+        self.wanted = target_tensors(request, prepared, target_model, self._infos)
+        self._stack = ExitStack()
+        self._runner: Runner | None = None
+        self._segments: SegmentedRun | None = None
 
-    if request.target.segmentable and (request.selection.mark_all or request.selection.outputs):
-        sizes = {name: int(getattr(array, "nbytes", 0)) for name, array in reference.items()}
-        segments = plan_segments(target_model, wanted, sizes)
-        if len(segments) > 1:
-            def run(part: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-                with request.target.make_runner(part) as runner:
-                    aligned.target_description = runner.describe()
-                    return runner.infer(feeds)
+    def __enter__(self) -> TargetRun:
+        return self
 
-            run_segments(target_model, segments, prepared.feeds, run, consume, aligned.checkpoint, wanted, infos)
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stack.close()
+
+    def run(self, feeds: dict[str, np.ndarray], reference: dict[str, np.ndarray], consume: Consume,
+            bar: Phases | None = None) -> None:
+        """`bar`, when given, shows the target run (segment by segment when it runs in segments)."""
+        bar = bar or Phases()
+        bar.start("target run")
+        if self._runner is None and self._segments is None:
+            self._open(reference)
+        if self._segments is not None:
+            bar.start("target segments", len(self._segments.runners))
+
+            def between() -> None:
+                self._aligned.checkpoint()
+                bar.advance()
+
+            self._segments.run(feeds, consume, between)
             return
-    with request.target.make_runner(with_outputs(target_model, wanted, infos)) as runner:
-        infer_each(runner, prepared.feeds, consume)
-        aligned.target_description = runner.describe()
-        aligned.engine_layers = tuple(getattr(runner, "engine_layers", tuple)())
-        aligned.fused_away = set(getattr(runner, "fused_away", list)())
+        assert self._runner is not None
+        infer_each(self._runner, feeds, consume)
+        if not self._aligned.target_description:  # what the runner knows once it has run
+            self._aligned.target_description = self._runner.describe()
+            self._aligned.engine_layers = tuple(getattr(self._runner, "engine_layers", tuple)())
+            self._aligned.fused_away = set(getattr(self._runner, "fused_away", list)())
 
-
-def _outputs_to_keep(request: RunRequest, prepared: Prepared) -> set[str]:
-    if not request.save_outputs:
-        return set()
-    return {o.name for o in prepared.model.graph.output} | set(request.selection.outputs)
+    def _open(self, reference: dict[str, np.ndarray]) -> None:
+        """The runner(s), sized on the first sample's reference tensors."""
+        request = self._request
+        if request.target.segmentable and (request.selection.mark_all or request.selection.outputs):
+            sizes = {name: int(getattr(array, "nbytes", 0)) for name, array in reference.items()}
+            segments = plan_segments(self._model, self.wanted, sizes)
+            if len(segments) > 1:
+                self._segments = self._stack.enter_context(
+                    SegmentedRun(self._model, segments, self.wanted, request.target.make_runner, self._infos))
+                self._aligned.target_description = self._segments.runners[0].describe()
+                return
+        runner = request.target.make_runner(with_outputs(self._model, self.wanted, self._infos))
+        self._runner = self._stack.enter_context(runner)

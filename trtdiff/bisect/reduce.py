@@ -29,7 +29,7 @@ from trtdiff.bisect.evaluate import Infer
 from trtdiff.bisect.graph import external_inputs, extract, needed_nodes
 from trtdiff.bisect.state import Outcome
 from trtdiff.errors import UsageError
-from trtdiff.inputs import save_npz
+from trtdiff.dataset.npz import save_npz
 from trtdiff.model import (comparable_tensors, inferred_value_info, save_model, topological_nodes, user_input_names,
                            with_outputs)
 

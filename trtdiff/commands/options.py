@@ -1,4 +1,5 @@
-"""Click options shared by commands that run a model (run, bisect, reduce): inputs and tolerances."""
+"""Click options shared by commands that run a model (run, bisect, reduce): inputs (a data set of
+samples), tolerances and checks, and the data options of commands that compare over samples."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from trtdiff.compare.metrics import CHECKS
+from trtdiff.compare.checks import CHECK_HELP
 from trtdiff.compare.tolerance import DEFAULT_REL_FLOOR, ToleranceSpec, tolerance_spec_from_options
 from trtdiff.inputs import InputSettings, parse_range_arg, parse_shape_arg
 
@@ -20,41 +21,95 @@ def _apply(options: list[Callable[[F], F]], func: F) -> F:
     return func
 
 
+INPUT_KEYS = ("input_shapes", "val_ranges", "seed", "load_inputs", "iterations", "max_samples", "batched_npz",
+              "data_loader_script")
+
+
 def input_options(func: F) -> F:
-    """--input-shapes, --val-range, --seed, --load-inputs."""
+    """--input-shapes, --val-range, --seed, --iterations, --load-inputs, --batched-npz,
+    --data-loader-script, --max-samples."""
     return _apply([
         click.option("--input-shapes", "input_shapes", multiple=True, metavar="NAME:SHAPE",
                      help="Shape for a dynamic input: images:[1,3,224,224] or images:1x3x224x224. Repeatable."),
         click.option("--val-range", "val_ranges", multiple=True, metavar="[LO,HI]|NAME:[LO,HI]",
                      help="Range of generated values, for every input or one. Default [0,1]."),
         click.option("--seed", type=int, default=1, show_default=True, help="Seed for generated inputs."),
+        click.option("--iterations", type=int, default=1, show_default=True,
+                     help="How many samples to generate (sample i is drawn from the seed and i)."),
         click.option("--load-inputs", "load_inputs", type=click.Path(), default=None,
-                     help="Inputs from .npz, .npy, a directory of .npy or ONNX .pb files, or "
-                          "Polygraphy --save-inputs JSON."),
+                     help="Samples from an .npz, .npy, Polygraphy --save-inputs JSON, or a directory of .npz "
+                          "files (one sample each), ONNX test_data_set_* folders, input_N.pb or NAME.npy files."),
+        click.option("--batched-npz", is_flag=True,
+                     help="The --load-inputs .npz holds arrays with a leading sample axis."),
+        click.option("--data-loader-script", "data_loader_script", default=None, metavar="FILE.py[:FUNC]",
+                     help="Samples from a Python function (default load_data) returning an iterable of "
+                          "dicts input name -> array (Polygraphy's convention)."),
+        click.option("--max-samples", type=int, default=None, help="Use at most this many samples of any source."),
     ], func)
 
 
 def input_settings_from(input_shapes: tuple[str, ...], val_ranges: tuple[str, ...], seed: int,
-                        load_inputs: str | None) -> InputSettings:
+                        load_inputs: str | None, iterations: int = 1, max_samples: int | None = None,
+                        batched_npz: bool = False, data_loader_script: str | None = None) -> InputSettings:
     shapes = dict(parse_shape_arg(s) for s in input_shapes)
     ranges = dict(parse_range_arg(r) for r in val_ranges)
-    return InputSettings(shapes, ranges, seed, load_inputs)
+    return InputSettings(shapes, ranges, seed, load_inputs, iterations, max_samples, batched_npz, data_loader_script)
+
+
+def pop_input_settings(options: dict[str, Any]) -> InputSettings:
+    """The InputSettings of a command's options, taking the input options out of `options`."""
+    return input_settings_from(**{key: options.pop(key) for key in INPUT_KEYS})
+
+
+def data_options(func: F) -> F:
+    """--load-outputs, --calibration-data, --attribute-sample, --no-progress: comparing over samples."""
+    return bisect_data_options(click.option("--no-progress", is_flag=True, help="No progress bar.")(func))
+
+
+def bisect_data_options(func: F) -> F:
+    """--load-outputs, --calibration-data, --attribute-sample (bisect has its own --no-progress)."""
+    return _apply([
+        click.option("--load-outputs", "load_outputs", type=click.Path(dir_okay=False), default=None,
+                     help="Reference outputs from an earlier run (trtdiff --save-outputs .npz or Polygraphy "
+                          "--save-outputs JSON) instead of running the FP32 model for them."),
+        click.option("--calibration-data", "calibration_data", default=None, metavar="PATH",
+                     help="Samples that calibrate --int8/--fp8 scales (same sources as --load-inputs, or a "
+                          "FILE.py[:FUNC] loader). Default: the samples being judged, with a warning."),
+        click.option("--attribute-sample", "attribute_sample", type=click.IntRange(min=0), default=None,
+                     help="Run attribution (bisect: the ranking; reduce: the reduction) on this sample "
+                          "(default: the worst sample of the failing outputs)."),
+    ], func)
+
+
+TOLERANCE_KEYS = ("atol", "rtol", "check", "rel_floor", "min_agreement", "topk_axis")
 
 
 def tolerance_options(func: F) -> F:
-    """--atol, --rtol (with NAME:VALUE overrides), --check, --rel-floor."""
+    """--atol, --rtol (with NAME:VALUE overrides), --check (repeatable), --rel-floor, --min-agreement,
+    --topk-axis."""
     return _apply([
         click.option("--atol", multiple=True, metavar="VALUE|NAME:VALUE",
                      help="Absolute tolerance (default 1e-3); NAME:VALUE sets one tensor's. Repeatable."),
         click.option("--rtol", multiple=True, metavar="VALUE|NAME:VALUE",
                      help="Relative tolerance (default 1e-3); NAME:VALUE sets one tensor's. Repeatable."),
-        click.option("--check", type=click.Choice(CHECKS), default="elementwise", show_default=True,
-                     help="elementwise: every element within atol + rtol*|ref|; max/mean/median/p99: that "
-                          "statistic of the error within atol (or of the relative error within rtol)."),
+        click.option("--check", multiple=True, metavar="[NAME:]CHECK",
+                     help=f"What a sample must pass: {CHECK_HELP}. elementwise (default): every element within "
+                          "atol + rtol*|ref|; max/mean/median/p99: that statistic of the error within atol (or "
+                          "of the relative error within rtol); cosine:MIN, snr:DB, topk:K (top-K indices agree). "
+                          "Repeatable; all must hold."),
         click.option("--rel-floor", type=float, default=DEFAULT_REL_FLOOR, show_default=True,
                      help="Relative error divides by max(|ref|, this)."),
+        click.option("--min-agreement", type=float, default=1.0, show_default=True,
+                     help="The share of samples that must pass (0 to 1)."),
+        click.option("--topk-axis", type=int, default=-1, show_default=True, help="The axis topk:K looks along."),
     ], func)
 
 
-def tolerances_from(atol: tuple[str, ...], rtol: tuple[str, ...], check: str, rel_floor: float) -> ToleranceSpec:
-    return tolerance_spec_from_options(atol, rtol, check, rel_floor)
+def tolerances_from(atol: tuple[str, ...], rtol: tuple[str, ...], check: str | tuple[str, ...], rel_floor: float,
+                    min_agreement: float = 1.0, topk_axis: int = -1) -> ToleranceSpec:
+    return tolerance_spec_from_options(atol, rtol, check or ("elementwise",), rel_floor, min_agreement, topk_axis)
+
+
+def pop_tolerances(options: dict[str, Any]) -> ToleranceSpec:
+    """The ToleranceSpec of a command's options, taking the tolerance options out of `options`."""
+    return tolerances_from(**{key: options.pop(key) for key in TOLERANCE_KEYS})

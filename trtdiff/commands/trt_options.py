@@ -5,7 +5,7 @@ values into a `TrtOptions`. Names follow trtexec/Polygraphy where users know the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -163,8 +163,10 @@ def trt_target_from_options(options: dict[str, Any]) -> Any:
     shapes: dict[str, tuple[int, ...]] = {}
 
     def build_and_record(model: onnx.ModelProto, feeds: Any) -> Any:
+        # one sample's feeds, or the calibration samples (a data set): the profile takes the first's shapes
+        first = feeds if isinstance(feeds, Mapping) else next(iter(feeds), {})
         shapes.clear()
-        shapes.update({name: tuple(array.shape) for name, array in feeds.items()})
+        shapes.update({name: tuple(array.shape) for name, array in first.items()})
         return build(model, feeds)
 
     return TargetSpec(description, build_and_record, tensorrt_runner_factory(trt, feed_shapes=shapes),

@@ -15,8 +15,52 @@ CHUNK = 1 << 20  # elements per kernel call; also the size of a float16 chunk co
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+class TotalsView:
+    """Named access to the kernel's running `sums` (float64) and `counts` (int64)."""
+
+    sums: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def dot(self) -> float:
+        """sum(r * t), from |t - r|^2 = |t|^2 + |r|^2 - 2 r.t."""
+        return 0.5 * (self.ref_sq + self.tgt_sq - self.err_sq)
+
+    filled = property(lambda self: int(self.counts[layout.FILLED]))
+    mismatches = property(lambda self: int(self.counts[layout.MISMATCHES]))
+    zeros = property(lambda self: int(self.counts[layout.ZEROS]))
+    nonfinite_disagreements = property(lambda self: int(self.counts[layout.DISAGREE]))
+    nan_ref = property(lambda self: int(self.counts[layout.NAN_REF]))
+    nan_target = property(lambda self: int(self.counts[layout.NAN_TGT]))
+    inf_ref = property(lambda self: int(self.counts[layout.INF_REF]))
+    inf_target = property(lambda self: int(self.counts[layout.INF_TGT]))
+    sum_abs = property(lambda self: float(self.sums[layout.SUM_ABS]))
+    sum_rel = property(lambda self: float(self.sums[layout.SUM_REL]))
+    max_abs = property(lambda self: float(self.sums[layout.MAX_ABS]))
+    max_rel = property(lambda self: float(self.sums[layout.MAX_REL]))
+    ref_sq = property(lambda self: float(self.sums[layout.REF_SQ]))
+    tgt_sq = property(lambda self: float(self.sums[layout.TGT_SQ]))
+    err_sq = property(lambda self: float(self.sums[layout.ERR_SQ]))
+    ref_max_abs = property(lambda self: float(self.sums[layout.REF_MAX]))
+
+
 @dataclass
-class Accumulator:
+class Totals(TotalsView):
+    """Sums and counts of several comparisons merged: sums added, maxima kept, counts added."""
+
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(layout.N_SUMS))
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(layout.N_COUNTS, dtype=np.int64))
+
+    def merge(self, sums: np.ndarray, counts: np.ndarray) -> None:
+        maxima = list(layout.MAXIMA)
+        added = [i for i in range(layout.N_SUMS) if i not in maxima]
+        self.sums[added] += sums[added]
+        self.sums[maxima] = np.maximum(self.sums[maxima], sums[maxima])
+        self.counts += counts
+
+
+@dataclass
+class Accumulator(TotalsView):
     size: int
     keep_rel: bool
     sums: np.ndarray = field(default_factory=lambda: np.zeros(layout.N_SUMS))
@@ -58,28 +102,6 @@ class Accumulator:
     def finite_rel_errors(self) -> np.ndarray | None:
         return self.rel_errors[: self.filled] if self.keep_rel else None
 
-    @property
-    def dot(self) -> float:
-        """sum(r * t), from |t - r|^2 = |t|^2 + |r|^2 - 2 r.t."""
-        return 0.5 * (self.ref_sq + self.tgt_sq - self.err_sq)
-
-    filled = property(lambda self: int(self.counts[layout.FILLED]))
-    mismatches = property(lambda self: int(self.counts[layout.MISMATCHES]))
-    zeros = property(lambda self: int(self.counts[layout.ZEROS]))
-    nonfinite_disagreements = property(lambda self: int(self.counts[layout.DISAGREE]))
-    nan_ref = property(lambda self: int(self.counts[layout.NAN_REF]))
-    nan_target = property(lambda self: int(self.counts[layout.NAN_TGT]))
-    inf_ref = property(lambda self: int(self.counts[layout.INF_REF]))
-    inf_target = property(lambda self: int(self.counts[layout.INF_TGT]))
-    sum_abs = property(lambda self: float(self.sums[layout.SUM_ABS]))
-    sum_rel = property(lambda self: float(self.sums[layout.SUM_REL]))
-    max_abs = property(lambda self: float(self.sums[layout.MAX_ABS]))
-    max_rel = property(lambda self: float(self.sums[layout.MAX_REL]))
-    ref_sq = property(lambda self: float(self.sums[layout.REF_SQ]))
-    tgt_sq = property(lambda self: float(self.sums[layout.TGT_SQ]))
-    err_sq = property(lambda self: float(self.sums[layout.ERR_SQ]))
-    ref_max_abs = property(lambda self: float(self.sums[layout.REF_MAX]))
-
 
 def _simd_safe(atol: float, rtol: float, rel_floor: float) -> bool:
     """Whether the SIMD pass's no-Inf promise holds: with float32 inputs (errors below 7e38) and
@@ -97,5 +119,8 @@ def _kernel_input(chunk: np.ndarray) -> np.ndarray:
 
 def warm_up() -> None:
     """Import and load the compiled kernels now (e.g. on a background thread while a model runs)."""
+    from trtdiff.compare.kernel import count_window
+
     for value in (0.0, np.nan):  # both the SIMD and the general pass
         Accumulator.run(np.full(1, value, np.float32), np.zeros(1, np.float32), 0.0, 0.0, 1e-6, False)
+    count_window(np.zeros(1, np.float32), 16, 0, np.zeros(1, np.int64))  # the counts merged over samples

@@ -194,3 +194,12 @@ def select(values, slots, shift, sizes):  # pragma: no cover - compiled
             out[positions[slot]] = values[i]
             positions[slot] += 1
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def count_window(values, shift, start, counts):  # pragma: no cover - compiled; exercised through FineCounts
+    """Add to `counts[b - start]` how many of `values` (non-negative float32) fall in bucket b
+    (bits >> shift); the caller sizes the window to hold every value's bucket."""
+    bits = values.view(np.int32)
+    for i in range(values.size):
+        counts[(bits[i] >> shift) - start] += 1

@@ -12,15 +12,49 @@ Definitions (also in the README):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from trtdiff.compare.accumulate import Accumulator
+from trtdiff.compare.accumulate import Accumulator, TotalsView
+from trtdiff.compare.checks import STATISTICS
+from trtdiff.compare.fine import FineCounts
 from trtdiff.compare.quantiles import ErrorDistribution
 from trtdiff.compare.scratch import Scratch
 from trtdiff.result import ErrorMetrics
 
-CHECKS = ("elementwise", "max", "mean", "median", "p99")
+CHECKS = ("elementwise", *STATISTICS)
+_REL_QUANTILES = {"median": 0.5, "p99": 0.99}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One comparison of a tensor pair: its exact metrics, the kernel's sums and counts (to merge
+    with other samples), the relative-error quantiles the checks asked for, and, when asked, the
+    fine bucket counts that quantiles over several samples are read from."""
+
+    metrics: ErrorMetrics
+    sums: np.ndarray
+    counts: np.ndarray
+    rel_quantiles: dict[float, float] = field(default_factory=dict)
+    fine: FineCounts | None = None
+
+
+def measure(ref: np.ndarray, target: np.ndarray, atol: float, rtol: float, rel_floor: float = 1e-6,
+            rel_quantiles: tuple[float, ...] = (), scratch: Scratch | None = None, fine: bool = False) -> Measured:
+    """Compare one same-shape tensor pair (`rel_quantiles`: quantiles of the relative error to keep,
+    e.g. for a median or p99 check; `fine`: count the errors for quantiles over several samples)."""
+    if ref.shape != target.shape:
+        raise ValueError(f"shape mismatch {ref.shape} vs {target.shape}")
+    keep_rel = bool(rel_quantiles) and rtol > 0
+    with (scratch or Scratch()).borrow(ref.size) as errors:
+        acc = Accumulator.run(np.ravel(ref), np.ravel(target), atol, rtol, rel_floor, keep_rel, errors)
+        metrics = _finish(acc)
+        rel_errors = acc.finite_rel_errors()
+        rel = dict(zip(rel_quantiles, ErrorDistribution(rel_errors).quantiles(rel_quantiles))) \
+            if rel_errors is not None else {}
+        counts = FineCounts.of(acc.finite_abs_errors(), acc.bucket_counts[0]) if fine else None
+        return Measured(metrics, acc.sums, acc.counts, rel, counts)
 
 
 def compute_metrics(
@@ -32,45 +66,46 @@ def compute_metrics(
     rel_floor: float = 1e-6,
     scratch: Scratch | None = None,
 ) -> tuple[ErrorMetrics, bool]:
-    """Compare one tensor; returns the metrics and whether it passes the check. `scratch` lends
-    the array for the element errors (a run comparing many tensors reuses a few)."""
-    if ref.shape != target.shape:
-        raise ValueError(f"shape mismatch {ref.shape} vs {target.shape}")
+    """Compare one tensor; returns the metrics and whether it passes the check (elementwise or a
+    statistic). `scratch` lends the array for the element errors (a run comparing many tensors
+    reuses a few)."""
     if check not in CHECKS:
         raise ValueError(f"unknown check {check!r}; choose from {CHECKS}")
-    keep_rel = check in ("median", "p99") and rtol > 0
-    with (scratch or Scratch()).borrow(ref.size) as errors:
-        acc = Accumulator.run(np.ravel(ref), np.ravel(target), atol, rtol, rel_floor, keep_rel, errors)
-        metrics = _finish(acc)
-        return metrics, _passes(metrics, acc, atol, rtol, check)
+    wanted = (_REL_QUANTILES[check],) if check in _REL_QUANTILES else ()
+    measured = measure(ref, target, atol, rtol, rel_floor, wanted, scratch)
+    return measured.metrics, statistic_passes(measured, atol, rtol, check)
 
 
 def _finish(acc: Accumulator) -> ErrorMetrics:
     errors = acc.finite_abs_errors()
-    n = errors.size
     (median, p99), histogram = ErrorDistribution(errors, acc.bucket_counts, acc.zeros).summary((0.5, 0.99))
-    histogram = np.append(histogram, acc.nonfinite_disagreements)
+    return metrics_from(acc, acc.size, median, p99, np.append(histogram, acc.nonfinite_disagreements))
+
+
+def metrics_from(totals: TotalsView, size: int, median: float, p99: float, histogram: np.ndarray) -> ErrorMetrics:
+    """ErrorMetrics from running totals (one comparison's, or several merged) and the quantiles."""
+    n = totals.filled
     return ErrorMetrics(
-        size=acc.size,
-        max_abs=acc.max_abs if n else math.nan,
-        mean_abs=acc.sum_abs / n if n else math.nan,
+        size=size,
+        max_abs=totals.max_abs if n else math.nan,
+        mean_abs=totals.sum_abs / n if n else math.nan,
         median_abs=median,
         p99_abs=p99,
-        max_rel=acc.max_rel if n else math.nan,
-        mean_rel=acc.sum_rel / n if n else math.nan,
-        cosine=_cosine(acc),
-        snr_db=_snr_db(acc),
-        mismatches=acc.mismatches,
-        nan_ref=acc.nan_ref,
-        nan_target=acc.nan_target,
-        inf_ref=acc.inf_ref,
-        inf_target=acc.inf_target,
-        ref_max_abs=acc.ref_max_abs,
+        max_rel=totals.max_rel if n else math.nan,
+        mean_rel=totals.sum_rel / n if n else math.nan,
+        cosine=_cosine(totals),
+        snr_db=_snr_db(totals),
+        mismatches=totals.mismatches,
+        nan_ref=totals.nan_ref,
+        nan_target=totals.nan_target,
+        inf_ref=totals.inf_ref,
+        inf_target=totals.inf_target,
+        ref_max_abs=totals.ref_max_abs,
         histogram=tuple(int(c) for c in histogram),
     )
 
 
-def _cosine(acc: Accumulator) -> float:
+def _cosine(acc: TotalsView) -> float:
     if acc.filled == 0:
         return math.nan
     norm = math.sqrt(acc.ref_sq * acc.tgt_sq)
@@ -79,7 +114,7 @@ def _cosine(acc: Accumulator) -> float:
     return 1.0 if acc.ref_sq == acc.tgt_sq else 0.0
 
 
-def _snr_db(acc: Accumulator) -> float:
+def _snr_db(acc: TotalsView) -> float:
     if acc.filled == 0:
         return math.nan
     if acc.err_sq == 0:
@@ -89,25 +124,30 @@ def _snr_db(acc: Accumulator) -> float:
     return 10.0 * math.log10(acc.ref_sq / acc.err_sq)
 
 
-def _passes(m: ErrorMetrics, acc: Accumulator, atol: float, rtol: float, check: str) -> bool:
-    if acc.nonfinite_disagreements:
+def statistic_passes(measured: Measured, atol: float, rtol: float, check: str) -> bool:
+    """Whether one comparison passes `check` (elementwise or a statistic); a NaN/Inf disagreement
+    never passes."""
+    m = measured.metrics
+    if m.histogram and m.histogram[-1]:  # the last bin counts non-finite disagreements
         return False
     if check == "elementwise":
         return m.mismatches == 0
-    abs_stat, rel_stat = _statistic(m, acc, check)
+    abs_stat, rel_stat = _statistic(measured, check)
     if math.isnan(abs_stat):
         return True  # nothing finite to compare and nothing disagreed
     return abs_stat <= atol or (rtol > 0 and rel_stat <= rtol)
 
 
-def _statistic(m: ErrorMetrics, acc: Accumulator, check: str) -> tuple[float, float]:
+def statistic_value(metrics: ErrorMetrics, check: str) -> float:
+    """The absolute-error statistic a check reads (elementwise: the mismatch count)."""
+    return {"elementwise": float(metrics.mismatches), "max": metrics.max_abs, "mean": metrics.mean_abs,
+            "median": metrics.median_abs, "p99": metrics.p99_abs}[check]
+
+
+def _statistic(measured: Measured, check: str) -> tuple[float, float]:
+    m = measured.metrics
     if check == "max":
         return m.max_abs, m.max_rel
     if check == "mean":
         return m.mean_abs, m.mean_rel
-    abs_stat = m.median_abs if check == "median" else m.p99_abs
-    rel_errors = acc.finite_rel_errors()
-    if rel_errors is None:
-        return abs_stat, math.inf
-    q = 0.5 if check == "median" else 0.99
-    return abs_stat, ErrorDistribution(rel_errors).quantiles((q,))[0]
+    return statistic_value(m, check), measured.rel_quantiles.get(_REL_QUANTILES[check], math.inf)

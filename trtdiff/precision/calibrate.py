@@ -95,7 +95,7 @@ def _run_calibrator(model: onnx.ModelProto, feeds: Feeds, method: str, percentil
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
-            self.samples = iter([{k: np.asarray(v) for k, v in feed.items()} for feed in feeds])
+            self.samples = ({k: np.asarray(v) for k, v in feed.items()} for feed in feeds)  # one at a time
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.samples, None)

@@ -1,0 +1,107 @@
+"""Metrics merged over samples equal the metrics of all samples' elements taken together (the
+quantiles within the stated bound); one sample gives exactly its own metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from trtdiff.compare.align import compare_pair
+from trtdiff.compare.aggregate import TensorAggregate
+from trtdiff.compare.checks import parse_check
+from trtdiff.compare.fine import RELATIVE_BOUND, FineCounts
+from trtdiff.compare.metrics import compute_metrics
+from trtdiff.compare.quantiles import bucket_counts
+from trtdiff.compare.tolerance import ToleranceSpec
+
+
+def _pairs(count: int, size: int = 5000, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for i in range(count):
+        ref = rng.normal(0, 1 + i, size).astype(np.float32)
+        noise = rng.normal(0, 10.0 ** -(2 + i % 3), size) * rng.random(size) ** 3
+        pairs.append((ref, (ref + noise).astype(np.float32)))
+    if count > 1:
+        pairs[1][1][7] = np.nan  # a NaN disagreement in one sample
+    return pairs
+
+
+def _merged(pairs, tolerances: ToleranceSpec, fine: bool = True) -> TensorAggregate:
+    aggregate = None
+    for index, (ref, target) in enumerate(pairs):
+        result, _ = compare_pair("y", ref, target, tolerances, gated=True, fine=fine)
+        aggregate = aggregate or TensorAggregate(tolerances.checks_for("y", True), result)
+        aggregate.add(index, result)
+    assert aggregate is not None
+    return aggregate
+
+
+def test_merged_metrics_equal_the_metrics_of_the_concatenation():
+    pairs = _pairs(6)
+    tolerances = ToleranceSpec(atol=1e-3, rtol=1e-3)
+    merged = _merged(pairs, tolerances).metrics()
+    whole, _ = compute_metrics(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]),
+                               1e-3, 1e-3)
+    for field in ("size", "mismatches", "nan_ref", "nan_target", "inf_ref", "inf_target", "histogram"):
+        assert getattr(merged, field) == getattr(whole, field), field
+    for field in ("max_abs", "max_rel", "ref_max_abs"):
+        assert getattr(merged, field) == getattr(whole, field), field
+    for field in ("mean_abs", "mean_rel", "cosine", "snr_db"):
+        assert getattr(merged, field) == pytest.approx(getattr(whole, field), rel=1e-9), field
+    for field in ("median_abs", "p99_abs"):  # from merged bucket counts: within the stated bound
+        exact, approx = getattr(whole, field), getattr(merged, field)
+        assert approx != exact or field == "median_abs"
+        assert abs(approx - exact) <= RELATIVE_BOUND * exact, (field, approx, exact)
+
+
+def test_one_sample_is_exactly_that_sample():
+    ref, target = _pairs(1)[0]
+    merged = _merged([(ref, target)], ToleranceSpec()).metrics()
+    alone, _ = compute_metrics(ref, target, 1e-3, 1e-3)
+    assert merged == alone
+
+
+@pytest.mark.parametrize("q", [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0])
+def test_fine_quantiles_stay_within_the_bound(q):
+    rng = np.random.default_rng(3)
+    parts = [np.abs(rng.standard_cauchy(20_000)).astype(np.float32) * 10.0 ** -k for k in range(4)]
+    parts[0][:500] = 0  # exact zeros come back exact
+    counts = FineCounts(0, np.zeros(0, np.int64))
+    for part in parts:
+        counts.merge(FineCounts.of(part, bucket_counts(part)[0]))
+    values = np.concatenate(parts)
+    zeros = int(np.count_nonzero(values == 0))
+    approx = counts.quantiles((q,), zeros, float(values.max()))[0]
+    exact = float(np.quantile(values.astype(np.float64), q))
+    assert abs(approx - exact) <= RELATIVE_BOUND * exact + 1e-30
+
+
+def test_worst_sample_and_failing_indices():
+    pairs = _pairs(6)
+    aggregate = _merged(pairs, ToleranceSpec(atol=1e-3, rtol=1e-3))
+    assert aggregate.worst_sample == 1  # the NaN disagreement outranks any finite error
+    verdicts = aggregate.verdicts(1.0)
+    assert verdicts.count == 6 and verdicts.failed == len(verdicts.failing) == aggregate.failed
+    assert 1 in verdicts.failing and sum(verdicts.max_abs_histogram) == 6
+    assert verdicts.max_abs_histogram[-1] == 1  # sample 1 in the non-finite bin
+    assert aggregate.passed(0.0) and not aggregate.passed(1.0)
+    assert aggregate.passed((6 - aggregate.failed) / 6) and not aggregate.passed((6 - aggregate.failed) / 6 + 0.01)
+
+
+def test_task_checks_per_sample():
+    rng = np.random.default_rng(0)
+    logits = [rng.normal(size=(4, 10)).astype(np.float32) for _ in range(5)]
+    targets = [x.copy() for x in logits]
+    row = targets[2][1]
+    row[np.argsort(row)[-2]] = row.max() + 1  # sample 2, row 1: the runner-up becomes the top-1
+    tolerances = ToleranceSpec(checks=tuple(parse_check(c) for c in ("topk:1", "cosine:0.9", "snr:10")))
+    aggregate = _merged(list(zip(logits, targets)), tolerances)
+    verdicts = aggregate.verdicts(1.0)
+    assert verdicts.failed == 1 and verdicts.failing == (2,)
+    topk, cosine, snr = verdicts.checks
+    assert topk.check == "topk:1" and topk.value == pytest.approx(19 / 20) and topk.failed == 1
+    assert cosine.failed == 0 and 0.9 < cosine.value < 1 and math.isfinite(snr.value) and snr.failed == 0
+    assert aggregate.passed(0.8) and not aggregate.passed(1.0)
