@@ -34,7 +34,7 @@ def test_help_and_version_import_no_command_module(args):
 def test_listed_summary_is_the_commands_own(name):
     command = cli.cli.get_command(None, name)  # type: ignore[arg-type]
     assert command is not None and command.name == name
-    assert command.get_short_help_str(10_000) == cli.COMMANDS[name][2]
+    assert command.get_short_help_str(10_000) == cli.COMMANDS[name][1]
 
 
 def test_help_lists_every_command_and_a_command_still_runs():

@@ -1,10 +1,9 @@
 """The `trtdiff` command group and its one error boundary.
 
 Each command lives in `trtdiff/commands/<name>.py` (parse options, call the library, print) and is
-listed here explicitly in COMMANDS, with the summary `trtdiff --help` shows: a command module (and
-numpy, onnx, ONNX Runtime behind it) is imported only when that command runs, so `--help` and
-`--version` start in a fraction of a second. `TrtDiffGroup.invoke` turns every TrtDiffError into one line on stderr
-and its exit code; nothing else in the program catches errors to print them. A command ends with
+named here explicitly (`COMMANDS`, with the summary `trtdiff --help` lists), its module imported
+when the command is asked for: `--help` and `--version` import no numpy, onnx or ONNX Runtime.
+`TrtDiffGroup.invoke` turns every TrtDiffError into one line on stderr and its exit code; nothing else in the program catches errors to print them. A command ends with
 `ctx.exit(code)` to report pass (0) or accuracy mismatch (1).
 """
 
@@ -21,30 +20,29 @@ from trtdiff.commands.verbosity import add_verbosity_options
 from trtdiff.errors import TrtDiffError
 
 EXIT_INTERRUPTED = 130
-
-# name: (module, attribute, summary); the summary is the command's own first sentence (a test
-# checks they agree), so listing the commands imports none of them
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "run": ("trtdiff.commands.run", "run_command",
+# Each command, where it lives (imported when it is asked for) and its summary for `--help`: the
+# command's own first sentence (a test checks they agree), so listing commands imports none.
+COMMANDS = {
+    "run": ("trtdiff.commands.run:run_command",
             "Run MODEL in FP32 (reference) and in the target precision, and compare every tensor."),
-    "bisect": ("trtdiff.commands.bisect", "bisect_group",
+    "bisect": ("trtdiff.commands.bisect:bisect_group",
                "Find the smallest set of nodes to keep in FP32 (`trtdiff bisect MODEL --fp16 ...`), or the "
                "smallest subgraph that still fails (`trtdiff bisect reduce MODEL --fp16 ...`)."),
-    "split": ("trtdiff.commands.split", "split_command",
+    "split": ("trtdiff.commands.split:split_command",
               "Partition MODEL into maximal subgraphs the target supports and those it does not, saved as "
               "ONNX files named by node range (`00_supported_nodes_0000-0041.onnx`), plus summary.json."),
-    "plan": ("trtdiff.commands.plan", "plan_group",
+    "plan": ("trtdiff.commands.plan:plan_group",
              "Precision plans: which nodes run in FP32, exported for other tools."),
-    "report": ("trtdiff.commands.report", "report_command",
+    "report": ("trtdiff.commands.report:report_command",
                "Write the HTML precision report for RESULT, the JSON written by `trtdiff run --json`."),
-    "doctor": ("trtdiff.commands.doctor", "doctor_command",
+    "doctor": ("trtdiff.commands.doctor:doctor_command",
                "Show what this machine can run: TensorRT, CUDA, GPU, ONNX Runtime and its providers."),
-    "diff": ("trtdiff.commands.diff", "diff_command",
+    "diff": ("trtdiff.commands.diff:diff_command",
              "Compare two saved results: NEW against OLD (each a `trtdiff run --json` file, or a baseline "
              "directory), tensor by tensor, matched by name."),
-    "baseline": ("trtdiff.commands.baseline", "baseline_group",
+    "baseline": ("trtdiff.commands.baseline:baseline_group",
                  "Baselines for the regression gate (`trtdiff check`)."),
-    "check": ("trtdiff.commands.check", "check_command",
+    "check": ("trtdiff.commands.check:check_command",
               "Rerun the baseline's comparison on MODEL and judge it against the baseline: each graph output "
               "must pass its tolerances and be at most --max-regression worse than the baseline's; the first "
               "tensor whose error grew beyond the margin is where the new error starts."),
@@ -52,8 +50,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class TrtDiffGroup(click.Group):
-    """A click group whose invoke is the program's single error boundary, and whose commands
-    load when used (COMMANDS)."""
+    """A click group whose invoke is the program's single error boundary."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -67,14 +64,15 @@ class TrtDiffGroup(click.Group):
             ctx.exit(EXIT_INTERRUPTED)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(self.commands) | set(COMMANDS))
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """The command (imported now), with -v/-q added so that they work after it too."""
+        """The command (its module imported only now, so that `trtdiff diff` does not pay for
+        ONNX Runtime), with -v/-q added so that they work after the subcommand too."""
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, attribute = COMMANDS[cmd_name][0].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
         command = super().get_command(ctx, cmd_name)
-        if command is None and cmd_name in COMMANDS:
-            module, attribute, _ = COMMANDS[cmd_name]
-            command = getattr(importlib.import_module(module), attribute)
         return add_verbosity_options(command) if command is not None else None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -90,7 +88,7 @@ class TrtDiffGroup(click.Group):
             command = self.get_command(ctx, name)
             assert command is not None
             return command
-        return click.Command(name, help=COMMANDS[name][2])
+        return click.Command(name, help=COMMANDS[name][1])
 
 
 @click.group(cls=TrtDiffGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

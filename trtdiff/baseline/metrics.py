@@ -161,12 +161,27 @@ def metric_for_check(check: str) -> GateMetric:
 def default_metric(tolerances: Tolerances) -> GateMetric:
     """The gate metric of tensors without a check statistic: that of the first check that applies
     to every tensor (unprefixed, and not top-K, which judges outputs only), else of `check`."""
-    from trtdiff.compare.checks import parse_check
-
-    for check in map(parse_check, tolerances.checks):
-        if check.tensor is None and check.kind != "topk":
-            return metric_for_check(check.kind)
+    for label in tolerances.checks:
+        kind = _unprefixed_kind(label)
+        if kind is not None and kind != "topk":
+            return metric_for_check(kind)
     return metric_for_check(tolerances.check)
+
+
+def _unprefixed_kind(label: str) -> str | None:
+    """The kind of a check written without a tensor name ("p99", "cosine:0.999"), else None.
+    (`trtdiff.compare.checks.parse_check` reads the same syntax, but importing it costs `trtdiff
+    diff` numpy's start-up.)"""
+    parts = label.split(":")
+    if len(parts) == 1:
+        return parts[0] if parts[0] in METRIC_OF_CHECK else None
+    if len(parts) == 2 and parts[0] in ("cosine", "snr", "topk"):
+        try:
+            float(parts[1])
+        except ValueError:
+            return None  # "cosine:p99": check p99 of a tensor named cosine
+        return parts[0]
+    return None
 
 
 def metric_of_output(tensor: TensorResult | None) -> GateMetric | None:
