@@ -3,8 +3,9 @@
 Each command lives in `trtdiff/commands/<name>.py` (parse options, call the library, print) and is
 named here explicitly (`COMMANDS`, with the summary `trtdiff --help` lists), its module imported
 when the command is asked for: `--help` and `--version` import no numpy, onnx or ONNX Runtime.
-`TrtDiffGroup.invoke` turns every TrtDiffError into one line on stderr and its exit code; nothing else in the program catches errors to print them. A command ends with
-`ctx.exit(code)` to report pass (0) or accuracy mismatch (1).
+`TrtDiffGroup.invoke` turns every TrtDiffError into one line on stderr and its exit code; nothing
+else in the program catches errors to print them. A command ends with `ctx.exit(code)` to report
+pass (0) or accuracy mismatch (1).
 """
 
 from __future__ import annotations
