@@ -32,6 +32,8 @@ COMMANDS = {
     "split": ("trtdiff.commands.split:split_command",
               "Partition MODEL into maximal subgraphs the target supports and those it does not, saved as "
               "ONNX files named by node range (`00_supported_nodes_0000-0041.onnx`), plus summary.json."),
+    "build": ("trtdiff.commands.build:build_command",
+              "Build the TensorRT engine of MODEL in the target precision and save it, without running it."),
     "plan": ("trtdiff.commands.plan:plan_group",
              "Precision plans: which nodes run in FP32, exported for other tools."),
     "report": ("trtdiff.commands.report:report_command",

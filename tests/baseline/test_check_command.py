@@ -109,8 +109,12 @@ def test_against_golden_outputs(cli_run, baseline: Path, tmp_path: Path) -> None
     code, data = gate(cli_run, baseline, tmp_path, "--against", "golden")
     assert code == 0 and data["golden"]["passed"]
     candidate = perturbed(tmp_path / "reexported.onnx", node="fc")
-    code, data = gate(cli_run, baseline, tmp_path, "--against", "golden", "--target-model", candidate)
+    junit = tmp_path / "junit.xml"
+    code, data = gate(cli_run, baseline, tmp_path, "--against", "golden", "--target-model", candidate,
+                      "--junit", junit)
     assert code == 1 and data["golden"]["passed"] is False
+    cases = {case.name: case for suite in junitparser.JUnitXml.fromfile(str(junit)) for case in suite}
+    assert not cases["output probs matches golden"].is_passed
 
 
 def test_a_reexported_model_with_renamed_tensors_is_matched_by_name(cli_run, baseline: Path, tmp_path: Path) -> None:

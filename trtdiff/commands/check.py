@@ -14,6 +14,7 @@ from trtdiff.baseline.wording import environment_facts
 from trtdiff.commands.display import display_options, show_comparison
 from trtdiff.commands.gate_options import check_output_paths, gate_options, policy_from, write_gate_files
 from trtdiff.commands.run_options import comparison_option_names, comparison_options
+from trtdiff.commands.verbosity import is_quiet
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import ensure_writable
 from trtdiff.result import comparison_to_json
@@ -56,7 +57,8 @@ def check_command(model: str, baseline_dir: str, against: str, allow_different_d
     facts = {"baseline": baseline_dir, "model": model,
              **environment_facts(result.baseline.environment, result.candidate.environment)}
     write_gate_files(result.diff, options, facts, json_text=comparison_to_json(result.candidate),
-                     seconds=result.candidate.timings.get("total_s", 0.0))
+                     seconds=result.candidate.timings.get("total_s", 0.0),
+                     golden=(result.candidate.gate or {}).get("golden"))
     if report_path:
         from trtdiff.report.html import write_report
 
@@ -77,4 +79,4 @@ def _show_gate(result: CheckResult) -> None:
         failing = [t.name for t in result.golden.tensors if t.name in result.golden.outputs and t.passed is not True]
         console.print(f"against golden outputs: {'all outputs match' if not failing else 'FAIL ' + ', '.join(failing)}",
                       soft_wrap=True)
-    print_diff(result.diff, console)
+    print_diff(result.diff, console, quiet=is_quiet())
