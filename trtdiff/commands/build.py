@@ -16,7 +16,17 @@ from trtdiff.errors import UsageError
 from trtdiff.trt.features import RTX_DEFAULT_DESCRIPTION
 
 
-@click.command("build")
+# click takes the help from here: a docstring built with + is not a docstring
+BUILD_HELP = """Build the TensorRT engine of MODEL in the target precision and save it, without running it.
+
+    The precision options make the same target as `run --target trt` (FP16/BF16 conversion,
+    INT8/FP8 Q/DQ calibrated on the inputs). TensorRT-RTX builds on any machine, GPU or not, for
+    --trt-compute-capability (default: """ + RTX_DEFAULT_DESCRIPTION + """). Compare the engine
+    later, where it can run: trtdiff run MODEL --target trt --load-engine ENGINE (same precision
+    options)."""
+
+
+@click.command("build", help=BUILD_HELP)
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Where the engine goes (its .trtdiff.json sidecar is written beside it).")
@@ -26,13 +36,7 @@ from trtdiff.trt.features import RTX_DEFAULT_DESCRIPTION
 @click.option("--calibration-data", default=None, metavar="PATH",
               help="Samples that calibrate INT8/FP8 scales (as in `run`); default: the input options' samples.")
 def build_command(model: str, output: str, calibration_data: str | None, **options: Any) -> None:
-    """Build the TensorRT engine of MODEL in the target precision and save it, without running it.
-
-    The precision options make the same target as `run --target trt` (FP16/BF16 conversion,
-    INT8/FP8 Q/DQ calibrated on the inputs). TensorRT-RTX builds on any machine, GPU or not, for
-    --trt-compute-capability (default: """ + RTX_DEFAULT_DESCRIPTION + """). Compare the engine
-    later, where it can run: trtdiff run MODEL --target trt --load-engine ENGINE (same precision
-    options)."""
+    """`trtdiff build` (BUILD_HELP)."""
     if Path(output).resolve() == Path(model).resolve():
         raise UsageError(f"-o {output} is the model itself", "the engine would replace the model",
                          "name another file, e.g. model.engine")
