@@ -7,11 +7,13 @@ import onnx
 
 from trtdiff import environment
 from trtdiff.compare.align import align_results
+from trtdiff.compare.divergence import first_significant_divergence
 from trtdiff.inputs import describe_inputs
 from trtdiff.model import topological_nodes
 from trtdiff.request import Prepared, RunRequest
 from trtdiff.result import Comparison, GraphNode, RunSettings, SamplesInfo
 from trtdiff.sample_loop import SamplesCompared
+from trtdiff.verdict_checks import nonfinite_reference, verdict_passes, verdict_warnings
 
 
 def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared, calibration: str,
@@ -25,7 +27,8 @@ def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared,
     # a gated tensor must have been compared and passed; with --fail-on all, every compared one too
     gated = [t for t in results if t.name in prepared.gated and t.status != "target_only"]
     extra = [t for t in results if request.fail_on == "all" and t.status == "compared" and t.name not in prepared.gated]
-    passed = bool(gated) and all(t.passed is True for t in gated + extra)
+    nonfinite = nonfinite_reference(gated)
+    passed = verdict_passes(gated, extra, nonfinite, request.allow_nonfinite_reference)
     samples = _samples_info(prepared, compared, calibration)
     origin = "" if samples.source == "generated" else samples.description
     settings = RunSettings(
@@ -36,6 +39,7 @@ def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared,
         inputs=describe_inputs(compared.first_sample, request.inputs, origin),
         seed=samples.seed,
         command=request.command,
+        divergence_snr_db=request.divergence_snr_db,
     )
     return Comparison(
         model=request.model_path,
@@ -44,8 +48,11 @@ def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared,
         tensors=tuple(results),
         outputs=graph_outputs,
         first_divergence=first,
+        significant_divergence=first_significant_divergence(results, request.divergence_snr_db),
         unmarked=tuple(prepared.unmarked),
-        warnings=tuple(prepared.warnings + compared.warnings + aligned.warnings),
+        warnings=tuple(prepared.warnings + compared.warnings + aligned.warnings
+                       + verdict_warnings(gated, nonfinite, request.allow_nonfinite_reference)),
+        nonfinite_reference=nonfinite,
         environment=environment.collect(aligned.target_description),
         timings=timings,
         graph=graph_nodes(prepared.model),

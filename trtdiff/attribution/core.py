@@ -10,11 +10,13 @@ import numpy as np
 import onnx
 
 from trtdiff.attribution.amplify import amplification
+from trtdiff.attribution.chains import cause_chains
 from trtdiff.attribution.chunks import chunk_tensors
 from trtdiff.attribution.hints import nan_origin_cumulative
 from trtdiff.attribution.index import TargetIndex
 from trtdiff.attribution.local import LocalResult, run_shadows
 from trtdiff.attribution.rank import introduced_scores, rank_offenders
+from trtdiff.attribution.representation import check_representation
 from trtdiff.attribution.shadow import ShadowModel
 from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.model import topological_nodes
@@ -46,10 +48,10 @@ def reference_inputs_needed(model: onnx.ModelProto, selected: Sequence[str]) -> 
 def attribute(model: onnx.ModelProto, target_model: onnx.ModelProto, selected: Sequence[str],
               reference: Mapping[str, np.ndarray], feeds: Mapping[str, np.ndarray],
               make_runner: Callable[[onnx.ModelProto], Runner], tolerances: ToleranceSpec,
-              memory_budget: int | None = None) -> Attribution:
+              memory_budget: int | None = None, progress: Callable[[], None] | None = None) -> Attribution:
     """Local error of every node that makes a selected tensor: the target's copy of the node fed
     the reference's tensors (see shadow.py), in as few shadow models as `memory_budget` bytes
-    (of fed and produced tensors per model) allow."""
+    (of fed and produced tensors per model) allow. `progress` is called after each shadow model."""
     # sequences, maps and optionals have no local error of their own: only tensors take part
     tensors = {k: v for k, v in reference.items() if isinstance(v, np.ndarray)}
     lookup = collections.ChainMap(tensors, dict(feeds))
@@ -57,14 +59,27 @@ def attribute(model: onnx.ModelProto, target_model: onnx.ModelProto, selected: S
     index = TargetIndex.build(model, target_model, {k: (v.dtype, v.shape) for k, v in lookup.items()})
     sizes = {k: int(v.nbytes) for k, v in lookup.items()}
     shadows: Iterator[ShadowModel] = chunk_tensors(index, wanted, sizes, memory_budget or DEFAULT_BUDGET)
+    if progress is not None:
+        shadows = _reporting(shadows, progress)
     nodes = {n.name: n for n in model.graph.node}
     results, warnings, runs = run_shadows(shadows, lookup, make_runner, tolerances, nodes)
+    results, more, checks = check_representation(results, index, nodes, lookup, make_runner, tolerances,
+                                                  memory_budget or DEFAULT_BUDGET)
+    warnings += more
+    runs += checks
     missing = [t for t, _ in wanted if t not in results]
     if missing:
         warnings.append(f"{len(missing)} tensors have no local error (e.g. '{missing[0]}'): the target has "
                         "no node of the same name making them from tensors the reference has")
     scores = introduced_scores(results, {name: list(n.input) for name, n in nodes.items()})
     return Attribution(results, scores, tuple(warnings), runs)
+
+
+def _reporting(shadows: Iterator[ShadowModel], progress: Callable[[], None]) -> Iterator[ShadowModel]:
+    """The shadow models, calling `progress` once each has been run (when the next is asked for)."""
+    for shadow in shadows:
+        yield shadow
+        progress()
 
 
 def _selected_producers(model: onnx.ModelProto, selected: Sequence[str]) -> list[tuple[str, str]]:
@@ -86,7 +101,9 @@ def annotate(comparison: Comparison, attribution: Attribution) -> Comparison:
     graph_inputs = set(comparison.settings.inputs)
     tensors = [_annotated(t, attribution.local.get(t.name), inputs.get(t.node, ()), by_name, graph_inputs)
                for t in comparison.tensors]
-    return replace(comparison, tensors=tuple(tensors), offenders=rank_offenders(tensors, attribution.scores),
+    offenders = rank_offenders(tensors, attribution.scores)
+    return replace(comparison, tensors=tuple(tensors), offenders=offenders,
+                   causes=cause_chains(tensors, offenders, comparison.graph),
                    warnings=comparison.warnings + attribution.warnings)
 
 

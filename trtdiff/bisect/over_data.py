@@ -23,7 +23,7 @@ from trtdiff.bisect.evaluate import judge_output
 from trtdiff.bisect.state import Outcome
 from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.dataset import DataSet, GoldenOutputs, SampleStore
-from trtdiff.errors import TrtDiffError
+from trtdiff.errors import ToolUnavailable, TrtDiffError
 from trtdiff.runners.base import Runner
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ class DataJudge:
             return known
         try:
             outcome = self._judge(self.apply(self.model, plan, None).model, exhaustive)
+        except ToolUnavailable:
+            raise  # not the plan's doing: the search stops with it
         except TrtDiffError as err:
             log.info("target failed: %s", err.one_line())
             outcome = Outcome(False, {"error": err.one_line(), "outputs": {}, "failing": {}})
@@ -133,6 +135,7 @@ def plan_applier(model: onnx.ModelProto, plan: Any, calibration: Any) -> Callabl
 
     target = TARGETS.get((getattr(plan, "default", ""), getattr(plan, "mode", "")))
     if target is None or not target[0].qdq or not plan.lowers:
-        return lambda part, chosen, feeds=None: apply_plan(part, chosen)
+        # a plan of another mode (bisect's native INT8/FP8 model of an emulated FP8 search) calibrates on `feeds`
+        return lambda part, chosen, feeds=None: apply_plan(part, chosen, [feeds] if feeds is not None else None)
     ranges = calibrate_ranges(model, calibration, plan.calibration, plan.percentile)
     return lambda part, chosen, feeds=None: apply_plan(part, chosen, ranges=ranges)

@@ -7,6 +7,8 @@ as it is known, so an interrupted search resumes without repeating a single eval
 
 The state file is JSON: {"version", "model_hash", "settings_hash", "evaluations": [{"fp32": [...],
 "passed": bool, "info": {...}}]}. A file written for another model (or other settings) is refused.
+Its answers do not depend on the search that asked the questions, so a file written by an earlier
+search algorithm (same version) resumes under today's; a file of a newer version is refused.
 """
 
 from __future__ import annotations
@@ -91,9 +93,14 @@ class SearchState:
             data = json.loads(file.read_text())
             entries = data["evaluations"]
             found_model, found_settings = str(data["model_hash"]), str(data.get("settings_hash", ""))
+            version = int(data.get("version", STATE_VERSION))
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise UsageError(f"cannot read the bisect state file {file}", f"{type(err).__name__}: {err}",
                              "pass a state file written by `trtdiff bisect --state`, or a new path") from err
+        if version > STATE_VERSION:
+            raise UsageError(f"the bisect state file {file} was written by a newer trtdiff",
+                             f"it has format version {version}, this trtdiff reads up to {STATE_VERSION}",
+                             "upgrade trtdiff, or pass a new --state path to start a fresh search")
         if found_model != model_hash:
             raise UsageError(
                 f"the state file {file} was written for another model",

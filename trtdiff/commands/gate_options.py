@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
 from trtdiff.baseline.gate_json import diff_to_dict
 from trtdiff.baseline.junit import junit_xml
@@ -88,20 +87,14 @@ def check_output_paths(options: dict[str, Any]) -> None:
             ensure_writable(options[key], flag)
 
 
-def gate_console() -> Console:
-    console = Console()
-    if not console.is_terminal:
-        console.width = 160  # logs and CI: do not fold the tables to 80 columns
-    return console
-
-
 def write_gate_files(diff: ProfileDiff, options: dict[str, Any], facts: dict[str, str],
-                     json_text: str | None = None, seconds: float = 0.0) -> None:
+                     json_text: str | None = None, seconds: float = 0.0,
+                     golden: dict[str, Any] | None = None) -> None:
     """--json (the gate, or `json_text` when given), --junit, --markdown; each written atomically."""
     if options.get("json_path"):
         text = json_text if json_text is not None else json.dumps(diff_to_dict(diff), indent=1, allow_nan=False)
         write_text_atomic(options["json_path"], text)
     if options.get("junit_path"):
-        write_text_atomic(options["junit_path"], junit_xml(diff, facts, seconds=seconds))
+        write_text_atomic(options["junit_path"], junit_xml(diff, facts, seconds=seconds, golden=golden))
     if options.get("markdown_path"):
-        write_text_atomic(options["markdown_path"], markdown_summary(diff, facts))
+        write_text_atomic(options["markdown_path"], markdown_summary(diff, facts, golden=golden))

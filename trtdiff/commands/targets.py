@@ -11,6 +11,7 @@ optimisations off, so a natively converted FP16 model on CPU hides range effects
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from trtdiff.commands.precision_options import precision_options, plan_from_opti
 from trtdiff.commands.trt_options import trt_options, trt_target_from_options
 from trtdiff.errors import UsageError
 from trtdiff.model import load_model
+from trtdiff.next_step import target_words
 from trtdiff.request import BuiltTarget, RunnerFactory, TargetSpec
 from trtdiff.runners.base import Runner
 from trtdiff.runners.onnxrt import GRAPH_OPTIMIZATIONS, OnnxRuntimeRunner, resolve_providers
@@ -55,9 +57,15 @@ def target_options(func: F) -> F:
 
 
 def target_from_options(options: dict[str, Any]) -> TargetSpec:
-    """Build the TargetSpec from the command's keyword arguments."""
+    """Build the TargetSpec from the command's keyword arguments (with the words that ask for it
+    again, for the next-step commands)."""
+    words = target_words(options)
     if options.get("target_backend") == "trt":
-        return trt_target_from_options(options)
+        return dataclasses.replace(trt_target_from_options(options), cli_words=words)
+    return dataclasses.replace(_onnxrt_target(options), cli_words=words)
+
+
+def _onnxrt_target(options: dict[str, Any]) -> TargetSpec:
     plan = plan_from_options(**options)
     target_model = options.get("target_model")
     providers = providers_from(options.get("target_providers", "cpu"))

@@ -29,6 +29,7 @@ CALIBRATIONS = ("minmax", "percentile", "entropy")
 OUT_OF_RANGE = ("keep", "clamp")
 PLAN_FORMAT = "trtdiff-precision-plan"
 PLAN_VERSION = 1
+NOTE_KEYS = ("format", "version", "fp32_nodes", "evaluated")  # read back as notes, not settings
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class PrecisionPlan:
             raise UsageError("a precision plan must be a JSON object", f"got {type(data).__name__}",
                              "write it with `trtdiff plan export ... --format trtdiff`")
         fields = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(data) - fields - {"format", "version"})
+        extra = sorted(set(data) - fields - set(NOTE_KEYS))
         if extra:
             raise UsageError(f"unknown key{'s' * (len(extra) > 1)} in precision plan: {', '.join(extra)}",
                              f"valid keys: {', '.join(sorted(fields))}", "remove or rename them")

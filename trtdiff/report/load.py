@@ -4,8 +4,10 @@ file can be wrong into one UsageError line (exit 2) that says what to pass inste
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+from trtdiff.compare.divergence import first_significant_divergence
 from trtdiff.errors import UsageError
 from trtdiff.result import SCHEMA_VERSION, Comparison, comparison_from_dict
 
@@ -41,7 +43,11 @@ def comparison_from_file(path: str | Path) -> Comparison:
                          f"result schema {version!r}; this trtdiff reads up to {SCHEMA_VERSION}",
                          "Upgrade trtdiff to read it")
     try:
-        return comparison_from_dict(data)
+        comparison = comparison_from_dict(data)
     except SHAPE_ERRORS as err:
         raise UsageError(f"{path} is not a trtdiff result",
                          f"{type(err).__name__}: {err}", FIX) from err
+    if "significant_divergence" not in data:  # written before trtdiff named it: name it now
+        found = first_significant_divergence(comparison.tensors, comparison.settings.divergence_snr_db)
+        comparison = replace(comparison, significant_divergence=found)
+    return comparison

@@ -4,6 +4,8 @@ meaningful) and the default target for converted models."""
 from __future__ import annotations
 
 import logging
+import re
+import shlex
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -13,7 +15,7 @@ import onnx
 
 from trtdiff.errors import ModelError, ToolError, UsageError
 from trtdiff.inputs import input_specs
-from trtdiff.model import session_source
+from trtdiff.model import original_readers, session_source
 from trtdiff.runners.base import TensorSpec
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,7 @@ class OnnxRuntimeRunner:
             try:
                 self._session = ort.InferenceSession(source, sess_options=options, providers=providers)
             except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph/NotImplemented types
-                raise _session_error(err, self.name, providers) from err
+                raise _session_error(err, self.name, providers, self._model) from err
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -150,11 +152,13 @@ def _first_line(err: BaseException) -> str:
     return text[0][:400] if text else type(err).__name__
 
 
-def _session_error(err: BaseException, name: str, providers: list[str]) -> ModelError | ToolError:
+def _session_error(err: BaseException, name: str, providers: list[str], model: onnx.ModelProto) -> ModelError | ToolError:
     text = _first_line(err)
     if "NOT_IMPLEMENTED" in text or "Could not find an implementation" in text:
+        failing = re.search(r"node with name '([^']*)'", text)
+        nodes = original_readers(model, failing.group(1)) if failing and failing.group(1) else []
+        keep = " ".join(f"--keep-fp32 {shlex.quote(n)}" for n in nodes) if nodes else "--keep-fp32 NODE"
         return ToolError(f"{name}: {providers[0]} cannot run this model", text,
-                         "try another provider (--providers / --target-providers), or keep the node "
-                         "in FP32 (--keep-fp32 NODE)")
+                         f"try another provider (--providers / --target-providers), or keep the node in FP32 ({keep})")
     return ModelError(f"{name}: ONNX Runtime cannot load the model", text,
                       "check the model with onnx.checker.check_model")
