@@ -10,17 +10,31 @@ use, so that `import trtdiff` (and the command line) stays quick.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+# The subpackage trtdiff.compare (the comparison kernel) is imported first, so that the function
+# `compare` below keeps the name: Python sets a package's attribute for a subpackage only when it
+# first imports it. Reach the subpackage's modules by import (`from trtdiff.compare import metrics`),
+# not as attributes of `trtdiff`.
+import trtdiff.compare as _comparison_package  # noqa: F401
 from trtdiff.version import __version__
 
 __all__ = ["Comparison", "InputSettings", "TargetSpec", "ToleranceSpec", "__version__", "compare",
            "comparison_from_json", "run_comparison", "target_spec"]
 
 
+def compare(model: str | os.PathLike[str], target: Any = "fp16", **options: Any) -> Any:
+    """Compare `model` (FP32 reference) with `target` over a data set and return the Comparison:
+    `trtdiff.api.compare` (see it for every option), the function `trtdiff run` calls."""
+    from trtdiff.api import compare as run
+
+    return run(model, target, **options)
+
+
 def __getattr__(name: str) -> Any:
     """The public names, imported when first asked for (PEP 562)."""
-    if name in ("compare", "target_spec"):
+    if name == "target_spec":
         from trtdiff import api
 
         return getattr(api, name)

@@ -19,6 +19,7 @@ from trtdiff.assemble import assemble, graph_nodes
 from trtdiff.attribution import Attribution, annotate, attribute, drop_unselected, reference_inputs_needed
 from trtdiff.compare.accumulate import warm_up
 from trtdiff.dataset import DataSet, open_dataset, open_golden, open_path
+from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds, InputSettings, input_specs
 from trtdiff.model import check_names_exist, comparable_tensors, inferred_value_info, load_model, \
     tensor_info, topological_nodes
@@ -51,6 +52,7 @@ def prepare(request: RunRequest, model: onnx.ModelProto | None = None) -> Prepar
     known = {t.name for t in tensors} | set(graph_outputs)
     request.tolerances.check_names(known)
     dataset = open_dataset(request.inputs, input_specs(model), request.samples)
+    _check_attribute_sample(request, dataset)
     golden = open_golden(request.load_outputs) if request.load_outputs else None
     if golden is not None:
         golden.check_against(graph_outputs, dataset.count)
@@ -59,6 +61,19 @@ def prepare(request: RunRequest, model: onnx.ModelProto | None = None) -> Prepar
     warnings += [golden.note] if golden is not None and golden.note else []
     gated = frozenset(graph_outputs) | frozenset(request.selection.outputs)
     return Prepared(model, tensors, unmarked, selected, dataset, infos, warnings, golden, gated)
+
+
+def _check_attribute_sample(request: RunRequest, dataset: DataSet) -> None:
+    """--attribute-sample K needs attribution and, where the count is known, a sample K."""
+    if request.attribute_sample is None:
+        return
+    if request.attribution == "off":
+        raise UsageError("--attribute-sample needs attribution", "attribution is off for this run",
+                         "add --mark-all (attribution when the verdict fails) or --attribute")
+    if dataset.count is not None and request.attribute_sample >= dataset.count:
+        raise UsageError(f"--attribute-sample {request.attribute_sample}: no sample {request.attribute_sample}",
+                         f"the data set holds {dataset.count} samples (indices start at 0)",
+                         f"choose an index below {dataset.count}")
 
 
 def resolve_feeds(model: onnx.ModelProto, settings: InputSettings) -> Feeds:

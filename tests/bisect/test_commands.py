@@ -83,24 +83,25 @@ def test_state_from_another_model_is_refused(tmp_path):
     assert again.exit_code == 2 and "another model" in again.output
 
 
-def test_ctrl_c_saves_state_and_prints_how_to_resume(tmp_path, monkeypatch):
-    from trtdiff.commands import bisect_setup
+def _patch_target_infer(monkeypatch, change) -> None:
+    """Route every inference of the target runner (the one bisect evaluates plans with) through `change`."""
+    from trtdiff.runners.onnxrt import OnnxRuntimeRunner
 
-    real = bisect_setup._target_infer
+    real = OnnxRuntimeRunner.infer
+    monkeypatch.setattr(OnnxRuntimeRunner, "infer",
+                        lambda self, feeds: change(real(self, feeds)) if self.name == "target" else real(self, feeds))
+
+
+def test_ctrl_c_saves_state_and_prints_how_to_resume(tmp_path, monkeypatch):
     calls = []
 
-    def flaky(make_runner):
-        infer = real(make_runner)
+    def flaky(outputs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return outputs
 
-        def run(model, feeds):
-            calls.append(1)
-            if len(calls) == 4:
-                raise KeyboardInterrupt
-            return infer(model, feeds)
-
-        return run
-
-    monkeypatch.setattr(bisect_setup, "_target_infer", flaky)
+    _patch_target_infer(monkeypatch, flaky)
     monkeypatch.chdir(tmp_path)
     result = invoke(bisect_group, [fixture("two_culprits"), *COMMON, "--no-progress"])
     assert result.exit_code == 130
@@ -116,15 +117,7 @@ def test_ctrl_c_saves_state_and_prints_how_to_resume(tmp_path, monkeypatch):
 
 def test_all_fp32_failing_exits_1_and_says_why(monkeypatch):
     """A target that differs for another reason: here its backend adds 0.1 to every output."""
-    from trtdiff.commands import bisect_setup
-
-    real = bisect_setup._target_infer
-
-    def shifted(make_runner):
-        infer = real(make_runner)
-        return lambda model, feeds: {k: v + np.float32(0.1) for k, v in infer(model, feeds).items()}
-
-    monkeypatch.setattr(bisect_setup, "_target_infer", shifted)
+    _patch_target_infer(monkeypatch, lambda outputs: {k: v + np.float32(0.1) for k, v in outputs.items()})
     result = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--no-progress"])
     assert result.exit_code == 1, result.output
     assert "even with all" in result.output

@@ -7,27 +7,11 @@ import json
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
-from model_builders import REPO, conv_relu_model, make_model, save
+from data_helpers import constant_samples, scale_model
+from model_builders import REPO, conv_relu_model, save
 
 DEMO = REPO / "fixtures" / "demo_convnet.onnx"
-
-
-def scale_model(factor: float, shape=(1, 4)) -> object:
-    """x -> Mul 'scale' by `factor` -> y (a target model with another factor errs by |x| * difference)."""
-    nodes = [helper.make_node("Mul", ["x", "f"], ["y"], name="scale")]
-    return make_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
-                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(shape))],
-                      [numpy_helper.from_array(np.array(factor, np.float32), "f")])
-
-
-def constant_samples(folder, values, shape=(1, 4)) -> str:
-    """One .npz per value, every element of sample i equal to values[i]."""
-    folder.mkdir(exist_ok=True)
-    for i, value in enumerate(values):
-        np.savez(folder / f"s{i:02d}.npz", x=np.full(shape, value, np.float32))
-    return str(folder)
 
 
 def test_iterations_stream_through_one_session_per_side(cli_run, tmp_path, monkeypatch):

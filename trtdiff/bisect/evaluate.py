@@ -15,6 +15,9 @@ import numpy as np
 import onnx
 
 from trtdiff.bisect.state import Outcome
+from trtdiff.compare.aggregate import SampleResult
+from trtdiff.compare.align import compare_pair
+from trtdiff.compare.tolerance import ToleranceSpec, spec_from_result
 from trtdiff.errors import TrtDiffError
 from trtdiff.result import Tolerances
 
@@ -44,39 +47,43 @@ def default_apply(model: onnx.ModelProto, plan: Any, feeds: Feeds | None = None)
     return apply_plan(model, plan, [dict(feeds)] if feeds is not None else None)
 
 
-def output_tolerance(tolerances: Tolerances, name: str) -> tuple[float, float]:
-    return (tolerances.per_tensor_atol.get(name, tolerances.atol),
-            tolerances.per_tensor_rtol.get(name, tolerances.rtol))
-
-
-def compare_outputs(reference: Feeds, outputs: Feeds, tolerances: Tolerances,
+def compare_outputs(reference: Feeds, outputs: Feeds, tolerances: Tolerances | ToleranceSpec,
                     names: Sequence[str] | None = None) -> Outcome:
-    """Pass when every named output is within tolerance; info holds each output's max_abs error
-    and the failing outputs with their tolerances (why a set fails)."""
-    from trtdiff.compare.metrics import compute_metrics
-
+    """Pass when every named output passes its checks on this sample (the decision `trtdiff run`
+    makes); info holds each output's max_abs error and the failing outputs with why."""
+    spec = tolerances if isinstance(tolerances, ToleranceSpec) else spec_from_result(tolerances)
     errors: dict[str, float] = {}
     failing: dict[str, str] = {}
     for name in names if names is not None else list(reference):
-        if name not in outputs:
-            failing[name] = "missing from the target's outputs"
-            continue
-        ref = np.asarray(reference[name])
-        got = np.asarray(outputs[name])
-        if ref.shape != got.shape:
-            failing[name] = f"shape {got.shape} != reference {ref.shape}"
-            continue
-        atol, rtol = output_tolerance(tolerances, name)
-        if ref.dtype.kind in "fc" or got.dtype.kind in "fc":  # an FP16 output against an FP32 one
-            ref, got = ref.astype(np.float64), got.astype(np.float64)
-        metrics, passed = compute_metrics(ref, got, atol, rtol, tolerances.check, tolerances.rel_floor)
-        errors[name] = metrics.max_abs
-        if not passed:
-            nonfinite = metrics.nan_target + metrics.inf_target - metrics.nan_ref - metrics.inf_ref
-            extra = f", {nonfinite} NaN/Inf in the target" if nonfinite > 0 else ""
-            failing[name] = (f"max_abs {metrics.max_abs:.3g}{extra}, {metrics.mismatches} mismatches "
-                             f"(atol {atol:g}, rtol {rtol:g})")
+        result, why = judge_output(name, reference, outputs, spec)
+        if result is not None:
+            errors[name] = result.metrics.max_abs
+        if why:
+            failing[name] = why
     return Outcome(not failing, {"outputs": errors, "failing": failing})
+
+
+def judge_output(name: str, reference: Feeds, outputs: Feeds, spec: ToleranceSpec) -> tuple[SampleResult | None, str]:
+    """One output of one sample: its SampleResult (None when it could not be compared) and why it
+    fails ("" when it passes)."""
+    if name not in outputs:
+        return None, "missing from the target's outputs"
+    ref, got = np.asarray(reference[name]), np.asarray(outputs[name])
+    if ref.shape != got.shape:
+        return None, f"shape {got.shape} != reference {ref.shape}"
+    result, _ = compare_pair(name, ref, got, spec, gated=True)
+    return result, "" if result.passed else failure_reason(result, *spec.for_tensor(name), spec.checks_for(name, True))
+
+
+def failure_reason(result: SampleResult, atol: float, rtol: float, checks: Sequence[Any]) -> str:
+    """Why one sample of an output fails, in the terms of its checks."""
+    metrics = result.metrics
+    nonfinite = metrics.nan_target + metrics.inf_target - metrics.nan_ref - metrics.inf_ref
+    extra = f", {nonfinite} NaN/Inf in the target" if nonfinite > 0 else ""
+    failed = [str(check.label) for check, outcome in zip(checks, result.checks) if not outcome.passed]
+    numeric = f"max_abs {metrics.max_abs:.3g}{extra}, {metrics.mismatches} mismatches (atol {atol:g}, rtol {rtol:g})"
+    tasks = [label for label in failed if label.split(":")[0] in ("cosine", "snr", "topk")]
+    return numeric if not tasks else f"{', '.join(tasks)} fails; {numeric}"
 
 
 def run_plan(model: onnx.ModelProto, plan: Any, feeds: Feeds, reference: Feeds, tolerances: Tolerances,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,17 +121,23 @@ def bisect_precision(
     max_evals: int | None = None, state_path: str | os.PathLike[str] | None = None,
     interrupt_path: str | os.PathLike[str] | None = None, progress: ProgressHook | None = None,
     target: str = "", reference_infer: Infer | None = None,
+    judge: Callable[[Any], Outcome] | None = None, data_digest: str | None = None,
 ) -> PrecisionBisect:
     """Find a 1-minimal FP32 set for `plan` on `model` (see module doc).
 
-    `reference` holds the FP32 reference outputs for `feeds`. On Ctrl-C the state is written to
-    `state_path` (or `interrupt_path`) and SearchInterrupted is raised."""
+    `reference` holds the FP32 reference outputs for `feeds`. `judge` (plan -> Outcome), when
+    given, decides each plan instead (e.g. over a data set, `trtdiff.bisect.over_data`; `feeds`
+    then is the sample the ranking runs on), and `data_digest` stands for its samples in the
+    state file's settings. On Ctrl-C the state is written to `state_path` (or `interrupt_path`)
+    and SearchInterrupted is raised."""
     outputs = [o.name for o in model.graph.output]
     settings = fingerprint(plan.to_dict() if hasattr(plan, "to_dict") else repr(plan),
-                           tolerances, feeds_digest(feeds), target)
+                           tolerances, data_digest or feeds_digest(feeds), target)
     state = open_state(state_path, model, settings)
 
     def evaluate(fp32: frozenset[str]) -> Outcome:
+        if judge is not None:
+            return judge(keep_plan(plan, sorted(fp32)))
         return run_plan(model, keep_plan(plan, sorted(fp32)), feeds, reference, tolerances, infer, apply, outputs)
 
     memo = Memo(evaluate, state, max_evals=max_evals, state_path=state_path, progress=progress)

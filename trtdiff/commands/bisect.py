@@ -15,7 +15,7 @@ import click
 from trtdiff.bisect.precision import SearchInterrupted, bisect_precision
 from trtdiff.bisect.reduce import FAIL_ON, ReduceResult, reduce_failure, save_reduced
 from trtdiff.commands import bisect_setup as session
-from trtdiff.commands.options import input_options, tolerance_options
+from trtdiff.commands.options import bisect_data_options, input_options, tolerance_options
 from trtdiff.commands.targets import target_options
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import ensure_writable, write_text_atomic
@@ -41,7 +41,7 @@ def bisect_group() -> None:
 def _common(func: Any) -> Any:
     for option in reversed([
         click.argument("model", type=click.Path(dir_okay=False)),
-        target_options, input_options, tolerance_options,
+        target_options, input_options, bisect_data_options, tolerance_options,
         click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
                      help="Write the result as JSON ('-' for stdout)."),
         click.option("-o", "--output-dir", type=click.Path(file_okay=False), default=None,
@@ -72,19 +72,23 @@ def precision_command(**options: Any) -> None:
     mine = {k: options.pop(k) for k in ("by_op_type", "max_evals", "state_path", "ranking_path", "no_progress",
                                         "json_path", "output_dir", "report_path")}
     _check_writable(json_path=mine["json_path"], report=mine["report_path"], state=mine["state_path"])
-    setup = session.prepare(options.pop("model"), options)
+    show = not mine["no_progress"] and mine["json_path"] != "-"
+    setup = session.prepare(options.pop("model"), dict(options, no_progress=not show))
     interrupt_path = Path(f"{Path(setup.model_path).stem}.bisect-state.json")
     try:
-        with session.progress_bar(not mine["no_progress"] and mine["json_path"] != "-") as hook:
+        with session.progress_bar(show) as hook:
             found = bisect_precision(
                 setup.model, setup.plan, setup.feeds, setup.reference, setup.tolerances,
-                infer=setup.infer, ranking=session.read_ranking(mine["ranking_path"]),
+                infer=setup.infer, apply=setup.data.apply, ranking=session.read_ranking(mine["ranking_path"]),
                 by_op_type=mine["by_op_type"], max_evals=mine["max_evals"], state_path=mine["state_path"],
-                interrupt_path=interrupt_path, progress=hook, target=setup.target)
+                interrupt_path=interrupt_path, progress=hook, target=setup.target, judge=setup.data.judge,
+                data_digest=setup.data.digest)
     except SearchInterrupted as stop:
         click.echo(f"trtdiff: interrupted after {stop.evaluations} evaluations; state saved to {stop.path}.\n"
                    f"Resume with: {_resume_command(stop.path)}", err=True)
         raise
+    finally:
+        setup.close()
     files = session.write_outputs(found, setup, mine["output_dir"])
     data = {"model": setup.model_path, "target": setup.target, **found.to_dict(),
             "files": {k: str(v) for k, v in files.items()}}
@@ -109,7 +113,9 @@ def reduce_command(**options: Any) -> None:
     mine = {k: options.pop(k) for k in ("fail_on", "json_path", "output_dir")}
     _check_writable(json_path=mine["json_path"])
     given = dict(options)
-    setup = session.prepare(options.pop("model"), options, capture_all=True)
+    setup = session.prepare(options.pop("model"), dict(options, no_progress=mine["json_path"] == "-"),
+                            capture_all=True)
+    setup.close()  # reduce works on one sample (setup.reference): the others' outputs are not needed
     with session.progress_bar(mine["json_path"] != "-", what="subgraph") as hook:
         result = reduce_failure(setup.model, setup.reference, setup.reduce_check(), fail_on=mine["fail_on"],
                                 progress=lambda n, size: hook(n, size, False))

@@ -14,10 +14,11 @@ from typing import Any, Callable
 import numpy as np
 import onnx
 
-from trtdiff.bisect.evaluate import Feeds, Infer, default_apply, onnxruntime_infer, plan_check
+from trtdiff.bisect.evaluate import Feeds, Infer, onnxruntime_infer, plan_check
 from trtdiff.bisect.precision import PrecisionBisect
 from trtdiff.bisect.reduce import capture_reference
 from trtdiff.bisect.state import Outcome, ProgressHook
+from trtdiff.commands.bisect_data import DataSetup, prepare_data
 from trtdiff.errors import UsageError
 from trtdiff.model import load_model, save_model
 from trtdiff.result import Tolerances
@@ -39,6 +40,8 @@ class Setup:
     target_spec: Any  # trtdiff.pipeline.TargetSpec (also rebuilds the comparison for --report)
     input_settings: Any  # trtdiff.inputs.InputSettings
     tolerance_spec: Any  # trtdiff.compare.tolerance.ToleranceSpec
+    data: DataSetup  # the samples, their reference outputs, the judge over them, calibration
+    data_options: dict[str, Any]  # --load-outputs, --calibration-data as given (for --report's run)
 
     @property
     def tolerances(self) -> Tolerances:
@@ -49,7 +52,11 @@ class Setup:
         return str(self.target_spec.description)
 
     def reduce_check(self) -> Callable[[onnx.ModelProto, Feeds], Outcome]:
-        return plan_check(self.plan, self.reference, self.tolerances, self.infer, default_apply)
+        return plan_check(self.plan, self.reference, self.tolerances, self.infer, self.data.apply)
+
+    def close(self) -> None:
+        """Remove the reference outputs kept on disk, if any."""
+        self.data.store.close()
 
 
 def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False) -> Setup:
@@ -57,12 +64,13 @@ def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False)
     target is chosen as for `trtdiff run` (on a CPU-only ONNX Runtime, FP16/BF16 run emulated)."""
     from trtdiff.commands.options import pop_input_settings, pop_tolerances
     from trtdiff.commands.targets import target_from_options
-    from trtdiff.pipeline import resolve_feeds
     from trtdiff.precision.plan import PrecisionPlan, validate_plan
 
     model = load_model(model_path)
     settings = pop_input_settings(options)
     spec = pop_tolerances(options)
+    given = {key: options.get(key) for key in ("load_outputs", "calibration_data")}
+    show_progress = not options.pop("no_progress", False)
     target = target_from_options(options)
     if target.plan is None:
         raise UsageError("bisect needs a precision to search, not --target-model",
@@ -72,18 +80,14 @@ def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False)
     validate_plan(plan, model)
     for note in target.notes:
         log.warning("%s", note)
-    if settings.iterations > 1 or (settings.max_samples or 2) > 1 and (settings.load_path or settings.loader_script):
-        from trtdiff.dataset import open_dataset
-        from trtdiff.inputs import input_specs
-
-        if open_dataset(settings, input_specs(model)).count != 1:
-            raise UsageError("bisect judges one sample in this version", "the data set holds several",
-                             "pass --max-samples 1 (or a single sample)")
-    feeds = resolve_feeds(model, settings)
+    names = [o for node in model.graph.node for o in node.output if o] + [i.name for i in model.graph.input]
+    spec.check_names(names if capture_all else [o.name for o in model.graph.output])
+    data = prepare_data(model, plan, settings, spec, target.make_runner, options, show_progress)
+    feeds = data.feeds
     reference_infer = onnxruntime_infer(("CPUExecutionProvider",))
-    reference = capture_reference(model, feeds, reference_infer) if capture_all else reference_infer(model, feeds)
-    spec.check_names(list(reference) if capture_all else [o.name for o in model.graph.output])
-    return Setup(model_path, model, plan, feeds, reference, _target_infer(target.make_runner), target, settings, spec)
+    reference = capture_reference(model, feeds, reference_infer) if capture_all else data.store[data.sample]
+    return Setup(model_path, model, plan, feeds, reference, _target_infer(target.make_runner), target, settings, spec,
+                 data, given)
 
 
 def _target_infer(make_runner: Callable[[onnx.ModelProto], Any]) -> Infer:
@@ -104,7 +108,7 @@ def write_html_report(setup: Setup, bisect: dict[str, Any], path: str) -> None:
     from trtdiff.report.html import write_report
 
     request = RunRequest(setup.model_path, setup.target_spec, TensorSelection(mark_all=True), setup.input_settings,
-                         setup.tolerance_spec, command=shlex.join(["trtdiff", *sys.argv[1:]]))
+                         setup.tolerance_spec, command=shlex.join(["trtdiff", *sys.argv[1:]]), **setup.data_options)
     comparison = dataclasses.replace(run_comparison(request), bisect=bisect)
     write_report(comparison, path)
 
@@ -151,7 +155,7 @@ def write_outputs(found: PrecisionBisect, setup: Setup, output_dir: str | None) 
     files = {"model": exports.pop("onnx")} if "onnx" in exports else {}
     if not files:
         files["model"] = Path(output_dir) / f"{Path(setup.model_path).stem}.mixed.onnx"
-        save_model(default_apply(setup.model, found.plan, setup.feeds).model, files["model"])
+        save_model(setup.data.apply(setup.model, found.plan, None).model, files["model"])
     files.update({f"export:{k}": v for k, v in exports.items()})
     return files
 

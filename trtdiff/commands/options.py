@@ -63,6 +63,11 @@ def pop_input_settings(options: dict[str, Any]) -> InputSettings:
 
 def data_options(func: F) -> F:
     """--load-outputs, --calibration-data, --attribute-sample, --no-progress: comparing over samples."""
+    return bisect_data_options(click.option("--no-progress", is_flag=True, help="No progress bar.")(func))
+
+
+def bisect_data_options(func: F) -> F:
+    """--load-outputs, --calibration-data, --attribute-sample (bisect has its own --no-progress)."""
     return _apply([
         click.option("--load-outputs", "load_outputs", type=click.Path(dir_okay=False), default=None,
                      help="Reference outputs from an earlier run (trtdiff --save-outputs .npz or Polygraphy "
@@ -71,8 +76,8 @@ def data_options(func: F) -> F:
                      help="Samples that calibrate --int8/--fp8 scales (same sources as --load-inputs, or a "
                           "FILE.py[:FUNC] loader). Default: the samples being judged, with a warning."),
         click.option("--attribute-sample", "attribute_sample", type=click.IntRange(min=0), default=None,
-                     help="Run attribution on this sample (default: the worst sample of the failing outputs)."),
-        click.option("--no-progress", is_flag=True, help="No progress bar."),
+                     help="Run attribution (bisect: the ranking; reduce: the reduction) on this sample "
+                          "(default: the worst sample of the failing outputs)."),
     ], func)
 
 

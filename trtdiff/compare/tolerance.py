@@ -97,3 +97,11 @@ def tolerance_spec_from_options(atol: Sequence[str], rtol: Sequence[str], check:
     shared = [c.kind for c in checks if c.tensor is None and c.kind in CHECKS]
     return ToleranceSpec(default_atol, default_rtol, shared[0] if shared else "elementwise", rel_floor, per_atol,
                          per_rtol, checks if checks != (Check("elementwise"),) else (), min_agreement, topk_axis)
+
+
+def spec_from_result(tolerances: Tolerances) -> ToleranceSpec:
+    """The ToleranceSpec a result's Tolerances were made from (its checks parsed back)."""
+    return ToleranceSpec(tolerances.atol, tolerances.rtol, tolerances.check, tolerances.rel_floor,
+                         dict(tolerances.per_tensor_atol), dict(tolerances.per_tensor_rtol),
+                         tuple(parse_check(text) for text in tolerances.checks), tolerances.min_agreement,
+                         tolerances.topk_axis)
