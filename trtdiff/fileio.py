@@ -118,11 +118,11 @@ def check_paths(outputs: Iterable[tuple[str, PathLike | None]], inputs: Iterable
             if what != option and not is_stdout(text) and _same_file(text, source):
                 raise UsageError(f"{option} {text} is also the {what}",
                                  f"writing it would overwrite the {what} trtdiff reads",
-                                 f"choose another path for {option}")
+                                 f"Choose another path for {option}")
         key = _identity(text)
         if key in seen and not _is_sink(text):
             raise UsageError(f"{seen[key]} and {option} both write {text}",
-                             "the second would replace the first", "give each output its own path")
+                             "the second would replace the first", "Give each output its own path")
         seen[key] = option
 
 

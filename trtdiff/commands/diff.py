@@ -10,14 +10,15 @@ from trtdiff.baseline.profile_diff import compare_profiles
 from trtdiff.baseline.sources import load_profile
 from trtdiff.baseline.terminal import print_diff
 from trtdiff.baseline.wording import environment_facts
+from trtdiff.commands.paths import CheckedCommand, InputPath
 from trtdiff.commands.gate_options import check_output_paths, gate_console, gate_options, policy_from, \
     write_gate_files
 from trtdiff.errors import ExitCode
 
 
-@click.command("diff")
-@click.argument("old", type=click.Path())
-@click.argument("new", type=click.Path())
+@click.command("diff", cls=CheckedCommand)
+@click.argument("old", type=InputPath())
+@click.argument("new", type=InputPath())
 @gate_options
 def diff_command(old: str, new: str, **options: Any) -> None:
     """Compare two saved results: NEW against OLD (each a `trtdiff run --json` file, or a baseline

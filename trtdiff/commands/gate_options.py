@@ -15,6 +15,7 @@ from trtdiff.baseline.gate_json import diff_to_dict
 from trtdiff.baseline.junit import junit_xml
 from trtdiff.baseline.markdown import markdown_summary
 from trtdiff.baseline.profile_diff import DEFAULT_MAX_REGRESSION, FAIL_ON, GatePolicy, ProfileDiff
+from trtdiff.commands.paths import OutputPath
 from trtdiff.errors import UsageError
 from trtdiff.fileio import ensure_writable, write_text_atomic
 
@@ -38,11 +39,11 @@ def gate_options(func: F) -> F:
         click.option("--fail-on", "fail_on", type=click.Choice(FAIL_ON), default="outputs", show_default=True,
                      help="outputs: the graph outputs decide; all: any tensor whose error grew beyond the "
                           "margin (or gained NaN/Inf) fails the gate too."),
-        click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+        click.option("--json", "json_path", type=OutputPath(), default=None,
                      help="Write the gate as JSON."),
-        click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+        click.option("--junit", "junit_path", type=OutputPath(), default=None,
                      help="Write the gate as JUnit XML (one testcase per output, one for 'no new error')."),
-        click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
+        click.option("--markdown", "markdown_path", type=OutputPath(), default=None,
                      help="Write a short markdown summary (for a CI step summary)."),
     ]
     for option in reversed(options):

@@ -13,6 +13,7 @@ option uses one of these types: tests/robustness/test_output_paths.py checks bot
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -57,12 +58,24 @@ class InOutPath(click.Path):
         super().__init__(**kwargs)
 
 
+class OutputFileOrFolder(click.Path):
+    """A file, or a folder when it is one already (`plan export --format all -o DIR`)."""
+
+    role = "output-or-folder"
+
+
 class CheckedCommand(click.Command):
     """A command whose file options are checked (see the module doc) before its callback runs."""
 
     def invoke(self, ctx: click.Context) -> Any:
         check_command_paths(ctx)
         return super().invoke(ctx)
+
+
+class CheckedGroup(click.Group):
+    """A group whose commands are `CheckedCommand`s."""
+
+    command_class = CheckedCommand
 
 
 def check_command_paths(ctx: click.Context) -> None:
@@ -80,8 +93,10 @@ def check_command_paths(ctx: click.Context) -> None:
                 inputs.append((label, value))
             if role in ("output", "inout"):
                 outputs.append((label, value))
-            if role == "folder":
+            if role == "folder" or role == "output-or-folder" and Path(value).is_dir():
                 folders.append((label, value))
+            elif role == "output-or-folder":
+                outputs.append((label, value))
     check_paths(outputs, inputs, folders)
 
 

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import click
 
+from trtdiff.commands.paths import CheckedCommand, InputPath, OutputPath
+
 from trtdiff.report.html import write_report
 from trtdiff.report.load import comparison_from_file
 
 
-@click.command("report")
-@click.argument("result", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+@click.command("report", cls=CheckedCommand)
+@click.argument("result", type=InputPath(path_type=Path))
+@click.option("-o", "--output", type=OutputPath(path_type=Path), default=None,
               help="Where to write the HTML report [default: RESULT with the suffix .html].")
 def report_command(result: Path, output: Path | None) -> None:
     """Write the HTML precision report for RESULT, the JSON written by `trtdiff run --json`.

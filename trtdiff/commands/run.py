@@ -13,15 +13,16 @@ from trtdiff.commands.attribution_options import attribution_from, attribution_o
 from trtdiff.api import compare
 from trtdiff.commands.options import data_options, input_options, pop_input_settings, pop_tolerances, \
     tolerance_options
+from trtdiff.commands.paths import CheckedCommand, InputPath, OutputPath
 from trtdiff.commands.targets import providers_from, reference_from_options, target_from_options, target_options
 from trtdiff.errors import ExitCode
-from trtdiff.fileio import ensure_writable, write_text_atomic
+from trtdiff.fileio import is_stdout, write_text_atomic
 from trtdiff.result import comparison_to_json
 from trtdiff.terminal import print_comparison
 
 
-@click.command("run")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.command("run", cls=CheckedCommand)
+@click.argument("model", type=InputPath(dir_okay=False))
 @target_options
 @click.option("--mark-all", is_flag=True, help="Compare every intermediate tensor of the main graph.")
 @click.option("--outputs", "outputs", multiple=True, metavar="TENSOR",
@@ -37,11 +38,11 @@ from trtdiff.terminal import print_comparison
               help="ONNX Runtime providers for the reference, comma-separated (cpu, cuda, ...).")
 @click.option("--fail-on", type=click.Choice(["outputs", "all"]), default="outputs", show_default=True,
               help="What decides the verdict: the graph outputs (and --outputs), or every compared tensor.")
-@click.option("--save-inputs", type=click.Path(dir_okay=False), default=None, help="Write the inputs used to .npz.")
-@click.option("--save-outputs", type=click.Path(dir_okay=False), default=None,
+@click.option("--save-inputs", type=OutputPath(), default=None, help="Write the inputs used to .npz.")
+@click.option("--save-outputs", type=OutputPath(), default=None,
               help="Write reference and target graph outputs (and --outputs) to .npz.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the result as JSON.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--json", "json_path", type=OutputPath(), default=None, help="Write the result as JSON.")
+@click.option("--report", "report_path", type=OutputPath(), default=None,
               help="Write a self-contained HTML report.")
 @attribution_options
 @click.option("--table", "table_mode", type=click.Choice(["auto", "all", "failing"]), default="auto",
@@ -52,10 +53,6 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
     """Run MODEL in FP32 (reference) and in the target precision, and compare every tensor.
 
     Exit code: 0 pass, 1 accuracy mismatch, 2 usage error, 3 model or tool error."""
-    for path, option in ((json_path, "--json"), (report_path, "--report"), (save_inputs, "--save-inputs"),
-                         (save_outputs, "--save-outputs")):
-        if path:
-            ensure_writable(path, option)
     reference_runner, reference_description = reference_from_options(reference_backend, options)
     attribution, memory_budget = attribution_from(options, mark_all)
     comparison = compare(
@@ -80,7 +77,8 @@ def run_command(model: str, mark_all: bool, outputs: tuple[str, ...], mark_shape
         save_outputs=save_outputs,
         memory_budget=memory_budget,
     )
-    console = Console()
+    # the table goes to stderr when stdout carries a file ('-')
+    console = Console(stderr=any(map(is_stdout, (json_path, report_path, save_inputs, save_outputs))))
     if not console.is_terminal:
         console.width = 160  # logs and CI: do not fold the table to 80 columns
     print_comparison(comparison, console, table_mode)
