@@ -71,7 +71,7 @@ def _usage_line(err: click.UsageError, group: click.Context | None = None) -> st
     command = err.ctx.command_path if err.ctx is not None else "trtdiff"
     if group is not None and group.invoked_subcommand and (err.ctx is None or err.ctx is group):
         command = f"{group.command_path} {group.invoked_subcommand}"
-    return f"{message[:1].lower()}{message[1:]} See `{command} --help` for the options."
+    return f"bad command line: {message[:1].lower()}{message[1:]} See `{command} --help` for the options."
 
 
 @click.group(cls=TrtDiffGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -101,7 +101,7 @@ def ensure_directory_writable(path: str | os.PathLike[str], option: str) -> Path
 def check_paths(outputs: Iterable[tuple[str, PathLike | None]], inputs: Iterable[tuple[str, PathLike | None]] = (),
                 folders: Iterable[tuple[str, PathLike | None]] = ()) -> None:
     """Refuse, before any work: an output (option, path) or output folder that is also an input
-    (what, path); two outputs on one path (character devices such as /dev/null excepted: they keep
+    (what, path; e.g. "the MODEL", "the --load-inputs file"); two outputs on one path (character devices such as /dev/null excepted: they keep
     nothing); an output that could not be written. `None` paths (options not given) are skipped; a
     file both read and written (a timing cache) is listed in both under the same name."""
     given_inputs = [(what, os.fspath(path)) for what, path in inputs if path is not None]
@@ -116,8 +116,7 @@ def check_paths(outputs: Iterable[tuple[str, PathLike | None]], inputs: Iterable
             ensure_writable(text, option)
         for what, source in given_inputs:
             if what != option and not is_stdout(text) and _same_file(text, source):
-                raise UsageError(f"{option} {text} is also the {what}",
-                                 f"writing it would overwrite the {what} trtdiff reads",
+                raise UsageError(f"{option} {text} is also {what}", "writing it would replace a file trtdiff reads",
                                  f"Choose another path for {option}")
         key = _identity(text)
         if key in seen and not _is_sink(text):

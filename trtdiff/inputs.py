@@ -223,6 +223,8 @@ def validate_feeds(feeds: Mapping[str, np.ndarray], specs: Sequence[TensorSpec],
     checked: Feeds = {}
     for spec in specs:
         array = np.asarray(feeds[spec.name])
+        if spec.dtype == object and array.dtype.kind in "US":  # strings: .npz keeps them as str_/bytes_
+            array = array.astype(object)
         _check_one(spec, array, lead)
         checked[spec.name] = array
     return checked
@@ -231,7 +233,8 @@ def validate_feeds(feeds: Mapping[str, np.ndarray], specs: Sequence[TensorSpec],
 def _check_one(spec: TensorSpec, array: np.ndarray, lead: str) -> None:
     if array.dtype != spec.dtype:
         raise UsageError(f"{lead}input '{spec.name}' is {array.dtype}", f"the model expects {spec.dtype}",
-                         f"save it as {spec.dtype} (array.astype(np.{spec.dtype}))")
+                         "save it as a string array (array.astype(str))" if spec.dtype == object
+                         else f"save it as {spec.dtype} (array.astype(np.{spec.dtype}))")
     if spec.shape is None:
         return
     if array.ndim != len(spec.shape):

@@ -38,7 +38,7 @@ def input_options(func: F) -> F:
         click.option("--val-range", "val_ranges", multiple=True, metavar="[LO,HI]|NAME:[LO,HI]",
                      help="Range of generated values, for every input or one. Default [0,1]."),
         click.option("--seed", type=click.IntRange(0, MAX_SEED), default=1, show_default=True, help="Seed for generated inputs."),
-        click.option("--iterations", type=click.IntRange(min=1), default=1, show_default=True,
+        click.option("--iterations", type=int, default=1, show_default=True,
                      help="How many samples to generate (sample i is drawn from the seed and i)."),
         click.option("--load-inputs", "load_inputs", type=InputPath(), default=None,
                      help="Samples from an .npz, .npy, Polygraphy --save-inputs JSON, or a directory of .npz "
@@ -48,7 +48,7 @@ def input_options(func: F) -> F:
         click.option("--data-loader-script", "data_loader_script", type=InputPath(), default=None, metavar="FILE.py[:FUNC]",
                      help="Samples from a Python function (default load_data) returning an iterable of "
                           "dicts input name -> array (Polygraphy's convention)."),
-        click.option("--max-samples", type=click.IntRange(min=1), default=None, help="Use at most this many samples of any source."),
+        click.option("--max-samples", type=int, default=None, help="Use at most this many samples of any source."),
     ], func)
 
 

@@ -90,7 +90,7 @@ def check_command_paths(ctx: click.Context) -> None:
         label = _label(param)
         for value in _values(ctx.params.get(param.name or "")):
             if role in ("input", "inout"):
-                inputs.append((label, value))
+                inputs.append((label if role == "inout" else _input_label(param), value))
             if role in ("output", "inout"):
                 outputs.append((label, value))
             if role == "folder" or role == "output-or-folder" and Path(value).is_dir():
@@ -107,7 +107,12 @@ def _values(value: Any) -> tuple[Any, ...]:
 
 
 def _label(param: click.Parameter) -> str:
-    """'--json' for an option, 'model' for an argument: how errors name it."""
+    """'--json' for an option, 'MODEL' for an argument: how errors name it."""
     if isinstance(param, click.Option):
         return max(param.opts, key=len)
-    return (param.name or "argument").replace("_", " ")
+    return param.human_readable_name
+
+
+def _input_label(param: click.Parameter) -> str:
+    """'the --load-inputs file', 'the MODEL': an input as errors name it."""
+    return f"the {_label(param)} file" if isinstance(param, click.Option) else f"the {_label(param)}"

@@ -13,6 +13,7 @@ import numpy as np
 from trtdiff.commands.paths import CheckedGroup, InputPath, OutputFileOrFolder
 
 from trtdiff.errors import UsageError
+from trtdiff.fileio import is_stdout
 from trtdiff.model import load_model
 from trtdiff.precision.export import FORMATS, export_all, export_plan
 from trtdiff.precision.plan import PrecisionPlan
@@ -49,7 +50,7 @@ def export_command(plan_file: Path, model_path: Path, fmt: str, output: Path,
             click.echo(f"{name:12s} {path}")
         return
     path = export_plan(plan, model, fmt, output, feeds, model_path=str(model_path))
-    click.echo(f"{fmt:12s} {path}")
+    click.echo(f"{fmt:12s} {'stdout' if is_stdout(output) else path}", err=is_stdout(output))
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:

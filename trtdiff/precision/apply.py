@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 FP16, BF16, FP8, INT8 = (TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.FLOAT8E4M3FN,
                          TensorProto.INT8)
+PER_CHANNEL_OPSET = 13  # per-channel Q/DQ (an axis attribute) needs ai.onnx 13
 # (precision, mode) -> (target, lowest default-domain opset its inserted nodes need)
 TARGETS = {
     ("fp16", "native"): (Target("fp16", FP16, FP16, 65504.0, qdq=False), 6),
@@ -69,6 +70,11 @@ def apply_plan(model: onnx.ModelProto, plan: PrecisionPlan,
         return AppliedPlan(result, (), (), ())
     target, min_opset = TARGETS[(plan.default, plan.mode)]
     facts = model_facts(model)
+    if not facts.unknown and TensorProto.FLOAT not in facts.types.values():
+        return AppliedPlan(result, (f"the model has no float32 tensor, so {plan.default} changes nothing",), (), ())
+    imported = facts.opset("")
+    if not imported:  # only other domains (ai.onnx.ml): the inserted Casts / Q/DQ bring their own
+        facts.opsets["ai.onnx"] = facts.opsets[""] = max(min_opset, PER_CHANNEL_OPSET)
     _check_opset(plan, facts.opset(""), min_opset, target)
     tensor_ranges = _ranges(model, plan, target, calibration_feeds, ranges)
     rules = Rules(plan, target, facts, ranges=tensor_ranges)
@@ -77,6 +83,8 @@ def apply_plan(model: onnx.ModelProto, plan: PrecisionPlan,
                   model.ir_version)
     GraphWalk(ctx, result.graph, None, force_keep=False).run()
     retype(result.graph, ctx.retyped, io=True)
+    if not imported and any(node.domain in ("", "ai.onnx") for node in result.graph.node):
+        _import_default_domain(result, facts.opset(""))
     warnings = list(ctx.warnings)
     if facts.unknown:
         warnings.append(f"{facts.unknown} tensors have no known type; nodes reading them stay FP32")
@@ -91,6 +99,13 @@ def _strategy(plan: PrecisionPlan, target: Target, ranges: Ranges) -> Strategy:
     if plan.mode == "native":
         return NativeCast(target.elem, plan.keep_io_types)
     return CastEmulation(target.elem)
+
+
+def _import_default_domain(model: onnx.ModelProto, opset: int) -> None:
+    """Add the ai.onnx import the inserted nodes need to a model that had none (an ai.onnx.ml
+    model), raising its IR version to one that knows that opset."""
+    model.opset_import.append(onnx.helper.make_opsetid("", opset))
+    model.ir_version = max(model.ir_version, onnx.helper.find_min_ir_version_for([model.opset_import[-1]]))
 
 
 def _check_opset(plan: PrecisionPlan, opset: int, needed: int, target: Target) -> None:

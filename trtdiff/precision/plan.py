@@ -21,7 +21,7 @@ import onnx
 from trtdiff.fileio import write_text_atomic
 from trtdiff.errors import UsageError, check_choice, close_names
 from trtdiff.model import subgraphs
-from trtdiff.typed import Document, check_version, decode_dataclass, read_json, unknown_keys
+from trtdiff.typed import Document, check_version, decode, decode_dataclass, read_json, unknown_keys
 
 PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8")
 LOWER_PRECISIONS = PRECISIONS[1:]
@@ -118,9 +118,9 @@ class PrecisionPlan:
         for key, choices in _CHOICES.items():
             if key in data and data[key] not in choices:
                 doc.fail(key, f"should be one of {', '.join(choices)}", data[key])
-        plan: PrecisionPlan = decode_dataclass(cls, data, doc)
-        if not 0.0 < plan.percentile <= 100.0:
+        if "percentile" in data and not 0.0 < decode(float, data["percentile"], doc, "percentile") <= 100.0:
             doc.fail("percentile", "should be a number in (0, 100]", data["percentile"])
+        plan: PrecisionPlan = decode_dataclass(cls, data, doc)
         return plan
 
     @classmethod
