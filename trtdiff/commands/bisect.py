@@ -19,7 +19,7 @@ from trtdiff.commands.options import bisect_data_options, input_options, toleran
 from trtdiff.commands.paths import CheckedCommand, InOutPath, InputPath, OutputFolder, OutputPath
 from trtdiff.commands.targets import target_options
 from trtdiff.errors import ExitCode
-from trtdiff.fileio import ensure_writable, write_text_atomic
+from trtdiff.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,6 @@ def precision_command(**options: Any) -> None:
     --state FILE to resume without repeating evaluations."""
     mine = {k: options.pop(k) for k in ("by_op_type", "max_evals", "state_path", "ranking_path", "no_progress",
                                         "json_path", "output_dir", "report_path")}
-    _check_writable(json_path=mine["json_path"], report=mine["report_path"], state=mine["state_path"])
     show = not mine["no_progress"] and mine["json_path"] != "-"
     setup = session.prepare(options.pop("model"), dict(options, no_progress=not show))
     interrupt_path = Path(f"{Path(setup.model_path).stem}.bisect-state.json")
@@ -115,7 +114,6 @@ def reduce_command(**options: Any) -> None:
     Intermediate tensors are judged with the same tolerances as outputs: give --rtol so that
     large-valued tensors are judged relative to their size."""
     mine = {k: options.pop(k) for k in ("fail_on", "json_path", "output_dir")}
-    _check_writable(json_path=mine["json_path"])
     given = dict(options)
     setup = session.prepare(options.pop("model"), dict(options, no_progress=mine["json_path"] == "-"),
                             capture_all=True)
@@ -146,13 +144,6 @@ def _print_reduce(result: ReduceResult, paths: dict[str, Path], rerun: str) -> N
         click.echo(f"  error:   {result.outcome.info['error']}")
     click.echo(f"  saved:   {paths['model']} and {paths['inputs']}")
     click.echo(f"  reproduce: {rerun}")
-
-
-def _check_writable(**paths: str | None) -> None:
-    """Fail before a long search, not after it, when an output file cannot be written."""
-    for option, path in paths.items():
-        if path is not None and path != "-":
-            ensure_writable(path, f"--{option.replace('_path', '').replace('_', '-')}")
 
 
 def _emit_json(data: dict[str, Any], path: str | None) -> None:

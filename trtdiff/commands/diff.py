@@ -11,7 +11,7 @@ from trtdiff.baseline.sources import load_profile
 from trtdiff.baseline.terminal import print_diff
 from trtdiff.baseline.wording import environment_facts
 from trtdiff.commands.paths import CheckedCommand, InputPath
-from trtdiff.commands.gate_options import check_output_paths, gate_console, gate_options, policy_from, \
+from trtdiff.commands.gate_options import gate_console, gate_options, policy_from, \
     write_gate_files
 from trtdiff.errors import ExitCode
 
@@ -29,12 +29,11 @@ def diff_command(old: str, new: str, **options: Any) -> None:
     that grew most, new NaN/Inf, and the tensors on one side only.
 
     Exit code: 0 the gate holds, 1 it does not, 2 usage error."""
-    check_output_paths(options)
     policy = policy_from(options)
     old_profile, old_environment = load_profile(old)
     new_profile, new_environment = load_profile(new)
     diff = compare_profiles(old_profile, new_profile, policy)
-    print_diff(diff, gate_console())
+    print_diff(diff, gate_console(options))
     facts = {"old": old, "new": new, **environment_facts(old_environment, new_environment)}
     write_gate_files(diff, options, facts)
     click.get_current_context().exit(int(ExitCode.PASSED if diff.passed else ExitCode.MISMATCH))

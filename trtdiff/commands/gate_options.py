@@ -17,7 +17,7 @@ from trtdiff.baseline.markdown import markdown_summary
 from trtdiff.baseline.profile_diff import DEFAULT_MAX_REGRESSION, FAIL_ON, GatePolicy, ProfileDiff
 from trtdiff.commands.paths import OutputPath
 from trtdiff.errors import UsageError
-from trtdiff.fileio import ensure_writable, write_text_atomic
+from trtdiff.fileio import is_stdout, write_text_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
 OUTPUT_OPTIONS = (("json_path", "--json"), ("junit_path", "--junit"), ("markdown_path", "--markdown"))
@@ -82,15 +82,9 @@ def policy_from(options: dict[str, Any]) -> GatePolicy:
                       metric=default_metric, output_metrics=per_output, fail_on=options.pop("fail_on"))
 
 
-def check_output_paths(options: dict[str, Any]) -> None:
-    """Fail before any work when an output file could not be written."""
-    for key, flag in OUTPUT_OPTIONS:
-        if options.get(key):
-            ensure_writable(options[key], flag)
-
-
-def gate_console() -> Console:
-    console = Console()
+def gate_console(options: dict[str, Any] | None = None) -> Console:
+    """The terminal for the gate's table: stderr when one of the files goes to stdout ('-')."""
+    console = Console(stderr=any(is_stdout((options or {}).get(key)) for key, _ in OUTPUT_OPTIONS))
     if not console.is_terminal:
         console.width = 160  # logs and CI: do not fold the tables to 80 columns
     return console
