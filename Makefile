@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 
 venv: $(STAMP)
 
+# the test extra includes tensorrt-rtx: the TensorRT builder and ONNX parser tests/trt runs on a CPU
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

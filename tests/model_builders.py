@@ -36,6 +36,34 @@ def conv_relu_model(weight: np.ndarray | None = None, batch: int | str = 1) -> o
                       [numpy_helper.from_array(weight.astype(np.float32), "W")])
 
 
+MIXED_MODEL_TEXT = """
+<ir_version: 8, opset_import: ["" : 17]>
+mixed (float[2,4] x) => (float[2] y, float[2,4] z)
+<float[4,4] w = {0.5, -1, 2, 0.1, 1, 1, -0.5, 0.3, 0.2, 0.7, 1.5, -1, 1, 0, 0.4, 0.9},
+ int64[3] shape = {2, 2, 2}>
+{
+  h = MatMul(x, w)
+  r = Relu(h)
+  s = Reshape(r, shape)
+  d = Det(s)
+  y = Mul(d, d)
+  z = Sigmoid(r)
+}
+"""
+
+
+def mixed_model() -> onnx.ModelProto:
+    """matmul_0 -> relu_1 -> reshape_2 -> det_3 -> mul_4 -> y, and relu_1 -> sigmoid_5 -> z: Det is
+    the one op TensorRT (its table and its parser) does not take."""
+    from onnx import parser
+
+    model = parser.parse_model(MIXED_MODEL_TEXT)
+    for i, node in enumerate(model.graph.node):
+        node.name = f"{node.op_type.lower()}_{i}"
+    onnx.checker.check_model(model)
+    return model
+
+
 def save(model: onnx.ModelProto, path: Path) -> str:
     onnx.save(model, path)
     return str(path)

@@ -20,8 +20,8 @@ from typing import Any
 import trtdiff.compare as _comparison_package  # noqa: F401
 from trtdiff.version import __version__
 
-__all__ = ["Comparison", "InputSettings", "TargetSpec", "ToleranceSpec", "__version__", "compare",
-           "comparison_from_json", "run_comparison", "target_spec"]
+__all__ = ["CheckResult", "Comparison", "InputSettings", "TargetSpec", "ToleranceSpec", "__version__", "check",
+           "compare", "comparison_from_json", "run_comparison", "target_spec"]
 
 
 def compare(model: str | os.PathLike[str], target: Any = "fp16", **options: Any) -> Any:
@@ -38,6 +38,10 @@ def __getattr__(name: str) -> Any:
         from trtdiff import api
 
         return getattr(api, name)
+    if name in ("check", "CheckResult"):
+        from trtdiff.baseline import check
+
+        return getattr(check, name)
     if name in ("Comparison", "comparison_from_json"):
         from trtdiff import result
 

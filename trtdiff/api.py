@@ -49,7 +49,8 @@ def compare(model: str | os.PathLike[str], target: str | os.PathLike[str] | Targ
         check, min_agreement and topk_axis when given.
     attribute: None (with mark_all: when the verdict fails), True or False.
     advanced: the other RunRequest fields (fail_on, save_inputs, save_outputs, memory_budget,
-        reference_providers, reference_runner, reference_description, command, include_shape_tensors).
+        reference_providers, reference_runner, reference_description, command, include_shape_tensors,
+        divergence_snr_db).
     """
     shape_tensors = bool(advanced.pop("include_shape_tensors", False))
     settings, samples = _inputs(inputs, iterations, seed, max_samples, input_shapes)

@@ -7,6 +7,7 @@ import onnx
 
 from trtdiff import environment
 from trtdiff.compare.align import align_results
+from trtdiff.compare.divergence import first_significant_divergence
 from trtdiff.inputs import describe_inputs
 from trtdiff.model import topological_nodes
 from trtdiff.request import Prepared, RunRequest
@@ -36,6 +37,7 @@ def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared,
         inputs=describe_inputs(compared.first_sample, request.inputs, origin),
         seed=samples.seed,
         command=request.command,
+        divergence_snr_db=request.divergence_snr_db,
     )
     return Comparison(
         model=request.model_path,
@@ -44,6 +46,7 @@ def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared,
         tensors=tuple(results),
         outputs=graph_outputs,
         first_divergence=first,
+        significant_divergence=first_significant_divergence(results, request.divergence_snr_db),
         unmarked=tuple(prepared.unmarked),
         warnings=tuple(prepared.warnings + compared.warnings + aligned.warnings),
         environment=environment.collect(aligned.target_description),

@@ -55,6 +55,12 @@ class ToolError(TrtDiffError):
     exit_code = ExitCode.TOOL
 
 
+class ToolUnavailable(ToolError):
+    """The backend cannot run here at all (not installed; no driver; a GPU it does not run on):
+    no model or precision plan changes that, so searches (bisect, reduce) stop on it instead of
+    counting it as a failing candidate."""
+
+
 def close_names(name: str, candidates: list[str] | tuple[str, ...], limit: int = 5) -> str:
     """A short 'did you mean' list for error messages."""
     import difflib

@@ -23,6 +23,7 @@ from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds, InputSettings, input_specs
 from trtdiff.model import check_names_exist, comparable_tensors, inferred_value_info, load_model, \
     tensor_info, topological_nodes
+from trtdiff.progress import Phases, phases
 from trtdiff.reference import run_reference
 from trtdiff.request import BuiltTarget, Prepared, RunRequest, TargetSpec, TensorSelection
 from trtdiff.result import Comparison
@@ -94,8 +95,16 @@ def resolve_feeds(model: onnx.ModelProto, settings: InputSettings) -> Feeds:
 
 
 def run_comparison(request: RunRequest) -> Comparison:
+    """The comparison `request` asks for; with `request.progress`, a progress display on stderr
+    (on a terminal) shows each phase as it runs."""
+    with phases(request.progress) as bar:
+        return _compare(request, bar)
+
+
+def _compare(request: RunRequest, bar: Phases) -> Comparison:
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    bar.start("reading the model and the data set")
     prepared = prepare(request)
     timings["prepare_s"] = time.perf_counter() - started
 
@@ -103,14 +112,15 @@ def run_comparison(request: RunRequest) -> Comparison:
     # import takes most of a second): started here, so that it does not hold the GIL during `prepare`
     threading.Thread(target=warm_up, name="trtdiff-kernel-warm-up", daemon=True).start()
     mark = time.perf_counter()
+    bar.start("building the target")
     built, calibration = _build_target(request, prepared)
     prepared.warnings.extend(request.target.notes + built.warnings)
     timings["target_build_s"] = time.perf_counter() - mark
 
     in_pass = request.attribution == "on" and prepared.dataset.count == 1 and request.attribute_sample in (None, 0)
     attributed: list[Attribution] = []
-    names, hook = _in_pass(request, prepared, built.model, attributed, timings) if in_pass else (None, None)
-    compared = compare_samples(request, prepared, built.model, timings, names, hook)
+    names, hook = _in_pass(request, prepared, built.model, attributed, timings, bar) if in_pass else (None, None)
+    compared = compare_samples(request, prepared, built.model, timings, names, hook, bar)
     comparison = assemble(request, prepared, compared, calibration.describe() if built.calibrated else "", timings)
     del compared  # its work arrays, before any attribution run
     sample = 0 if in_pass else _attribution_sample(request, comparison)
@@ -118,10 +128,11 @@ def run_comparison(request: RunRequest) -> Comparison:
         # the reference tensors were dropped as they were compared, which keeps a passing run as
         # lean as one without attribution; attribution runs the reference again on one sample
         mark = time.perf_counter()
+        bar.start(f"reference run of sample {sample} (for attribution)")
         feeds = prepared.dataset.sample(sample)
         reference = _reference_with_attribution_inputs(request, prepared, feeds)
         timings["reference_again_s"] = time.perf_counter() - mark
-        attributed.append(_attribute(request, prepared, built.model, reference, feeds, timings))
+        attributed.append(_attribute(request, prepared, built.model, reference, feeds, timings, bar))
         reference.clear()
     timings["total_s"] = time.perf_counter() - started
     said = "on" if attributed else _skipped(request)
@@ -133,13 +144,13 @@ def run_comparison(request: RunRequest) -> Comparison:
 
 
 def _in_pass(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto, attributed: list[Attribution],
-             timings: dict[str, float]) -> tuple[list[str], ReferenceHook]:
+             timings: dict[str, float], bar: Phases) -> tuple[list[str], ReferenceHook]:
     """With one sample, attribution in the same pass: the reference run also keeps the tensors
     attribution reads (no second run), and attribution runs before the target is compared."""
     names = prepared.selected + reference_inputs_needed(prepared.model, prepared.selected)
 
     def hook(index: int, feeds: Feeds, reference: dict[str, np.ndarray]) -> None:
-        attributed.append(_attribute(request, prepared, target_model, reference, feeds, timings))
+        attributed.append(_attribute(request, prepared, target_model, reference, feeds, timings, bar))
 
     return names, hook
 
@@ -191,11 +202,12 @@ def _skipped(request: RunRequest) -> str:
 
 
 def _attribute(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
-               reference: dict[str, np.ndarray], feeds: Feeds, timings: dict[str, float]) -> Attribution:
+               reference: dict[str, np.ndarray], feeds: Feeds, timings: dict[str, float], bar: Phases) -> Attribution:
     """Local errors while the reference tensors are held; then drop those held only for it."""
     mark = time.perf_counter()
+    bar.start("attribution: shadow models")
     result = attribute(prepared.model, target_model, prepared.selected, reference, feeds,
-                       request.target.make_runner, request.tolerances, request.memory_budget)
+                       request.target.make_runner, request.tolerances, request.memory_budget, bar.advance)
     drop_unselected(reference, prepared.selected)
     timings["attribution_s"] = time.perf_counter() - mark
     return result

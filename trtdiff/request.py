@@ -15,7 +15,7 @@ from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.dataset import DataSet, GoldenOutputs
 from trtdiff.inputs import InputSettings
 from trtdiff.model import TensorInfo
-from trtdiff.result import UnmarkedTensors
+from trtdiff.result import DEFAULT_DIVERGENCE_SNR_DB, UnmarkedTensors
 from trtdiff.runners.base import Runner
 
 ATTRIBUTION_MODES = ("on", "off", "on-failure")
@@ -73,6 +73,7 @@ class RunRequest:
     # (only when the verdict fails, with a second reference run: a passing run does not pay for it)
     attribution: str = "off"
     memory_budget: int | None = None  # bytes of tensors a shadow model may feed and produce
+    divergence_snr_db: float = DEFAULT_DIVERGENCE_SNR_DB  # see trtdiff.compare.divergence
     attribute_sample: int | None = None  # the sample attribution runs on (default: the worst)
     load_outputs: str | None = None  # golden reference outputs (trtdiff .npz or Polygraphy RunResults JSON)
     calibration_data: str | None = None  # samples that calibrate INT8/FP8 (default: the evaluated ones)

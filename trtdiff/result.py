@@ -19,6 +19,9 @@ from trtdiff.typed import Document, decode_dataclass
 
 SCHEMA_VERSION = 1
 RESULT_FIX = "Pass the file written by `trtdiff run MODEL --json RESULT.json`"
+# A tensor whose SNR falls below this (relative RMS error 1 %) diverges in a way that means
+# something, whatever the tolerances say (see trtdiff.compare.divergence).
+DEFAULT_DIVERGENCE_SNR_DB = 40.0
 
 # Absolute-error histogram bins: [0] exactly zero, then decades (0, 1e-10], (1e-10, 1e-9], ...,
 # (1e4, 1e5], then (1e5, inf) and a last bin for non-finite errors (NaN/Inf on one side only).
@@ -191,6 +194,7 @@ class RunSettings:
     seed: int | None = None
     command: str = ""
     attribution: str = ""  # "on", "off", or "skipped: <why>" (--mark-all runs it only when the verdict fails)
+    divergence_snr_db: float = DEFAULT_DIVERGENCE_SNR_DB  # threshold of `significant_divergence`
 
 
 @dataclass(frozen=True)
@@ -200,7 +204,10 @@ class Comparison:
     settings: RunSettings
     tensors: tuple[TensorResult, ...]
     outputs: tuple[str, ...]
-    first_divergence: str | None = None
+    first_divergence: str | None = None  # first tensor (topological order) outside tolerance
+    # first tensor whose SNR is below settings.divergence_snr_db, or that holds NaN/Inf where the
+    # reference is finite: the error is large relative to the values, not only to an absolute atol
+    significant_divergence: str | None = None
     offenders: tuple[Offender, ...] = ()
     unmarked: tuple[UnmarkedTensors, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -208,6 +215,7 @@ class Comparison:
     timings: dict[str, float] = field(default_factory=dict)
     engine_layers: tuple[dict[str, Any], ...] = ()  # TensorRT per-layer facts, when a TRT runner ran
     bisect: dict[str, Any] | None = None  # bisect results, when a bisect ran
+    gate: dict[str, Any] | None = None  # the regression gate against a baseline, when `trtdiff check` ran
     graph: tuple[GraphNode, ...] = ()  # main-graph nodes in topological order
     samples: SamplesInfo | None = None  # the data set (None in results from before data sets)
     schema_version: int = SCHEMA_VERSION

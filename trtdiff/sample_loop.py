@@ -21,7 +21,7 @@ import onnx
 from trtdiff.compare.align import AlignedResults
 from trtdiff.dataset import Digest, NonFiniteTally, npz_writer
 from trtdiff.inputs import Feeds
-from trtdiff.progress import progress
+from trtdiff.progress import Phases
 from trtdiff.reference import ReferenceRun
 from trtdiff.request import Prepared, RunRequest
 from trtdiff.target_run import TargetRun
@@ -43,10 +43,13 @@ class SamplesCompared:
 
 def compare_samples(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
                     timings: dict[str, float], reference_names: list[str] | None = None,
-                    hook: ReferenceHook | None = None) -> SamplesCompared:
+                    hook: ReferenceHook | None = None, bar: Phases | None = None) -> SamplesCompared:
     """Every sample of `prepared.dataset` through the reference (`reference_names`, default the
-    selected tensors) and the target; `timings` gains the reference and target seconds."""
+    selected tensors) and the target; `timings` gains the reference and target seconds. `bar`
+    shows the samples, or for a single sample its phases (reference run, target segments)."""
     dataset = prepared.dataset
+    bar = bar or Phases()
+    single = dataset.count == 1
     digest, tally = Digest(), NonFiniteTally()
     first: dict[str, np.ndarray] = {}
     timings["reference_s"] = timings["target_and_compare_s"] = 0.0
@@ -59,27 +62,31 @@ def compare_samples(request: RunRequest, prepared: Prepared, target_model: onnx.
         target = stack.enter_context(TargetRun(request, prepared, target_model, aligned))
         save_input = stack.enter_context(_input_saver(request.save_inputs, dataset.count == 1))
         save_output = stack.enter_context(_output_saver(request.save_outputs, _kept(request, prepared)))
-        advance = stack.enter_context(progress("comparing samples", dataset.count,
-                                               request.progress and dataset.count != 1))
+        if not single:
+            bar.start("comparing samples", dataset.count)
         for index, feeds in enumerate(dataset):
             first = first or {name: np.asarray(array) for name, array in feeds.items()}
             digest.update(feeds)
             tally.update(index, feeds)
             save_input(index, feeds)
             mark = time.perf_counter()
+            if single:
+                bar.start("reference run")
             reference = reference_run.outputs(index, feeds)
             timings["reference_s"] += time.perf_counter() - mark
             if hook is not None:
                 hook(index, feeds, reference)
             mark = time.perf_counter()
-            _run_target(index, feeds, reference, target, aligned, save_output)
+            _run_target(index, feeds, reference, target, aligned, save_output, bar if single else None)
             timings["target_and_compare_s"] += time.perf_counter() - mark
-            advance()
+            if not single:
+                bar.advance()
     return SamplesCompared(aligned, digest.count, digest.hexdigest(), first, tally.warnings(digest.count))
 
 
 def _run_target(index: int, feeds: Feeds, reference: dict[str, np.ndarray], target: TargetRun,
-                aligned: AlignedResults, save: Callable[[int, str, str, np.ndarray], None]) -> None:
+                aligned: AlignedResults, save: Callable[[int, str, str, np.ndarray], None],
+                bar: Phases | None) -> None:
     """One sample through the target; reference tensors are dropped as they are used."""
     aligned.sample = index
 
@@ -90,7 +97,7 @@ def _run_target(index: int, feeds: Feeds, reference: dict[str, np.ndarray], targ
             save(index, "reference", name, ref)
         aligned.add(name, ref, array)
 
-    target.run(feeds, reference, consume)
+    target.run(feeds, reference, consume, bar)
     aligned.wait()
     aligned.reference_only.update({name: None for name in reference})  # never produced by the target
     reference.clear()

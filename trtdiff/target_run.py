@@ -15,6 +15,7 @@ import onnx
 from trtdiff.compare.align import AlignedResults
 from trtdiff.errors import UsageError
 from trtdiff.model import comparable_tensors, inferred_value_info, with_outputs
+from trtdiff.progress import Phases
 from trtdiff.request import Prepared, RunRequest
 from trtdiff.runners.base import Runner, infer_each
 from trtdiff.segmented import SegmentedRun, plan_segments
@@ -61,11 +62,21 @@ class TargetRun:
                  tb: TracebackType | None) -> None:
         self._stack.close()
 
-    def run(self, feeds: dict[str, np.ndarray], reference: dict[str, np.ndarray], consume: Consume) -> None:
+    def run(self, feeds: dict[str, np.ndarray], reference: dict[str, np.ndarray], consume: Consume,
+            bar: Phases | None = None) -> None:
+        """`bar`, when given, shows the target run (segment by segment when it runs in segments)."""
+        bar = bar or Phases()
+        bar.start("target run")
         if self._runner is None and self._segments is None:
             self._open(reference)
         if self._segments is not None:
-            self._segments.run(feeds, consume, self._aligned.checkpoint)
+            bar.start("target segments", len(self._segments.runners))
+
+            def between() -> None:
+                self._aligned.checkpoint()
+                bar.advance()
+
+            self._segments.run(feeds, consume, between)
             return
         assert self._runner is not None
         infer_each(self._runner, feeds, consume)

@@ -1,147 +1,163 @@
-"""The terminal view of a Comparison: a table in topological order and a one-line verdict."""
+"""The terminal view of a Comparison.
+
+Results go to stdout, in reading order: the tensor table (fitted to the terminal, see
+terminal_table), then what to take away, last so that it stays on screen: the verdict, the first
+divergence, the top offenders and the next command to try. Warnings go to stderr, before the
+table. `quiet` prints the verdict line alone. Colour follows rich: none when stdout is not a
+terminal or NO_COLOR is set.
+"""
 
 from __future__ import annotations
 
 import math
+import os
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
-from trtdiff.result import Comparison, ErrorMetrics, TensorResult
+from trtdiff import formatting as fmt
+from trtdiff.result import Comparison, TensorResult
+from trtdiff.summary import (
+    OFFENDER_FLOOR_TEXT,
+    counts,
+    divergence_summary,
+    named_offenders,
+    next_step,
+    worst_failing,
+)
+from trtdiff.terminal_table import Marks, natural_width, tensor_table
 
 AUTO_ROWS = 40
+TOP_OFFENDERS = 5
+PIPE_WIDTH = 160  # stdout is a file or a pipe (CI logs) and COLUMNS is unset: do not fold to 80
 
 
-def fmt(value: float | None, digits: int = 2) -> str:
-    if value is None:
-        return "-"
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.{digits}e}"
-
-
-def worst_tensors(comparison: Comparison, count: int = 5) -> list[TensorResult]:
-    failing = [t for t in comparison.compared if t.passed is False and t.metrics is not None]
-    return sorted(failing, key=lambda t: _severity(t), reverse=True)[:count]
-
-
-def _severity(t: TensorResult) -> float:
-    assert t.metrics is not None
-    value = t.metrics.max_abs
-    return math.inf if math.isnan(value) or t.metrics.histogram[-1:] != (0,) else value
+def consoles() -> tuple[Console, Console]:
+    """(stdout, stderr) consoles; model strings are printed as text, never as rich markup."""
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    for console in (out, err):
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            console.width = PIPE_WIDTH
+    return out, err
 
 
 def verdict(comparison: Comparison) -> str:
+    """One line: PASS/FAIL and what it rests on."""
     tol = comparison.settings.tolerances
-    outputs = [t for t in comparison.tensors if t.is_output]
-    failing_outputs = [t for t in outputs if t.passed is False]
-    word = "PASS" if comparison.passed else "FAIL"
+    c = counts(comparison)
     checks = ", ".join(tol.checks) or tol.check
     agreement = f", min agreement {tol.min_agreement:.1%}" if tol.min_agreement < 1 else ""
-    text = (f"{word}: {len(outputs) - len(failing_outputs)} of {len(outputs)} outputs within tolerance "
-            f"(atol={tol.atol:g}, rtol={tol.rtol:g}, {checks}{agreement})")
-    if comparison.first_divergence:
-        first = comparison.tensor(comparison.first_divergence)
-        text += f"; error first exceeds tolerance at '{first.name}' ({first.op_type} node '{first.node}', #{first.index})"
-    worst = worst_tensors(comparison, 1)
-    if worst and worst[0].metrics is not None:
-        text += f"; worst '{worst[0].name}' max_abs {fmt(worst[0].metrics.max_abs)}"
-    compared = comparison.compared
-    failing = sum(1 for t in compared if t.passed is False)
-    text += f"; {failing} of {len(compared)} compared tensors fail"
+    text = (f"{'PASS' if comparison.passed else 'FAIL'}: {c.outputs - c.failing_outputs} of {c.outputs} "
+            f"outputs within tolerance (atol {tol.atol:g}, rtol {tol.rtol:g}, {checks}{agreement}); "
+            f"{c.failing} of {c.compared} compared tensors outside tolerance")
+    if c.not_compared:
+        text += f"; {c.not_compared} not compared"
     return text
 
 
-def _rows(comparison: Comparison, mode: str) -> tuple[list[TensorResult], int]:
+def select_rows(comparison: Comparison, mode: str) -> tuple[list[TensorResult], int]:
+    """mode: auto (every tensor of a small model, else the ones that matter), all, failing."""
     tensors = list(comparison.tensors)
     if mode == "all" or (mode == "auto" and len(tensors) <= AUTO_ROWS):
         return tensors, 0
-    keep = {t.name for t in worst_tensors(comparison, 10)} | {t.name for t in tensors if t.is_output}
-    keep |= {o.tensor for o in comparison.offenders[:10]}
-    if comparison.first_divergence:
-        keep.add(comparison.first_divergence)
+    keep = {t.name for t in worst_failing(comparison, 10)} | {t.name for t in tensors if t.is_output}
+    keep |= {o.tensor for o in named_offenders(comparison)[:10]}
+    keep |= {n for n in (comparison.first_divergence, comparison.significant_divergence) if n}
     if mode == "failing":
         keep |= {t.name for t in tensors if t.passed is False}
     rows = [t for t in tensors if t.name in keep]
     return rows, len(tensors) - len(rows)
 
 
-def print_comparison(comparison: Comparison, console: Console, mode: str = "auto") -> None:
-    """mode: auto (everything for small models, else the rows that matter), all, failing."""
-    rows, hidden = _rows(comparison, mode)
-    worst = {t.name for t in worst_tensors(comparison)}
-    table = Table(title=f"trtdiff: {comparison.model}", caption=comparison.settings.target, show_lines=False)
-    attributed = bool(comparison.offenders)
-    columns = ["#", "tensor", "op", "shape", "max_abs", "mean_abs", "max_rel", "cosine", "snr_db",
-               "mismatch", "nan/inf", "status"]
-    if attributed:
-        columns[-1:-1] = ["local", "amp"]  # local max_abs; amplification of incoming error
-    for column in columns:
-        table.add_column(column, justify="right" if column not in ("tensor", "op", "status") else "left",
-                         overflow="fold")
-    for t in rows:
-        cells = _cells(t, comparison.first_divergence, worst)
-        table.add_row(*(cells[:-1] + _attribution_cells(t) + cells[-1:] if attributed else cells))
-    console.print(table)
-    if hidden:
-        console.print(f"({hidden} more tensors not shown: --table all, or open the HTML report)")
-    if attributed:
-        print_offenders(comparison, console)
-    elif comparison.settings.attribution.startswith("skipped"):
-        console.print(f"Attribution {comparison.settings.attribution}", highlight=False)
-    for line in sample_lines(comparison):
-        console.print(line, highlight=False)
-    for warning in comparison.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    style = "bold green" if comparison.passed else "bold red"
-    console.print(f"[{style}]{verdict(comparison)}[/]", highlight=False)
-
-
-def _cells(t: TensorResult, first: str | None, worst: set[str]) -> list[str]:
-    m = t.metrics
-    status = {"compared": "ok" if t.passed else "FAIL", "reference_only": "ref only",
-              "target_only": "target only", "shape_mismatch": "SHAPE"}[t.status]
-    if t.name == first:
-        status += " <first"
-    elif t.name in worst:
-        status += " (worst)"
-    if t.is_output:
-        status += " [output]"
-    shape = "?" if t.shape is None else ("x".join(str(d) for d in t.shape) or "scalar")
-    index = str(t.index) if t.index >= 0 else ""
-    if m is None:
-        return [index, t.name, t.op_type, shape, "", "", "", "", "", "", "", status]
-    return [index, t.name, t.op_type, shape, fmt(m.max_abs), fmt(m.mean_abs), fmt(m.max_rel),
-            f"{m.cosine:.6f}", f"{m.snr_db:.1f}", f"{m.mismatches}/{m.size}", _nonfinite(m),
-            f"[red]{status}[/]" if t.passed is False else status]
-
-
-def _attribution_cells(t: TensorResult) -> list[str]:
-    local = "" if t.local is None else fmt(t.local.max_abs)
-    amp = "" if t.amplification is None else fmt(t.amplification, 1)
-    return [local, amp]
-
-
-def print_offenders(comparison: Comparison, console: Console, count: int = 5) -> None:
-    """First divergence and the nodes that introduce the most error, each with its hints."""
-    if comparison.first_divergence:
-        first = comparison.tensor(comparison.first_divergence)
-        console.print(f"First divergence: '{first.name}' ({first.op_type} node '{first.node}', #{first.index})",
-                      highlight=False)
-    top = [o for o in comparison.offenders if o.score > 0][:count]
-    if not top:
-        console.print("Offenders: no node introduces error of its own beyond what it receives", highlight=False)
+def print_comparison(comparison: Comparison, out: Console, err: Console | None = None, *,
+                     mode: str = "auto", wide: bool = False, quiet: bool = False) -> None:
+    """The whole terminal view (warnings on `err`, the rest on `out`)."""
+    if quiet:  # one line, however long: for scripts
+        _print_verdict(comparison, out, soft_wrap=True)
         return
-    console.print("Top offenders (error a node introduces itself, fed the reference's inputs; "
-                  "score = relative RMS error added):", highlight=False)
+    for warning in comparison.warnings:
+        (err or out).print(Text.assemble(("warning: ", "yellow"), warning))
+    rows, hidden = select_rows(comparison, mode)
+    marks = Marks(comparison.first_divergence, comparison.significant_divergence)
+    out.print(Text(f"trtdiff: {comparison.model}: {comparison.settings.target} "
+                   f"vs {comparison.settings.reference}"), soft_wrap=wide)
+    table = tensor_table(comparison, rows, marks, out, wide=wide)
+    if wide:
+        _print_unclamped(out, table)
+    else:
+        out.print(table)
+    if hidden:
+        out.print(f"({hidden} more tensors not shown: --table all, or open the HTML report)")
+    for line in sample_lines(comparison):
+        out.print(Text(line))
+    print_summary(comparison, out)
+
+
+def _print_unclamped(out: Console, table: Table) -> None:
+    """`table` at its natural width, wider than the console if need be (rich clamps a print's
+    width to the console's, so the console is widened for the one print)."""
+    width = out.width
+    out.width = max(width, natural_width(out, table))
+    try:
+        out.print(table, crop=False)
+    finally:
+        out.width = width
+
+
+def print_summary(comparison: Comparison, out: Console) -> None:
+    """Verdict, first divergence, top offenders, next command: the lines to read first."""
+    _print_verdict(comparison, out)
+    print_divergence(comparison, out)
+    print_offenders(comparison, out)
+    step = next_step(comparison)
+    if step:
+        out.print(Text.assemble(("Next: ", "bold"), step), soft_wrap=True)
+
+
+def _print_verdict(comparison: Comparison, out: Console, soft_wrap: bool = False) -> None:
+    out.print(Text(verdict(comparison), style="bold green" if comparison.passed else "bold red"), soft_wrap=soft_wrap)
+
+
+def _where(tensor: TensorResult) -> str:
+    return f"'{tensor.name}' ({tensor.op_type} node '{tensor.node}', #{tensor.index})"
+
+
+def print_divergence(comparison: Comparison, out: Console) -> None:
+    """The divergence to look at first and why; the first tolerance failure beside it when it is
+    another tensor."""
+    summary = divergence_summary(comparison)
+    if summary is None:
+        return
+    label = "First divergence" if summary.significant else "First tolerance failure"
+    out.print(Text(f"{label}: {_where(summary.lead)}: {summary.why}"))
+    if summary.other is not None:
+        out.print(Padding(Text(f"{_where(summary.other)} is {summary.other_why}"), (0, 0, 0, 2), expand=False))
+
+
+def print_offenders(comparison: Comparison, out: Console, count: int = TOP_OFFENDERS) -> None:
+    """The nodes that introduce the most error, each with its cause hints."""
+    if not comparison.offenders:
+        if comparison.settings.attribution.startswith("skipped"):
+            out.print(f"Attribution {comparison.settings.attribution}")
+        return
+    named = named_offenders(comparison)
+    if not named:
+        out.print("Offenders: no node introduces error of its own beyond what it receives")
+        return
+    out.print(f"Top offenders (error a node introduces itself, fed the reference's inputs; "
+              f"score = relative RMS error added; {OFFENDER_FLOOR_TEXT}):")
     by_name = {t.name: t for t in comparison.tensors}
-    for o in top:
-        console.print(f"  {o.rank}. '{o.node}' ({o.op_type}, #{o.index}) score {fmt(o.score)}", highlight=False)
-        tensor = by_name.get(o.tensor)
+    for offender in named[:count]:
+        out.print(Text(f"  {offender.rank}. '{offender.node}' ({offender.op_type}, #{offender.index}) "
+                       f"score {fmt.fmt_error(offender.score)}"))
+        tensor = by_name.get(offender.tensor)
         for hint in tensor.hints if tensor is not None else ():
-            console.print(f"     {hint.kind}: {hint.message}", highlight=False)
+            out.print(Padding(Text(f"{hint.kind}: {hint.message}"), (0, 0, 0, 5), expand=False))
+    if len(named) > count:
+        out.print(f"  ({len(named) - count} more in the HTML report)")
 
 
 def sample_lines(comparison: Comparison) -> list[str]:
@@ -179,12 +195,4 @@ def check_text(check: str, value: float) -> str:
         return f"SNR {value:.1f} dB in the worst sample (>= {threshold} dB)"
     if kind == "elementwise":
         return f"elementwise: at most {value:.0f} mismatches in one sample"
-    return f"{kind} error {fmt(value)} in the worst sample"
-
-
-def _nonfinite(m: ErrorMetrics) -> str:
-    """Target NaN/Inf counts, with the reference's in brackets when it has any."""
-    text = f"{m.nan_target}/{m.inf_target}" if (m.nan_target or m.inf_target) else ""
-    if m.nan_ref or m.inf_ref:
-        text += f" (ref {m.nan_ref}/{m.inf_ref})"
-    return text
+    return f"{kind} error {fmt.fmt_error(value)} in the worst sample"

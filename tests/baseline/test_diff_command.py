@@ -68,6 +68,8 @@ def test_diff_reads_a_baseline_directory_as_the_old_side(cli_run, tmp_path: Path
     (["old.json", "new.json", "--gate-metric", "out:worst"], "unknown gate metric 'worst'"),
     (["old.json", "new.json", "--junit", "afile/junit.xml"], "cannot create the folder for --junit"),
     (["old.json", "other.json"], "shares no compared tensor"),
+    (["badfield.json", "new.json"], "badfield.json is not a trtdiff result: field 'tensors[1].max_abs' should be"),
+    (["newer.json", "new.json"], "newer.json was written by a newer trtdiff"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli_run, tmp_path: Path, monkeypatch, args, message) -> None:
     monkeypatch.chdir(tmp_path)
@@ -76,6 +78,11 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli_run, tmp_path: Path
     (tmp_path / "other.json").write_text(comparison_to_json(comparison({"x": 1e-4, "y": 1e-4}, outputs=("y",))))
     (tmp_path / "corrupt.json").write_text('{"tensors": [')
     (tmp_path / "afile").write_text("not a folder")
+    data = json.loads((tmp_path / "old.json").read_text())
+    data["tensors"][1]["max_abs"] = [1]
+    (tmp_path / "badfield.json").write_text(json.dumps(data))
+    data["schema_version"] = 99
+    (tmp_path / "newer.json").write_text(json.dumps(data))
     before = sorted(p.name for p in tmp_path.iterdir())
     result = cli_run("diff", *args, "--json", "gate.json", "--markdown", "summary.md")
     assert result.exit_code == 2

@@ -3,15 +3,17 @@ starts, matching by name, the margin and its floor."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 from gate_factory import chain, comparison, profile
 
-from trtdiff.baseline.metrics import GATE_METRICS, gate_metric, metric_for_check
+from trtdiff.baseline.metrics import GATE_METRICS, default_metric, gate_metric, metric_for_check
 from trtdiff.baseline.profile import profile_from_comparison
 from trtdiff.baseline.profile_diff import GatePolicy, compare_profiles
 from trtdiff.errors import UsageError
+from trtdiff.result import CheckSummary, Comparison, SampleVerdicts, Tolerances
 
 
 def test_identical_profiles_pass_with_no_new_error() -> None:
@@ -138,3 +140,36 @@ def test_profile_from_comparison_drops_attribution_but_keeps_metrics() -> None:
     profile_ = profile_from_comparison(result, "x.json")
     assert profile_.source == "x.json" and profile_.outputs == ("out",)
     assert [t.metrics for t in profile_.tensors] == [t.metrics for t in result.tensors]
+
+
+def test_default_metric_follows_the_first_check_that_applies_to_every_tensor() -> None:
+    def tolerances(*checks: str) -> Tolerances:
+        return Tolerances(1e-3, 1e-3, "elementwise", 1e-6, checks=checks)
+
+    assert default_metric(tolerances("logits:cosine:0.999", "topk:1", "snr:30")).name == "snr_db"
+    assert default_metric(tolerances("cosine:p99")).name == "max_abs"  # p99 of a tensor named "cosine"
+    assert default_metric(tolerances("p99")).name == "p99_abs"
+    assert default_metric(tolerances()).name == "max_abs"
+
+
+def with_check(result: Comparison, label: str, value: float) -> Comparison:
+    """The output judged by `label` over 100 samples, its statistic `value`."""
+    verdicts = SampleVerdicts(100, 0, (), (CheckSummary(label, value, 0),))
+    tensors = tuple(dataclasses.replace(t, sample_verdicts=verdicts) if t.is_output else t for t in result.tensors)
+    return dataclasses.replace(result, tensors=tensors)
+
+
+def test_an_output_is_gated_by_its_checks_own_statistic() -> None:
+    """top-1 agreement 100% -> 98%: 2% of positions flip, above the 0.1% floor; cosine:0.999's worst
+    sample 0.9995 -> 0.99946 (1 - cos 5e-4 -> 5.4e-4) stays within 10% + 1% of (1 - 0.999): 5.6e-4."""
+    old = profile_from_comparison(with_check(comparison(chain(3)), "topk:1", 1.0))
+    new = profile_from_comparison(with_check(comparison(chain(3)), "topk:1", 0.98))
+    diff = compare_profiles(old, new)
+    assert diff.outputs[0].metric == "topk:1" and diff.outputs[0].regressed and not diff.passed
+    assert diff.outputs[0].check == "topk:1"
+    assert compare_profiles(old, old).passed
+    old = profile_from_comparison(with_check(comparison(chain(3)), "cosine:0.999", 0.9995))
+    new = profile_from_comparison(with_check(comparison(chain(3)), "cosine:0.999", 0.99946))
+    assert compare_profiles(old, new).passed
+    worse = profile_from_comparison(with_check(comparison(chain(3)), "cosine:0.999", 0.999))
+    assert not compare_profiles(old, worse).passed

@@ -10,33 +10,10 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from onnx import parser
 
+from model_builders import mixed_model
 from trtdiff.bisect.split import (
     load_op_table, partition, run_chain, split_model, unsupported_by_table, unsupported_nodes)
-
-MODEL_TEXT = """
-<ir_version: 8, opset_import: ["" : 17]>
-mixed (float[2,4] x) => (float[2] y, float[2,4] z)
-<float[4,4] w = {0.5, -1, 2, 0.1, 1, 1, -0.5, 0.3, 0.2, 0.7, 1.5, -1, 1, 0, 0.4, 0.9},
- int64[3] shape = {2, 2, 2}>
-{
-  h = MatMul(x, w)
-  r = Relu(h)
-  s = Reshape(r, shape)
-  d = Det(s)
-  y = Mul(d, d)
-  z = Sigmoid(r)
-}
-"""
-
-
-def mixed_model() -> onnx.ModelProto:
-    model = parser.parse_model(MODEL_TEXT)
-    for i, node in enumerate(model.graph.node):
-        node.name = f"{node.op_type.lower()}_{i}"
-    onnx.checker.check_model(model)
-    return model
 
 
 def ort_infer(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -86,7 +63,7 @@ def test_split_models_are_valid_and_chain_to_the_original_outputs(tmp_path):
         np.testing.assert_array_equal(chained[name], value)
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["unsupported"] == [{"op": "Det", "reason": reasons["det_3"], "nodes": ["det_3"]}]
-    assert "operator table" in written["source"]
+    assert written["source"] == source  # the real parser where TensorRT(-RTX) imports, else the table
 
 
 def test_tensorrt_parser_is_used_when_available(monkeypatch):

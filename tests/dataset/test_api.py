@@ -25,11 +25,11 @@ def test_compare_returns_the_comparison_the_command_writes(cli_run, tmp_path):
 
 
 def test_run_command_calls_compare(cli_run, tmp_path, monkeypatch):
-    from trtdiff.commands import run
+    from trtdiff import api
 
     calls = []
-    real = run.compare
-    monkeypatch.setattr(run, "compare", lambda *a, **k: calls.append(k) or real(*a, **k))
+    real = api.compare
+    monkeypatch.setattr(api, "compare", lambda *a, **k: calls.append(k) or real(*a, **k))
     assert cli_run("run", save(conv_relu_model(), tmp_path / "m.onnx"), "--fp16", "--iterations", "2").exit_code in (0, 1)
     assert len(calls) == 1 and calls[0]["inputs"].iterations == 2
 

@@ -2,8 +2,10 @@
 
 `synthetic_comparison(n)` builds a plausible FP16 run of an n-node network: a chain with residual
 Adds, small rounding error everywhere, one planted culprit (an Exp near 40 % depth that overflows
-past 65504) whose error is passed on and amplified, a failing output, tensors present on one side
-only, cause hints, offenders, a graph for neighbourhoods, TensorRT engine layers and bisect results.
+past 65504) whose error is passed on and amplified, a tensor of large values six nodes earlier
+that fails only the absolute atol (SNR 62 dB: the first tolerance failure, not the significant
+divergence), a failing output, tensors present on one side only, cause hints, offenders, a graph
+for neighbourhoods, TensorRT engine layers and bisect results.
 Hostile names are planted on purpose: a node called `<script>alert(1)</script>`, a tensor named
 `<img src=x onerror=alert(2)>` and a name with `$` signs (matplotlib mathtext).
 
@@ -12,11 +14,14 @@ Hostile names are planted on purpose: a node called `<script>alert(1)</script>`,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
+from trtdiff.compare.divergence import first_significant_divergence
 from trtdiff.result import (
+    DEFAULT_DIVERGENCE_SNR_DB,
     HISTOGRAM_LABELS,
     CauseHint,
     Comparison,
@@ -112,6 +117,8 @@ def _errors(n: int, culprit: int, rng: np.random.RandomState) -> tuple[list[floa
     """Cumulative and local max_abs per node: rounding noise, then the culprit's error grows."""
     local = list(np.exp(rng.normal(math.log(2e-5), 0.8, size=n)))
     local[culprit] = 0.4
+    local[culprit + 4] = 0.05  # two lesser offenders downstream, above the offender floor
+    local[culprit + 9] = 0.01
     cumulative, carried, growth = [], 0.0, 10 ** (2.0 / n)
     for i in range(n):
         carried = carried * (growth if i > culprit else 0.6) + local[i]
@@ -199,6 +206,9 @@ def synthetic_comparison(n: int = 200, *, seed: int = 0, extras: bool = True) ->
     output_index = {n - 1, n // 2}
     tensors = [_tensor(node, cumulative[i], local[i], i in output_index)
                for i, node in enumerate(graph)]
+    scaled = culprit - 6  # a tensor of large values that fails only the absolute atol: SNR 62 dB
+    tensors[scaled] = dataclasses.replace(tensors[scaled], passed=False, metrics=dataclasses.replace(
+        metrics_for(0.02, seed=scaled), snr_db=62.0, ref_max_abs=400.0))
     first = next(t.name for t in tensors if not t.passed)
     settings = RunSettings(
         reference="onnxruntime fp32 [CPUExecutionProvider]",
@@ -212,6 +222,7 @@ def synthetic_comparison(n: int = 200, *, seed: int = 0, extras: bool = True) ->
         model="models/resnet_like.onnx", passed=False, settings=settings,
         tensors=tuple(tensors) + _odd_tensors(n), outputs=tuple(graph[i].outputs[0] for i in sorted(output_index)),
         first_divergence=first, offenders=_offenders(tensors),
+        significant_divergence=first_significant_divergence(tensors, DEFAULT_DIVERGENCE_SNR_DB),
         unmarked=(UnmarkedTensors("/loop/Loop", "Loop", 12, "inside a Loop body"),) if extras else (),
         warnings=("3 tensors were fused away by TensorRT and could not be compared",) if extras else (),
         environment={"trtdiff": "0.1.0", "onnx": "1.17.0", "onnxruntime": "1.20.1",

@@ -10,11 +10,14 @@ temporary profile (--user-data-dir) of its own and removes it afterwards.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from model_builders import REPO
 from report_factory import SCRIPT_NODE, minimal_comparison, synthetic_comparison
 
 from trtdiff.report import write_report
@@ -188,7 +191,7 @@ def test_script_node_name_shows_as_text_and_runs_nothing(loaded):
     page = loaded.page
     shown = page.get_by_text(SCRIPT_NODE, exact=True)
     assert shown.count() > 0
-    assert page.evaluate("document.scripts.length") == 1
+    assert page.evaluate("[...document.scripts].filter(s => s.type !== 'application/json').length") == 1
     assert page.evaluate("document.images.length") == 0
     page.fill("#filter-name", "<script>")  # the name filter finds it as plain text
     assert visible_rows(page) == 1
@@ -197,12 +200,17 @@ def test_script_node_name_shows_as_text_and_runs_nothing(loaded):
     assert loaded.dialogs == []
 
 
-def test_screenshot(loaded, tmp_path_factory):
-    path = tmp_path_factory.mktemp("screenshots") / "report.png"
+def screenshot(loaded: Loaded, tmp_path_factory: Any, name: str) -> None:
+    """A full-page screenshot under the pytest tmp dir (its path printed, to look at with -s)."""
+    path = tmp_path_factory.mktemp("screenshots") / name
     loaded.page.evaluate("window.scrollTo(0, 0)")
     loaded.page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 20_000
     print(f"screenshot: {path}")
+
+
+def test_screenshot(loaded, tmp_path_factory):
+    screenshot(loaded, tmp_path_factory, "report.png")
     assert loaded.errors() == [] and loaded.dialogs == []
     assert loaded.requests == [loaded.url]
 
@@ -217,3 +225,103 @@ def test_minimal_report_loads_cleanly(browser, tmp_path):
         assert loaded.errors() == [] and loaded.requests == [loaded.url]
     finally:
         loaded.page.context.close()
+
+
+def test_no_horizontal_scroll_at_1400_px(loaded):
+    """Acceptance 3: the page and the tensor table fit 1,400 px (long names wrap, the rarer
+    columns wait behind the column toggles)."""
+    page = loaded.page
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    box = page.evaluate("(() => { const b = document.querySelector('#tensors .table-box');"
+                        " return [b.scrollWidth, b.clientWidth]; })()")
+    assert box[0] <= box[1], box
+
+
+def test_column_toggles_show_a_column_and_names_stay_in_view(loaded):
+    page = loaded.page
+    cosine = page.locator("#tensor-table thead th[data-key=cosine]")
+    assert cosine.is_hidden()
+    page.click("#column-toggles summary")
+    for key in ("node", "p99_abs", "max_rel", "cosine"):
+        page.check(f"#column-toggles input[data-column={key}]")
+    assert cosine.is_visible()
+    page.evaluate("document.querySelector('#tensors .table-box').scrollLeft = 10000")
+    name = page.locator("#tensor-table tbody tr:visible td:nth-child(2)").first
+    box = page.locator("#tensors .table-box").bounding_box()
+    assert name.bounding_box()["x"] < box["x"] + 120  # sticky: still at the left edge
+    page.uncheck("#column-toggles input[data-column=cosine]")
+    assert cosine.is_hidden()
+    for key in ("node", "p99_abs", "max_rel"):
+        page.uncheck(f"#column-toggles input[data-column={key}]")
+    page.click("#column-toggles summary")
+
+
+def hover_point(page: Any, tensor: str) -> str:
+    """Move the mouse onto the chart point of `tensor`; the text the hover box shows."""
+    page.locator("svg.chart").scroll_into_view_if_needed()
+    spot = page.evaluate("""name => {
+      const svg = document.querySelector('svg.chart');
+      const points = JSON.parse(document.getElementById('chart-points').textContent);
+      const p = points.find(q => q.rows.some(r => r[0] === 'tensor' && r[1] === name));
+      const m = svg.getScreenCTM();
+      return [p.x * m.a + m.e, p.y * m.d + m.f];
+    }""", tensor)
+    page.mouse.move(spot[0] + 40, spot[1] + 40)
+    page.mouse.move(*spot)
+    page.wait_for_selector("#chart-tip:not([hidden])", timeout=2000)
+    return page.locator("#chart-tip").inner_text()
+
+
+def test_hovering_a_chart_point_names_the_tensor_and_node(loaded):
+    text = hover_point(loaded.page, "/blocks.7/attn/Exp_output_0")
+    assert "tensor: /blocks.7/attn/Exp_output_0" in text and "node: /blocks.7/attn/Exp (Exp" in text
+    assert "max abs error: 0.4" in text and "status: FAIL" in text
+    loaded.page.mouse.move(1, 1)
+    assert loaded.page.locator("#chart-tip").is_hidden()
+
+
+@pytest.fixture(scope="module")
+def demo(browser, tmp_path_factory):
+    """The demo's report, written by `trtdiff run` as `make demo` does (a real process, so that
+    the command line it records is the real one)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.html"
+    args = ["run", "fixtures/demo_convnet.onnx", "--fp16", "--mark-all", "--report", str(path)]
+    done = subprocess.run([sys.executable, "-m", "trtdiff", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    loaded = open_report(browser, path)
+    yield loaded
+    loaded.page.context.close()
+
+
+OVERFLOWING = ["head_out", "rescaled", "head_relu", "pooled", "features", "logits", "probs"]
+
+
+def test_demo_marks_its_overflowing_tensors_at_the_top_in_place(demo):
+    """Acceptance 4: each tensor holding Inf/NaN the reference lacks is drawn on the top edge at
+    its own position (never as a drop of the error line); the others below it."""
+    points = demo.page.evaluate("JSON.parse(document.getElementById('chart-points').textContent)")
+    by_name = {dict(p["rows"])["tensor"]: p for p in points}
+    top = min(p["y"] for p in points)
+    assert {name for name, p in by_name.items() if p["y"] == top} == set(OVERFLOWING)
+    xs = [by_name[name]["x"] for name in OVERFLOWING]
+    assert xs == sorted(xs)
+    assert demo.page.locator("svg.chart text", has_text="NaN/Inf in one run only").count() == 1
+    text = hover_point(demo.page, "rescaled")
+    assert "NaN/Inf in one run only: 3,409" in text and "node: rescale (Mul, #6)" in text
+
+
+def test_demo_leads_with_the_overflow_and_ends_with_the_settings(demo):
+    page = demo.page
+    card = " ".join(page.locator("#divergence").inner_text().split())
+    assert card.startswith("First divergence head_out node head_conv (Conv), index 5")
+    assert "Not amplified" in card and "SNR 62.2 dB, not below the 40 dB" in card
+    assert page.locator("#top-offenders tbody tr").count() == 1
+    command = page.locator("#environment code.cmd").first.inner_text()
+    assert command == f"trtdiff run fixtures/demo_convnet.onnx --fp16 --mark-all --report {demo.url[7:]}"
+    assert "pooled" in page.locator("#histograms-left-out").inner_text()
+    assert demo.errors() == [] and demo.requests == [demo.url]
+
+
+def test_demo_screenshot(demo, tmp_path_factory):
+    screenshot(demo, tmp_path_factory, "demo.png")

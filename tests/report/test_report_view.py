@@ -13,7 +13,7 @@ from markupsafe import Markup
 from report_factory import SCRIPT_NODE, minimal_comparison, synthetic_comparison
 
 import trtdiff.report
-from trtdiff.report import formatting as fmt
+from trtdiff import formatting as fmt
 from trtdiff.report.view import view_from_comparison
 
 TEMPLATES = Path(trtdiff.report.__file__).parent / "templates"
@@ -83,10 +83,14 @@ def test_verdict_and_first_divergence(view, comparison):
     assert view["verdict"]["label"] == "FAIL"
     assert view["verdict"]["detail"].startswith("2 of 2 outputs outside tolerance; ")
     assert "could not be compared" in view["verdict"]["detail"]
-    first = view["first_divergence"]
-    assert first["tensor"] == comparison.first_divergence
-    assert first["anchor"].startswith("t-")
-    assert first["max_abs"] not in ("", fmt.MISSING)
+    divergence = view["divergence"]
+    assert divergence["label"] == "First divergence"
+    lead, other = divergence["lead"], divergence["other"]
+    assert lead["tensor"] == comparison.significant_divergence == "/blocks.7/attn/Exp_output_0"
+    assert "SNR 20.0 dB, below the 40 dB divergence threshold" in lead["why"]
+    assert other["tensor"] == comparison.first_divergence != lead["tensor"]
+    assert other["why"] == "first outside tolerance, but SNR 62.0 dB, not below the 40 dB divergence threshold"
+    assert lead["anchor"].startswith("t-") and lead["max_abs"] not in ("", fmt.MISSING)
 
 
 def test_outputs_worst_first(view):
@@ -120,7 +124,7 @@ def test_neighbourhood_without_graph_says_so(comparison):
 
 
 def test_histograms_are_the_worst_tensors_and_mark_bins_over_tolerance(view):
-    hists = view["histograms"]
+    hists = view["histograms"]["shown"]
     assert 0 < len(hists) <= 6
     assert hists[0]["max_abs"] == "inf"  # the overflowing tensor is the worst
     bars = hists[1]["bars"]
@@ -145,7 +149,9 @@ def test_environment_lists_versions_first_and_the_settings(view):
     settings = dict(env["settings"])
     assert "atol 0.001" in settings["tolerances"] and settings["seed"] == "1"
     assert env["inputs"][0][0] == "input" and '"default": "fp16"' in env["precision_plan"]
-    assert env["command"].startswith("trtdiff run") and env["report_command"].startswith("trtdiff report")
+    commands = dict(env["commands"])
+    assert commands["command"].startswith("trtdiff run") and commands["report written by"].startswith("trtdiff report")
+    assert settings["divergence SNR"] == "40.0 dB"
 
 
 def test_bisect_view_with_exports(view):
@@ -168,7 +174,7 @@ def test_partial_bisect_and_engine_layers_still_give_a_view(comparison):
 def test_minimal_comparison_gives_a_view():
     view = view_from_comparison(minimal_comparison())
     assert view["chart_svg"] == "" and view["table"]["rows"] == []
-    assert view["first_divergence"] is None and view["bisect"] is None
+    assert view["divergence"] is None and view["bisect"] is None
     assert view["engine_layers"] is None
 
 
@@ -185,3 +191,53 @@ def test_an_empty_offender_table_says_why(said, expected):
     from trtdiff.report.html import render_report
 
     assert expected in render_report(comparison).replace("&#39;", "'")
+
+
+def test_offenders_show_score_and_local_error_and_only_those_near_the_top(view, comparison):
+    """Acceptance 3: the score (relative RMS added) and the local max abs are separate columns;
+    only nodes scoring at least 1 % of the top are called offenders, and the rule is stated."""
+    top = view["top_offenders"]
+    assert [o["node"] for o in top][:1] == ["/blocks.7/attn/Exp"] and len(top) == 3
+    assert all(o["score"] and o["local"] for o in top)
+    by_node = {t.node: t for t in comparison.tensors}
+    assert top[0]["local"] == fmt.fmt_error(by_node[top[0]["node"]].local.max_abs)
+    assert "score at least 1% of the top score" in view["offender_rule"]
+    assert f"{len(comparison.offenders) - 3} other nodes" in view["offender_rule"]
+
+
+def test_histograms_leave_out_all_nonfinite_tensors_and_say_so(comparison):
+    boom = comparison.tensors[5]
+    size = boom.metrics.size
+    histogram = (0,) * (len(boom.metrics.histogram) - 1) + (size,)
+    every = dataclasses.replace(boom, metrics=dataclasses.replace(boom.metrics, histogram=histogram,
+                                                                  max_abs=math.nan), passed=False)
+    tensors = (*comparison.tensors[:5], every, *comparison.tensors[6:])
+    hists = view_from_comparison(dataclasses.replace(comparison, tensors=tensors))["histograms"]
+    assert boom.name not in {h["tensor"] for h in hists["shown"]}
+    assert [t["tensor"] for t in hists["left_out"]] == [boom.name] and hists["left_out_count"] == "1"
+
+
+def test_chart_points_are_json_that_cannot_close_the_script(view):
+    points = str(view["chart_points"])
+    assert "<" not in points and ">" not in points and "\\u003cscript\\u003e" in points
+    import json
+
+    decoded = json.loads(points)
+    assert all({"x", "y", "a", "rows"} <= set(p) for p in decoded)
+    assert any(dict(p["rows"])["node"].startswith(SCRIPT_NODE) for p in decoded)
+
+
+def test_tensor_table_starts_with_the_columns_that_fit(view):
+    columns = {c["key"]: c["shown"] for c in view["table"]["columns"]}
+    assert not columns["node"] and not columns["cosine"] and columns["max_abs"] and columns["tensor"]
+    assert set(view["table"]["hidden_classes"].split()) == {f"hide-{k}" for k, shown in columns.items()
+                                                            if not shown}
+
+
+def test_a_failing_report_ends_with_the_next_command(comparison, monkeypatch):
+    from trtdiff.report import view as view_module
+
+    monkeypatch.setattr(view_module, "next_step", lambda c: "trtdiff bisect model.onnx --fp16 -o fixed/")
+    assert view_from_comparison(comparison)["next_step"] == "trtdiff bisect model.onnx --fp16 -o fixed/"
+    passing = dataclasses.replace(comparison, passed=True)
+    assert view_from_comparison(passing)["next_step"] == ""

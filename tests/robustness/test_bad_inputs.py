@@ -230,8 +230,14 @@ RESULTS = [
          files={"r.json": edited_json("result.json", lambda d: d.pop("settings"))}),
     case("report-tolerance-a-string", "report r.json -o r.html", 2, "'settings.tolerances.atol'",
          files={"r.json": edited_json("result.json", lambda d: d["settings"]["tolerances"].update(atol="tight"))}),
-    case("diff-bad-result", "diff result.json r.json", 2, "'passed'", files={"r.json": edited_json("result.json", _set("passed", 1))}),
+    case("diff-bad-result", "diff result.json r.json", 2, "'tensors[0].max_abs'",
+         files={"r.json": edited_json("result.json", lambda d: d["tensors"][0].update(max_abs=[1]))}),
     case("diff-missing-baseline", "diff result.json nobase/", 2, "nobase"),
+    case("diff-baseline-newer-format", "diff result.json base/", 2, "newer", files={"base/baseline.json": json_text({"format": 99})}),
+    case("diff-baseline-not-json", "diff result.json base/", 2, "base/baseline.json", files={"base/baseline.json": "{"}),
+    case("check-baseline-missing", "check m.onnx --baseline nobase", 2, "nobase"),
+    case("check-baseline-field-wrong", "check m.onnx --baseline base", 2, "'format'",
+         files={"base/baseline.json": json_text({"format": "one"})}),
 ]
 
 STATES = [
@@ -262,6 +268,11 @@ OUTPUT_PATHS = [
     case("split-folder-is-stdout", "split m.onnx -o -", 2, "-o"),
     case("plan-export-over-the-plan", "plan export plan.json --model m.onnx --format trtdiff -o plan.json", 2, "plan"),
     case("diff-json-over-old", "diff result.json result.json --json result.json", 2, "--json", "the OLD"),
+    case("baseline-save-folder-is-a-file", "baseline save m.onnx --fp16 -o plan.json", 2, "plan.json"),
+    case("baseline-save-to-stdout", "baseline save m.onnx --fp16 -o -", 2, "-o"),
+    case("check-report-over-the-model", "check m.onnx --baseline base --report m.onnx", 2, "--report", "the MODEL",
+         files={"base/baseline.json": "{}"}),
+    case("build-engine-over-the-model", "build m.onnx --fp16 -o m.onnx", 2, "-o", "the MODEL"),
     case("json-to-full-device", "run m.onnx --fp16 --json full", 2, "full", files={"full": device_copy(1, 7)}),
 ]
 

@@ -163,7 +163,9 @@ def test_a_refused_output_leaves_the_folder_unchanged(here):
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         if isinstance(command, click.Group):
             found += _commands(command, f"{prefix}{name} ")
         else:

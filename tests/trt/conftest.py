@@ -1,18 +1,23 @@
 """Shared pieces for the TensorRT tests: the tiny model the inspector samples describe, the
-sample documents, and the `tensorrt` fixture that skips (with a reason) where TensorRT is absent.
+sample documents, and two fixtures that skip (with the reason) where a real module is missing:
 
-Tests that need a real TensorRT carry `@pytest.mark.trt` and take the `tensorrt` fixture; run
-them on a GPU machine with `pytest -m trt tests/trt`."""
+- `trt_builder`: a real TensorRT module whose builder and ONNX parser run here (TensorRT-RTX on a
+  CPU in CI). Tests that take it carry `@pytest.mark.trt_builder` and run in `make test`.
+- `tensorrt`: the features of a TensorRT that can also RUN engines here (a driver and a GPU it
+  supports). Tests that take it carry `@pytest.mark.trt`; run them on such a machine with
+  `pytest -m trt tests/trt`. No machine this project can reach runs them."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+
+from trtdiff.errors import TrtDiffError
+from trtdiff.trt.features import Features
 
 DATA = Path(__file__).parent / "data"
 NODE_ORDER = ["conv1", "relu1", "conv2", "sig", "swish", "gap", "flat", "fc", "softmax"]
@@ -72,9 +77,39 @@ def sample_text():
     return read
 
 
+@pytest.fixture(scope="session")
+def trt_builder() -> Features:
+    """The features of the TensorRT module trtdiff would build with; skips (with the reason)
+    where neither `tensorrt` nor `tensorrt_rtx` imports."""
+    from trtdiff.runners.trt import tensorrt_features
+
+    try:
+        return tensorrt_features()
+    except TrtDiffError as err:
+        pytest.skip(f"no TensorRT builder here ({err.why}); `pip install tensorrt-rtx` gives one that "
+                    "runs on a CPU")
+
+
 @pytest.fixture
-def tensorrt() -> ModuleType:
-    """The real tensorrt module; skips the test (with the reason) where it cannot be imported."""
-    return pytest.importorskip(
-        "tensorrt", reason="TensorRT is not installed here (see the README section TensorRT support status); "
-                           "run `pytest -m trt tests/trt` on a machine with TensorRT 10/11 and a GPU")
+def tensorrt(trt_builder: Features) -> Features:
+    """The features of a TensorRT that can run engines on this machine; skips with the reason
+    (no driver; a GPU of a compute capability the flavour does not run) everywhere else."""
+    from trtdiff.commands.doctor import check_execution
+    from trtdiff.trt.gpu import driver_status
+
+    check = check_execution(trt_builder, driver_status())
+    if not check.ok:
+        pytest.skip(f"{check.detail} (see the README section TensorRT support status)")
+    return trt_builder
+
+
+@pytest.fixture
+def no_tensorrt(monkeypatch) -> None:
+    """As on a machine with neither `tensorrt` nor `tensorrt_rtx`: `sys.modules[name] = None`
+    makes `import name` raise ImportError."""
+    import sys
+
+    from trtdiff.trt.features import MODULES
+
+    for name in MODULES.values():
+        monkeypatch.setitem(sys.modules, name, None)

@@ -1,7 +1,9 @@
-"""MOCK-BASED tests of OUR OWN call sequence into TensorRT's API, with hand-written stand-ins for
-the `tensorrt` module, network and builder config. They show which methods trtdiff calls with
-which arguments (enum members by name, flags, marking per mode); they say NOTHING about how a real
-TensorRT behaves and produce no TensorRT results. Real runs are the `trt`-marked tests."""
+"""MOCK-BASED tests, with hand-written stand-ins for the `tensorrt` module, network and builder
+config, kept ONLY for TensorRT 10.x paths no real module here can show (TensorRT 10/11 cannot be
+installed; TensorRT-RTX has 11's API): the STRONGLY_TYPED flag's value 1 in 10.x, a builder flag
+a version lacks, and the weak-typing flags and layer precisions of TensorRT < 10.12. They say
+NOTHING about how a real TensorRT behaves. The same calls against a real module (TensorRT-RTX on a
+CPU) are in test_trt_network.py and test_trt_builder.py."""
 
 from __future__ import annotations
 
@@ -104,45 +106,6 @@ def test_network_flags_use_the_enum_name_in_both_major_versions():
     assert trt_build.network_flags(fake_trt(), TrtOptions(weak_typing=("fp16",))) == 0
 
 
-def test_mark_tensors_per_mode():
-    net = network()
-    assert trt_build.mark_tensors(net, "unfused", None, ONNX_TENSORS) == ([], [])
-    assert net.calls == [("mark_unfused_tensors_as_debug_tensors",)]
-    net = network()
-    marked, missing = trt_build.mark_tensors(net, "debug", None, ONNX_TENSORS)
-    assert marked == ["conv1_out", "relu1_out"] and missing == []  # probs is already an output
-    assert net.calls == [("mark_debug", "conv1_out"), ("mark_debug", "relu1_out")]
-    net = network()
-    marked, missing = trt_build.mark_tensors(net, "outputs", ["relu1_out", "folded_away"], ONNX_TENSORS)
-    assert marked == ["relu1_out"] and missing == ["folded_away"]
-    assert net.calls == [("mark_output", "relu1_out")]
-
-
-def test_configure_call_sequence(tmp_path):
-    options = TrtOptions(pool_limits={"WORKSPACE": 2**30}, optimization_level=4,
-                         hardware_compatibility="ampere_plus", version_compatible=True,
-                         exclude_lean_runtime=True, plugins=(Path("p.so"),),
-                         opt_shapes={"input": (2, 3, 8, 8)}, timing_cache=tmp_path / "none.cache")
-    builder, config = Recorder(), Recorder()
-    object.__setattr__(builder, "create_builder_config", lambda: config)
-    profile = Recorder()
-    object.__setattr__(builder, "create_optimization_profile", lambda: profile)
-    trt_build.configure(fake_trt(), builder, network(), options)
-    assert ("set", "profiling_verbosity", "verbosity.DETAILED") in config.calls
-    assert ("clear_flag", "BuilderFlag.TF32") in config.calls  # TF32 off unless asked
-    assert ("set_memory_pool_limit", "pool.WORKSPACE", 2**30) in config.calls
-    assert ("set", "builder_optimization_level", 4) in config.calls
-    assert ("set", "hardware_compatibility_level", "hw.AMPERE_PLUS") in config.calls
-    assert ("set_flag", "BuilderFlag.VERSION_COMPATIBLE") in config.calls
-    assert ("set_flag", "BuilderFlag.EXCLUDE_LEAN_RUNTIME") in config.calls
-    assert ("set", "plugins_to_serialize", ["p.so"]) in config.calls
-    assert profile.calls == [("set_shape", "input", (2, 3, 8, 8), (2, 3, 8, 8), (2, 3, 8, 8))]
-    assert ("add_optimization_profile", profile) in config.calls
-    assert ("create_timing_cache", b"") in config.calls
-    assert ("set_timing_cache", "create_timing_cache-result") in config.calls
-    assert not any(c[0] == "set_flag" and "FP16" in str(c) for c in config.calls)
-
-
 def test_configure_without_a_flag_this_version_lacks():
     trt = fake_trt()
     del trt.BuilderFlag.EXCLUDE_LEAN_RUNTIME
@@ -164,13 +127,3 @@ def test_weak_typing_sets_flags_and_layer_precisions_by_node_name():
     with pytest.raises(UsageError, match="close names"):
         trt_build._apply_weak_typing(trt, network(), Recorder(),
                                      TrtOptions(weak_typing=("fp16",), layer_precisions={"relu9": "fp32"}))
-
-
-def test_parser_rejection_becomes_a_model_error(model):
-    error = SimpleNamespace(node_name=lambda: "conv1", node_operator=lambda: "Conv",
-                            code=lambda: "UNSUPPORTED_NODE", desc=lambda: "kernel too large")
-    parser = SimpleNamespace(parse=lambda data: False, num_errors=1, get_error=lambda i: error)
-    with pytest.raises(ModelError) as info:
-        trt_build.parse_model(parser, model)
-    assert "conv1" in info.value.what and "kernel too large" in info.value.why
-    assert info.value.exit_code == 3

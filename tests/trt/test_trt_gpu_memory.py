@@ -8,15 +8,16 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from trtdiff.commands.doctor import check_cuda, check_gpu
+from trtdiff.commands.doctor import check_gpu
 from trtdiff.runners import trt_io
+from trtdiff.trt.gpu import driver_status
 
 pytestmark = pytest.mark.gpu
 
 
 @pytest.fixture(scope="module")
 def cuda():
-    if not check_cuda()[0].ok or not check_gpu().ok:
+    if not driver_status().ok or not check_gpu().ok:
         pytest.skip("no NVIDIA GPU and driver here (trtdiff doctor says why)")
     return trt_io.cuda_module()
 

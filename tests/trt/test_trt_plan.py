@@ -1,5 +1,6 @@
 """Engine plan files: atomic save with a sidecar, reading back, and the checks made before a
-saved plan is handed to TensorRT (version, model, missing sidecar, wrong file)."""
+saved plan is handed to TensorRT (flavour, version, model, missing sidecar, wrong file). The
+bytes here are stand-ins; test_trt_builder.py saves and reads back real TensorRT-RTX engines."""
 
 from __future__ import annotations
 
@@ -68,21 +69,44 @@ def test_plan_without_or_with_broken_sidecar(tmp_path):
     assert read_plan(path) == (b"plan", None)
     sidecar_path(path).write_text("{broken")
     assert read_sidecar(path) is None
-    warnings = check_plan(None, "10.13.0", "abc", path)
+    warnings = check_plan(None, "tensorrt", "10.13.0", "abc", path)
     assert len(warnings) == 1 and "no .trtdiff.json sidecar" in warnings[0]
 
 
 def test_check_plan_refuses_another_tensorrt_version(tmp_path):
     with pytest.raises(UsageError) as info:
-        check_plan(_facts(tensorrt_version="10.8.0.43"), "11.0.0.1", "abc", tmp_path / "m.engine")
+        check_plan(_facts(tensorrt_version="10.8.0.43"), "tensorrt", "11.0.0.1", "abc",
+                   tmp_path / "m.engine")
     assert "TensorRT 10.8.0.43" in info.value.one_line() and "--trt-version-compatible" in info.value.fix
 
 
 def test_check_plan_accepts_version_compatible_plans_and_warns_on_another_model(tmp_path):
     facts = _facts(tensorrt_version="10.8.0.43", version_compatible=True)
-    assert check_plan(facts, "11.0.0.1", "abc", tmp_path / "m.engine") == []
-    warnings = check_plan(_facts(), "10.13.0.35", "other", tmp_path / "m.engine")
+    assert check_plan(facts, "tensorrt", "11.0.0.1", "abc", tmp_path / "m.engine") == []
+    warnings = check_plan(_facts(), "tensorrt", "10.13.0.35", "other", tmp_path / "m.engine")
     assert len(warnings) == 1 and "different ONNX model" in warnings[0]
+
+
+def test_check_plan_refuses_the_other_flavor(tmp_path):
+    rtx = _facts(tensorrt_version="1.7.1.116", flavor="rtx", compute_capabilities=("8.6",))
+    with pytest.raises(UsageError) as info:
+        check_plan(rtx, "tensorrt", "1.7.1.116", "abc", tmp_path / "m.engine")
+    line = info.value.one_line()
+    assert "built by TensorRT-RTX 1.7.1.116, this is TensorRT 1.7.1.116" in line
+    assert "--trt-flavor rtx" in line
+    assert check_plan(rtx, "rtx", "1.7.1.116", "abc", tmp_path / "m.engine") == []
+
+
+def test_a_version_1_sidecar_reads_as_tensorrt(tmp_path):
+    path = tmp_path / "old.engine"
+    save_plan(b"plan", path, _facts())
+    stored = json.loads(sidecar_path(path).read_text())
+    for key in ("flavor", "compute_capabilities"):
+        del stored[key]
+    stored["sidecar_version"] = 1
+    sidecar_path(path).write_text(json.dumps(stored))
+    facts = read_sidecar(path)
+    assert facts.flavor == "tensorrt" and facts.compute_capabilities == () and facts == _facts()
 
 
 def test_model_digest_follows_graph_and_weights(make_model):

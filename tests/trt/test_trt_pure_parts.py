@@ -1,5 +1,5 @@
-"""The other pure parts of the TensorRT runner: version rules, the optimization profile, data
-types, the debug-tensor router and the parser-capability summary."""
+"""The other pure parts of the TensorRT runner: the optimization profile, data types, the
+debug-tensor router and the parser-capability summary (features: test_trt_features.py)."""
 
 from __future__ import annotations
 
@@ -8,43 +8,11 @@ import numpy as np
 import pytest
 
 from trtdiff.errors import ToolError, UsageError
-from trtdiff.trt import versions
-from trtdiff.trt.capability import ParserIssue, unsupported_reasons
+from trtdiff.trt.capability import LEFT_OUT, ParserIssue, find_unsupported, issue_reasons, one_pass
 from trtdiff.trt.collect import TensorRouter
 from trtdiff.trt.dtypes import host_array, numpy_dtype, short_name, trt_name_for
 from trtdiff.trt.options import TrtOptions
 from trtdiff.trt.profile import resolve_profile
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("10.12.0.36", (10, 12, 0, 36)), ("11.0.0rc1", (11, 0, 0)), ("10.8", (10, 8)), ("", ()),
-])
-def test_version_tuple(text, expected):
-    assert versions.version_tuple(text) == expected
-
-
-def test_modes_by_version():
-    assert versions.default_mode("10.11.0.33") == "debug"
-    assert versions.default_mode("10.12.0.36") == "unfused"
-    assert versions.default_mode("11.1.0.4") == "unfused"
-    assert versions.resolve_mode(TrtOptions(mode="outputs"), "10.12.0") == "outputs"
-    with pytest.raises(UsageError, match="needs TensorRT 10.12"):
-        versions.resolve_mode(TrtOptions(mode="unfused"), "10.11.0.33")
-
-
-def test_weak_typing_only_before_10_12():
-    weak = TrtOptions(weak_typing=("fp16",), layer_precisions={"conv1": "fp32"})
-    versions.check_weak_typing(weak, "10.8.0.43")
-    versions.check_weak_typing(TrtOptions(), "11.0.0")
-    for version in ("10.12.0.36", "11.0.0.1"):
-        with pytest.raises(UsageError, match="older than 10.12"):
-            versions.check_weak_typing(weak, version)
-
-
-def test_too_old_tensorrt():
-    with pytest.raises(ToolError, match="too old"):
-        versions.check_supported("8.6.1")
-    versions.check_supported("10.0.1")
 
 
 def test_profile_for_dynamic_and_static_inputs():
@@ -136,18 +104,45 @@ def test_router_records_copy_failures():
         router.raise_pending()
 
 
-def test_unsupported_reasons_from_parser_facts():
-    names = ["conv1", "custom", "relu", "nms"]
-    subgraphs = [(True, [0]), (False, [1]), (True, [2]), (False, [3])]
+def test_one_parser_pass_names_rejected_and_left_out_nodes():
+    """As onnx-tensorrt's doSupportsModel reports: rejected nodes are in no subgraph; the other
+    subgraphs are "unknown" (False) unless the whole model parsed."""
+    names = ["conv1", "custom", "relu", "nms", "sig"]
+    subgraphs = [(False, [0]), (False, [2, 4])]
     issues = [ParserIssue(1, "custom", "MyPlugin", "UNSUPPORTED_NODE", "no importer for op"),
-              ParserIssue(3, "", "NonMaxSuppression", "UNSUPPORTED_NODE_ATTR", "center_point_box=1"),
               ParserIssue(1, "custom", "MyPlugin", "UNSUPPORTED_NODE", "no importer for op")]
-    reasons = unsupported_reasons(names, subgraphs, issues)
-    assert list(reasons) == ["custom", "nms"]
-    assert reasons["custom"] == "MyPlugin: UNSUPPORTED_NODE: no importer for op"
-    assert reasons["nms"] == "NonMaxSuppression: UNSUPPORTED_NODE_ATTR: center_point_box=1"
-    only_subgraph = unsupported_reasons(names, [(False, [2, 99])], [])
-    assert only_subgraph == {"relu": "in a subgraph the TensorRT ONNX parser does not support"}
+    reasons, unknown = one_pass(names, subgraphs, issues)
+    assert reasons == {"custom": "MyPlugin: UNSUPPORTED_NODE: no importer for op", "nms": LEFT_OUT}
+    assert unknown == [[0], [2, 4]]
+    assert one_pass(names[:1], [(True, [0])], []) == ({}, [])
+
+
+def test_an_error_inside_a_body_is_said_against_its_main_graph_node():
+    issue = ParserIssue(1, "body_identity", "Identity", "INVALID_GRAPH", "input not registered")
+    assert issue_reasons(["a", "loop"], [issue]) == {
+        "loop": "in its body, node 'body_identity' Identity: INVALID_GRAPH: input not registered"}
+
+
+def test_unknown_subgraphs_are_asked_again_until_settled(make_model):
+    """A stand-in probe that, like the real parser, stops at the first rejected node (relu1 and
+    fc here): find_unsupported must cut out and ask about what followed each rejection."""
+    model = make_model(batch=1)
+    rejected = {"relu1", "fc"}
+    asked = []
+
+    def probe(piece):
+        names = [n.name for n in piece.graph.node]
+        asked.append(names)
+        first = next((i for i, n in enumerate(names) if n in rejected), None)
+        if first is None:
+            return [(True, list(range(len(names))))], []
+        issue = ParserIssue(first, names[first], "Op", "UNSUPPORTED_NODE", "no")
+        return [(False, [i for i in range(len(names)) if i != first])], [issue]
+
+    reasons = find_unsupported(model, probe)
+    assert list(reasons) == ["relu1", "fc"]
+    assert len(asked) == 3 and asked[1][0] == "conv1" and "relu1" not in asked[1]
+    assert asked[2] == ["conv1", "conv2", "sig", "swish", "gap", "flat", "softmax"]
 
 
 def test_cuda_failures_become_one_line_tool_errors():

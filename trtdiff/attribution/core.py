@@ -46,10 +46,10 @@ def reference_inputs_needed(model: onnx.ModelProto, selected: Sequence[str]) -> 
 def attribute(model: onnx.ModelProto, target_model: onnx.ModelProto, selected: Sequence[str],
               reference: Mapping[str, np.ndarray], feeds: Mapping[str, np.ndarray],
               make_runner: Callable[[onnx.ModelProto], Runner], tolerances: ToleranceSpec,
-              memory_budget: int | None = None) -> Attribution:
+              memory_budget: int | None = None, progress: Callable[[], None] | None = None) -> Attribution:
     """Local error of every node that makes a selected tensor: the target's copy of the node fed
     the reference's tensors (see shadow.py), in as few shadow models as `memory_budget` bytes
-    (of fed and produced tensors per model) allow."""
+    (of fed and produced tensors per model) allow. `progress` is called after each shadow model."""
     # sequences, maps and optionals have no local error of their own: only tensors take part
     tensors = {k: v for k, v in reference.items() if isinstance(v, np.ndarray)}
     lookup = collections.ChainMap(tensors, dict(feeds))
@@ -57,6 +57,8 @@ def attribute(model: onnx.ModelProto, target_model: onnx.ModelProto, selected: S
     index = TargetIndex.build(model, target_model, {k: (v.dtype, v.shape) for k, v in lookup.items()})
     sizes = {k: int(v.nbytes) for k, v in lookup.items()}
     shadows: Iterator[ShadowModel] = chunk_tensors(index, wanted, sizes, memory_budget or DEFAULT_BUDGET)
+    if progress is not None:
+        shadows = _reporting(shadows, progress)
     nodes = {n.name: n for n in model.graph.node}
     results, warnings, runs = run_shadows(shadows, lookup, make_runner, tolerances, nodes)
     missing = [t for t, _ in wanted if t not in results]
@@ -65,6 +67,13 @@ def attribute(model: onnx.ModelProto, target_model: onnx.ModelProto, selected: S
                         "no node of the same name making them from tensors the reference has")
     scores = introduced_scores(results, {name: list(n.input) for name, n in nodes.items()})
     return Attribution(results, scores, tuple(warnings), runs)
+
+
+def _reporting(shadows: Iterator[ShadowModel], progress: Callable[[], None]) -> Iterator[ShadowModel]:
+    """The shadow models, calling `progress` once each has been run (when the next is asked for)."""
+    for shadow in shadows:
+        yield shadow
+        progress()
 
 
 def _selected_producers(model: onnx.ModelProto, selected: Sequence[str]) -> list[tuple[str, str]]:

@@ -8,18 +8,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from trtdiff.baseline.profile import encode_float
+from trtdiff.baseline.profile import encode_floats
 from trtdiff.baseline.profile_diff import ProfileDiff, TensorChange
 
 GATE_SCHEMA_VERSION = 1
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return encode_float(value)
 
 
 def _change(change: TensorChange) -> dict[str, Any]:
@@ -44,4 +36,4 @@ def diff_to_dict(diff: ProfileDiff) -> dict[str, Any]:
         "vanished": list(diff.vanished),
         "tensors": [_change(c) for c in diff.changes],
     }
-    return _plain(data)
+    return encode_floats(data)

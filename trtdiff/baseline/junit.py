@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from typing import Any
 from datetime import datetime, timezone
 
 from trtdiff.baseline.profile_diff import OutputVerdict, ProfileDiff
@@ -22,8 +23,9 @@ CLASSNAME = "trtdiff.check"
 
 
 def junit_xml(diff: ProfileDiff, properties: Mapping[str, str], *, name: str = "trtdiff check",
-              seconds: float = 0.0) -> str:
-    """The JUnit XML document (UTF-8 text with its declaration) for one gate."""
+              seconds: float = 0.0, golden: Mapping[str, Any] | None = None) -> str:
+    """The JUnit XML document (UTF-8 text with its declaration) for one gate; `golden` (the
+    gate JSON's "golden" object, `check --against golden`) adds a suite of its own."""
     root = ET.Element("testsuites", name=name)
     stamp = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     for check in dict.fromkeys(o.check for o in diff.outputs):
@@ -35,6 +37,14 @@ def junit_xml(diff: ProfileDiff, properties: Mapping[str, str], *, name: str = "
     suite = _suite(root, f"{name}: error profile", properties, stamp, 0.0)
     _profile_case(suite, diff)
     _count(suite)
+    if golden:
+        suite = _suite(root, f"{name}: golden outputs", properties, stamp, 0.0)
+        for output in golden.get("outputs", []):
+            failure = "" if output.get("passed") else (
+                f"output '{output.get('name')}' differs from the baseline's golden outputs beyond the tolerances "
+                f"(max abs error {fmt(output.get('max_abs'))})")
+            _case(suite, f"output {output.get('name')} matches golden", failure, "")
+        _count(suite)
     _count(root, suites=True)
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

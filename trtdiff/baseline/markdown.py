@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from typing import Any
 
 from trtdiff.baseline.profile_diff import ProfileDiff, TensorChange
 from trtdiff.baseline.wording import fmt, nonfinite_words, percent, ratio_words
@@ -13,9 +14,11 @@ from trtdiff.baseline.wording import fmt, nonfinite_words, percent, ratio_words
 LISTED = 20
 
 
-def markdown_summary(diff: ProfileDiff, facts: Mapping[str, str], *, title: str = "trtdiff check") -> str:
-    """The summary as markdown text; `facts` (versions, paths) go into a closing list."""
-    word = "PASS" if diff.passed else "FAIL"
+def markdown_summary(diff: ProfileDiff, facts: Mapping[str, str], *, title: str = "trtdiff check",
+                     golden: Mapping[str, Any] | None = None) -> str:
+    """The summary as markdown text; `facts` (versions, paths) go into a closing list; `golden`:
+    the gate JSON's "golden" object (`check --against golden`)."""
+    word = "PASS" if diff.passed and (not golden or golden.get("passed")) else "FAIL"
     failing = sum(1 for o in diff.outputs if not o.passed)
     lines = [f"## {title}: {word}", "",
              f"{len(diff.outputs) - failing} of {len(diff.outputs)} outputs hold (at most "
@@ -26,6 +29,10 @@ def markdown_summary(diff: ProfileDiff, facts: Mapping[str, str], *, title: str 
         verdict = "pass" if o.passed else f"**fail**: {_text(o.reason)}"
         lines.append(f"| `{_cell(o.name)}` | {o.metric} | {fmt(o.baseline)} | {fmt(o.candidate)} | "
                      f"{fmt(o.limit)} | {verdict} |")
+    if golden:
+        failing = [str(o.get("name")) for o in golden.get("outputs", []) if not o.get("passed")]
+        lines += ["", "Against the baseline's golden outputs: " + (
+            "every output matches." if not failing else "**differs** at " + ", ".join(f"`{_cell(n)}`" for n in failing))]
     lines += ["", *_where(diff), *_one_side(diff)]
     if facts:
         lines += ["", *(f"- {_text(key)}: {_text(str(value))}" for key, value in sorted(facts.items()))]

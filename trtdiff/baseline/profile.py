@@ -19,7 +19,7 @@ from trtdiff.result import Comparison, ErrorMetrics, TensorResult, Tolerances
 # The TensorResult fields a profile keeps (attribution's local error, hints and notes stay in the
 # result; the gate compares the cumulative error).
 ENTRY_FIELDS = ("name", "node", "op_type", "index", "shape", "dtype", "status", "target_dtype",
-                "is_output", "passed", "atol", "rtol")
+                "is_output", "passed", "atol", "rtol", "worst_sample")
 METRIC_FIELDS = tuple(f.name for f in dataclasses.fields(ErrorMetrics))
 REQUIRED_METRIC_FIELDS = tuple(f.name for f in dataclasses.fields(ErrorMetrics)
                                if f.default is dataclasses.MISSING)
@@ -54,8 +54,18 @@ def tensor_to_line(tensor: TensorResult) -> str:
     for name in METRIC_FIELDS:
         value = getattr(metrics, name) if metrics is not None else None
         data[name] = list(value) if isinstance(value, tuple) else value
-    return json.dumps({k: encode_float(v) for k, v in data.items()}, sort_keys=True, allow_nan=False,
-                      separators=(", ", ": "))
+    if tensor.sample_verdicts is not None:  # outputs: how the samples fared, per check
+        data["sample_verdicts"] = dataclasses.asdict(tensor.sample_verdicts)
+    return json.dumps(encode_floats(data), sort_keys=True, allow_nan=False, separators=(", ", ": "))
+
+
+def encode_floats(value: Any) -> Any:
+    """`encode_float` through dicts, lists and tuples (as lists)."""
+    if isinstance(value, dict):
+        return {str(k): encode_floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode_floats(v) for v in value]
+    return encode_float(value)
 
 
 def encode_float(value: Any) -> Any:

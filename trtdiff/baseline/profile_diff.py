@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from trtdiff.baseline.metrics import GateMetric, gate_metric, metric_for_check
+from trtdiff.baseline.metrics import GateMetric, default_metric, gate_metric, metric_of_output
 from trtdiff.baseline.profile import Profile
 from trtdiff.baseline.wording import fmt, percent, ratio_words
 from trtdiff.errors import UsageError
@@ -31,7 +31,7 @@ class GatePolicy:
 
     max_regression: float = DEFAULT_MAX_REGRESSION  # relative: 0.1 = 10 % worse allowed
     floor: float | None = None  # absolute, in the metric's badness units; None: 1 % of the tolerance
-    metric: str | None = None  # for every tensor; None: the tolerance check's own statistic
+    metric: str | None = None  # for every tensor; None or "check": the tolerance check's own statistic
     output_metrics: dict[str, str] = field(default_factory=dict)  # NAME -> metric, for one output
     fail_on: str = "outputs"
 
@@ -46,8 +46,9 @@ class GatePolicy:
         if self.fail_on not in FAIL_ON:
             raise UsageError(f"unknown --fail-on '{self.fail_on}'", f"valid: {', '.join(FAIL_ON)}",
                              "choose outputs or all")
-        for name in [self.metric or "max_abs", *self.output_metrics.values()]:
-            gate_metric(name)
+        for name in [self.metric or "check", *self.output_metrics.values()]:
+            if name != "check":
+                gate_metric(name)  # a UsageError naming the valid ones
 
 
 @dataclass(frozen=True)
@@ -154,43 +155,38 @@ def compare_profiles(baseline: Profile, candidate: Profile, policy: GatePolicy =
     """The gate of `candidate` against `baseline`; UsageError when they share no compared tensor."""
     old = baseline.by_name()
     new = candidate.by_name()
-    default = gate_metric(policy.metric) if policy.metric else metric_for_check(candidate.tolerances.check)
+    default = gate_metric(policy.metric) if policy.metric not in (None, "check") else default_metric(
+        candidate.tolerances)
     changes = []
     for tensor in candidate.tensors:
         before = old.get(tensor.name)
         if before is not None and before.metrics is not None and tensor.metrics is not None:
-            metric = _metric_for(tensor.name, policy, default)
+            metric = _metric_for(tensor.name, before, tensor, policy, default)
             changes.append(_change(before, tensor, metric, policy))
     if not changes:
         raise UsageError(f"{candidate.source or 'the candidate'} shares no compared tensor with "
                          f"{baseline.source or 'the baseline'}",
                          "tensors are matched by name, and no name was compared on both sides",
                          "check that both come from the same model (or a re-export that keeps tensor names)")
-    check = candidate.tolerances.check
-    verdicts = tuple(_output_verdict(name, check, old.get(name), new.get(name), policy, default)
+    verdicts = tuple(_output_verdict(name, old.get(name), new.get(name), policy, default, candidate.tolerances.check)
                      for name in dict.fromkeys(candidate.outputs + baseline.outputs))
     return ProfileDiff(baseline.source, candidate.source, policy, verdicts, tuple(changes),
                        appeared=tuple(n for n in new if n not in old),
                        vanished=tuple(n for n in old if n not in new))
 
 
-def _metric_for(name: str, policy: GatePolicy, default: GateMetric) -> GateMetric:
-    chosen = policy.output_metrics.get(name)
-    return gate_metric(chosen) if chosen else default
+def _metric_for(name: str, before: TensorResult | None, after: TensorResult | None, policy: GatePolicy,
+                default: GateMetric) -> GateMetric:
+    """One output's chosen metric, else the metric for all, else the output's check statistic,
+    else the default."""
+    chosen = policy.output_metrics.get(name) or policy.metric or "check"
+    if chosen != "check":
+        return gate_metric(chosen)
+    return metric_of_output(after) or metric_of_output(before) or default
 
 
 def _floor(metric: GateMetric, tensor: TensorResult, policy: GatePolicy) -> float:
     return policy.floor if policy.floor is not None else metric.floor(tensor.atol, tensor.rtol)
-
-
-def _limit(metric: GateMetric, old: float, floor: float, max_regression: float) -> float:
-    """The worst candidate value the margin allows, in the metric's units (for messages)."""
-    allowed = metric.badness(old) * (1.0 + max_regression) + floor
-    if metric.name == "cosine":
-        return 1.0 - allowed
-    if metric.name == "snr_db":
-        return -10.0 * math.log10(allowed) if allowed > 0 else math.inf
-    return allowed
 
 
 def _nonfinite(metrics: ErrorMetrics) -> int:
@@ -199,26 +195,27 @@ def _nonfinite(metrics: ErrorMetrics) -> int:
 
 def _change(before: TensorResult, after: TensorResult, metric: GateMetric, policy: GatePolicy) -> TensorChange:
     assert before.metrics is not None and after.metrics is not None
-    old, new = metric.value(before.metrics), metric.value(after.metrics)
+    old, new = metric.value(before), metric.value(after)
     floor = _floor(metric, after, policy)
     return TensorChange(
         after.name, after.node, after.op_type, after.index, after.is_output, metric.name, old, new,
         ratio=metric.ratio(old, new),
-        limit=_limit(metric, old, floor, policy.max_regression),
+        limit=metric.limit(old, floor, policy.max_regression),
         regressed=metric.regressed(old, new, policy.max_regression, floor),
         nonfinite_baseline=_nonfinite(before.metrics),
         nonfinite_candidate=_nonfinite(after.metrics),
     )
 
 
-def _output_verdict(name: str, check: str, before: TensorResult | None, after: TensorResult | None,
-                    policy: GatePolicy, default: GateMetric) -> OutputVerdict:
-    metric = _metric_for(name, policy, default)
+def _output_verdict(name: str, before: TensorResult | None, after: TensorResult | None, policy: GatePolicy,
+                    default: GateMetric, check_all: str) -> OutputVerdict:
+    metric = _metric_for(name, before, after, policy, default)
+    check = _checks_of(after or before) or check_all
     if after is None or after.metrics is None:
         status = "it is not in the candidate" if after is None else f"the candidate's status is {after.status}"
         return OutputVerdict(name, check, metric.name, _value(metric, before), None, None, False, False,
                              f"output '{name}' was not compared: {status}")
-    new = metric.value(after.metrics)
+    new = metric.value(after)
     passed_check = after.passed is True
     check_reason = "" if passed_check else f"output '{name}' fails its tolerance check ({_check_words(after)})"
     if before is None or before.metrics is None:
@@ -236,11 +233,21 @@ def _output_verdict(name: str, check: str, before: TensorResult | None, after: T
 
 
 def _value(metric: GateMetric, tensor: TensorResult | None) -> float | None:
-    return None if tensor is None or tensor.metrics is None else metric.value(tensor.metrics)
+    return None if tensor is None or tensor.metrics is None else metric.value(tensor)
+
+
+def _checks_of(tensor: TensorResult | None) -> str:
+    """The checks that judged a tensor over the samples ("topk:1, cosine:0.999"); "" when unknown."""
+    if tensor is None or tensor.sample_verdicts is None:
+        return ""
+    return ", ".join(s.check for s in tensor.sample_verdicts.checks)
 
 
 def _check_words(tensor: TensorResult) -> str:
     assert tensor.metrics is not None
-    m = tensor.metrics
+    m, verdicts = tensor.metrics, tensor.sample_verdicts
+    if verdicts is not None and verdicts.count > 1:
+        return (f"{verdicts.failed} of {verdicts.count} samples fail {_checks_of(tensor) or 'the check'}, "
+                f"at least {percent(verdicts.min_agreement)} must pass")
     return (f"max abs error {fmt(m.max_abs)}, {m.mismatches} of {m.size} elements out of "
             f"atol={tensor.atol:g}, rtol={tensor.rtol:g}")

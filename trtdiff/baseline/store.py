@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trtdiff.baseline.profile import Profile, encode_float, tensor_to_line
+from trtdiff.baseline.profile import Profile, encode_floats, tensor_to_line
 from trtdiff.errors import UsageError
 
 BASELINE_FORMAT = 1
@@ -80,17 +80,9 @@ def baseline_to_json(baseline: Baseline) -> str:
         "outputs": list(profile.outputs),
         "profile": _PROFILE_SLOT,
     }
-    text = json.dumps(_encoded(data), indent=1, sort_keys=True, allow_nan=False)
+    text = json.dumps(encode_floats(data), indent=1, sort_keys=True, allow_nan=False)
     rows = ",\n  ".join(tensor_to_line(t) for t in profile.tensors)
     return text.replace(json.dumps(_PROFILE_SLOT), f"[\n  {rows}\n ]" if rows else "[]", 1) + "\n"
-
-
-def _encoded(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _encoded(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_encoded(v) for v in value]
-    return encode_float(value)
 
 
 def check_output_dir(path: str | os.PathLike[str]) -> Path:
@@ -153,12 +145,17 @@ def _swap_into_place(temporary: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def write_baseline_file(baseline: Baseline, folder: Path) -> None:
+    """baseline.json into `folder` (a directory being written aside by `baseline_dir_writer`)."""
+    (folder / BASELINE_FILE).write_text(baseline_to_json(baseline), encoding="utf-8")
+    os.chmod(folder / BASELINE_FILE, 0o644)
+
+
 def write_baseline(baseline: Baseline, path: str | os.PathLike[str], golden: Path | None) -> Baseline:
     """Write the baseline directory atomically; `golden` is the outputs .npz to move into it (it is
     consumed). Returns the baseline with its directory set."""
     with baseline_dir_writer(path) as temporary:
-        (temporary / BASELINE_FILE).write_text(baseline_to_json(baseline), encoding="utf-8")
-        os.chmod(temporary / BASELINE_FILE, 0o644)
+        write_baseline_file(baseline, temporary)
         if golden is not None:
             shutil.move(str(golden), temporary / GOLDEN_FILE)
             os.chmod(temporary / GOLDEN_FILE, 0o644)

@@ -13,7 +13,11 @@ from trtdiff.baseline.wording import fmt, nonfinite_words, percent, ratio_words
 LISTED = 10
 
 
-def print_diff(diff: ProfileDiff, console: Console) -> None:
+def print_diff(diff: ProfileDiff, console: Console, quiet: bool = False) -> None:
+    """The tables and the verdict line; `quiet`: the verdict line only."""
+    if quiet:
+        console.print(verdict_line(diff), soft_wrap=True)
+        return
     table = Table(title=f"regression gate: {escape(diff.candidate_source)} vs {escape(diff.baseline_source)}")
     for column in ("output", "metric", "baseline", "candidate", "limit", "verdict"):
         table.add_column(column, justify="right" if column in ("baseline", "candidate", "limit") else "left")

@@ -18,7 +18,7 @@ from trtdiff.bisect.state import Outcome
 from trtdiff.compare.aggregate import SampleResult
 from trtdiff.compare.align import compare_pair
 from trtdiff.compare.tolerance import ToleranceSpec, spec_from_result
-from trtdiff.errors import TrtDiffError
+from trtdiff.errors import ToolUnavailable, TrtDiffError
 from trtdiff.result import Tolerances
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,8 @@ def run_plan(model: onnx.ModelProto, plan: Any, feeds: Feeds, reference: Feeds, 
     try:
         applied = apply(model, plan, feeds)
         outputs = infer(applied.model, feeds)
+    except ToolUnavailable:
+        raise  # not the plan's doing: the search stops with it
     except TrtDiffError as err:
         log.info("target failed: %s", err.one_line())
         return Outcome(False, {"error": err.one_line(), "outputs": {}, "failing": {}})

@@ -23,7 +23,7 @@ from trtdiff.bisect.evaluate import judge_output
 from trtdiff.bisect.state import Outcome
 from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.dataset import DataSet, GoldenOutputs, SampleStore
-from trtdiff.errors import TrtDiffError
+from trtdiff.errors import ToolUnavailable, TrtDiffError
 from trtdiff.runners.base import Runner
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ class DataJudge:
             return known
         try:
             outcome = self._judge(self.apply(self.model, plan, None).model, exhaustive)
+        except ToolUnavailable:
+            raise  # not the plan's doing: the search stops with it
         except TrtDiffError as err:
             log.info("target failed: %s", err.one_line())
             outcome = Outcome(False, {"error": err.one_line(), "outputs": {}, "failing": {}})

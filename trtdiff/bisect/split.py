@@ -1,8 +1,8 @@
 """Split a model into maximal subgraphs a target supports and those it does not.
 
 Support comes from TensorRT's own parser when TensorRT is installed (`trtdiff.runners.trt`), and
-otherwise from the operator table shipped in `trtdiff/data/trt_onnx_ops.json` (built from
-onnx/onnx-tensorrt docs/operators.md by scripts/build_trt_onnx_ops.py). Nodes are ordered so
+otherwise from the operator table shipped in `trtdiff/data/trt_onnx_ops.json` (`trtdiff.trt.optable`:
+onnx/onnx-tensorrt docs/operators.md, corrected against TensorRT-RTX's parser). Nodes are ordered so
 that nodes of the same kind sit together (a topological order that switches kind only when it
 must), then cut into runs; each run becomes a standalone model. Run in order, feeding each the
 tensors the earlier ones produced, the pieces compute exactly what the whole model computes.
@@ -15,7 +15,6 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,11 @@ from trtdiff.bisect.graph import external_inputs, extract
 from trtdiff.errors import UsageError
 from trtdiff.fileio import write_text_atomic
 from trtdiff.model import inferred_value_info, node_inputs, save_model, topological_nodes
+from trtdiff.trt.optable import load_op_table, unsupported_by_table
 
 log = logging.getLogger(__name__)
 
 TARGETS = ("trt",)
-_TYPE_NAMES: dict[int, str] = {
-    onnx.TensorProto.FLOAT: "FP32", onnx.TensorProto.FLOAT16: "FP16", onnx.TensorProto.BFLOAT16: "BF16",
-    onnx.TensorProto.INT32: "INT32", onnx.TensorProto.INT64: "INT64", onnx.TensorProto.INT8: "INT8",
-    onnx.TensorProto.UINT8: "UINT8", onnx.TensorProto.BOOL: "BOOL", onnx.TensorProto.DOUBLE: "DOUBLE",
-    onnx.TensorProto.FLOAT8E4M3FN: "FP8", onnx.TensorProto.INT4: "INT4",
-}
 
 
 @dataclass(frozen=True)
@@ -59,56 +53,16 @@ class Segment:
         return f"{self.index:02d}_{kind}_nodes_{self.first:04d}-{self.last:04d}"
 
 
-def load_op_table() -> dict[str, Any]:
-    """The TensorRT ONNX operator table: {"tensorrt_version", "source", "ops": [...]}."""
-    text = resources.files("trtdiff").joinpath("data/trt_onnx_ops.json").read_text()
-    return dict(json.loads(text))
-
-
-def unsupported_by_table(model: onnx.ModelProto, table: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """Node name -> reason, judged from the operator table: unknown or unsupported op, custom
-    domain, or a data type the table does not list for the op."""
-    table = table or load_op_table()
-    version = table.get("tensorrt_version", "?")
-    ops = {row["op"]: row for row in table["ops"]}
-    infos = inferred_value_info(model)
-    reasons = {}
-    for node in model.graph.node:
-        row = ops.get(node.op_type)
-        if node.domain not in ("", "ai.onnx"):
-            reasons[node.name] = f"{node.domain}::{node.op_type} is a custom-domain op (needs a TensorRT plugin)"
-        elif row is None:
-            reasons[node.name] = f"{node.op_type} is not in TensorRT {version}'s ONNX operator table"
-        elif not row["supported"]:
-            reasons[node.name] = f"TensorRT {version} does not support ONNX {node.op_type}"
-        else:
-            type_reason = _type_reason(node, row, infos)
-            if type_reason:
-                reasons[node.name] = type_reason
-    return reasons
-
-
-def _type_reason(node: onnx.NodeProto, row: Mapping[str, Any], infos: Mapping[str, onnx.ValueInfoProto]) -> str:
-    types = set(row.get("types") or ())
-    if not types or not node.input or not node.input[0]:
-        return ""
-    info = infos.get(node.input[0])
-    elem = info.type.tensor_type.elem_type if info is not None else 0
-    name = _TYPE_NAMES.get(int(elem))
-    if name is None or name in types or (name == "DOUBLE" and "FP32" in types):
-        return ""
-    return f"{node.op_type} on {name} input: TensorRT supports {', '.join(sorted(types))}"
-
-
 def unsupported_nodes(model: onnx.ModelProto, target: str = "trt") -> tuple[dict[str, str], str]:
     """Unsupported nodes and where the verdict came from (TensorRT's parser or the table)."""
     if target not in TARGETS:
         raise UsageError(f"unknown split target '{target}'", f"the targets are {', '.join(TARGETS)}",
                          "pass --target trt")
-    from trtdiff.runners import trt  # tensorrt itself is imported only by tensorrt_available()
+    from trtdiff.runners import trt  # TensorRT itself is imported only by tensorrt_available()
 
-    if trt.tensorrt_available()[0]:
-        return dict(trt.unsupported_nodes(model)), "TensorRT parser (supports_model_v2)"
+    available, label = trt.tensorrt_available()
+    if available:
+        return dict(trt.unsupported_nodes(model)), f"{label} ONNX parser (supports_model_v2)"
     table = load_op_table()
     source = f"operator table for TensorRT {table['tensorrt_version']} ({table['source']})"
     return unsupported_by_table(model, table), source

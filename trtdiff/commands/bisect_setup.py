@@ -21,6 +21,7 @@ from trtdiff.bisect.state import Outcome, ProgressHook
 from trtdiff.commands.bisect_data import DataSetup, prepare_data
 from trtdiff.errors import UsageError, close_names
 from trtdiff.model import load_model, save_model
+from trtdiff.progress import progress
 from trtdiff.result import Tolerances
 
 log = logging.getLogger(__name__)
@@ -139,20 +140,12 @@ def read_ranking(path: str | None, model: onnx.ModelProto) -> list[str] | None:
 
 @contextlib.contextmanager
 def progress_bar(enabled: bool, what: str = "FP32 set") -> Iterator[ProgressHook]:
-    """A rich progress line on stderr: evaluations so far, the current set size and its verdict."""
-    if not enabled or not sys.stderr.isatty():
-        yield lambda evaluations, size, passed: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("bisect: starting")
-
+    """A progress line on stderr (trtdiff.progress): evaluations so far, the current set size and
+    its verdict."""
+    with progress("bisect: starting", None, enabled) as advance:
         def hook(evaluations: int, size: int, passed: bool) -> None:
             verdict = "pass" if passed else "fail"
-            progress.update(task, description=f"bisect: {evaluations} evaluations, {what} {size} nodes ({verdict})")
+            advance(1, f"bisect: {evaluations} evaluations, {what} {size} nodes ({verdict})")
 
         yield hook
 

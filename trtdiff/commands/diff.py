@@ -10,9 +10,9 @@ from trtdiff.baseline.profile_diff import compare_profiles
 from trtdiff.baseline.sources import load_profile
 from trtdiff.baseline.terminal import print_diff
 from trtdiff.baseline.wording import environment_facts
+from trtdiff.commands.gate_options import gate_options, policy_from, table_console, write_gate_files
 from trtdiff.commands.paths import CheckedCommand, InputPath
-from trtdiff.commands.gate_options import gate_console, gate_options, policy_from, \
-    write_gate_files
+from trtdiff.commands.verbosity import is_quiet
 from trtdiff.errors import ExitCode
 
 
@@ -33,7 +33,7 @@ def diff_command(old: str, new: str, **options: Any) -> None:
     old_profile, old_environment = load_profile(old)
     new_profile, new_environment = load_profile(new)
     diff = compare_profiles(old_profile, new_profile, policy)
-    print_diff(diff, gate_console(options))
+    print_diff(diff, table_console(options), quiet=is_quiet())
     facts = {"old": old, "new": new, **environment_facts(old_environment, new_environment)}
     write_gate_files(diff, options, facts)
     click.get_current_context().exit(int(ExitCode.PASSED if diff.passed else ExitCode.MISMATCH))

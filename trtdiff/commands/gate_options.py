@@ -18,6 +18,7 @@ from trtdiff.baseline.profile_diff import DEFAULT_MAX_REGRESSION, FAIL_ON, GateP
 from trtdiff.commands.paths import OutputPath
 from trtdiff.errors import UsageError
 from trtdiff.fileio import is_stdout, write_text_atomic
+from trtdiff.terminal import consoles
 
 F = TypeVar("F", bound=Callable[..., Any])
 OUTPUT_OPTIONS = (("json_path", "--json"), ("junit_path", "--junit"), ("markdown_path", "--markdown"))
@@ -82,21 +83,20 @@ def policy_from(options: dict[str, Any]) -> GatePolicy:
                       metric=default_metric, output_metrics=per_output, fail_on=options.pop("fail_on"))
 
 
-def gate_console(options: dict[str, Any] | None = None) -> Console:
-    """The terminal for the gate's table: stderr when one of the files goes to stdout ('-')."""
-    console = Console(stderr=any(is_stdout((options or {}).get(key)) for key, _ in OUTPUT_OPTIONS))
-    if not console.is_terminal:
-        console.width = 160  # logs and CI: do not fold the tables to 80 columns
-    return console
+def table_console(options: dict[str, Any]) -> Console:
+    """Where the gate's table goes: stdout, or stderr when one of the files goes to stdout ('-')."""
+    out, err = consoles()
+    return err if any(is_stdout(options.get(key)) for key in (*dict(OUTPUT_OPTIONS), "report_path")) else out
 
 
 def write_gate_files(diff: ProfileDiff, options: dict[str, Any], facts: dict[str, str],
-                     json_text: str | None = None, seconds: float = 0.0) -> None:
+                     json_text: str | None = None, seconds: float = 0.0,
+                     golden: dict[str, Any] | None = None) -> None:
     """--json (the gate, or `json_text` when given), --junit, --markdown; each written atomically."""
     if options.get("json_path"):
         text = json_text if json_text is not None else json.dumps(diff_to_dict(diff), indent=1, allow_nan=False)
         write_text_atomic(options["json_path"], text)
     if options.get("junit_path"):
-        write_text_atomic(options["junit_path"], junit_xml(diff, facts, seconds=seconds))
+        write_text_atomic(options["junit_path"], junit_xml(diff, facts, seconds=seconds, golden=golden))
     if options.get("markdown_path"):
-        write_text_atomic(options["markdown_path"], markdown_summary(diff, facts))
+        write_text_atomic(options["markdown_path"], markdown_summary(diff, facts, golden=golden))

@@ -1,6 +1,6 @@
-"""The TensorRT options shared by every command that can run TensorRT (`run`, `bisect`, `check`):
-`@trt_options` adds them to a click command, `trt_options_from_cli(**kwargs)` turns the parsed
-values into a `TrtOptions`. Names follow trtexec/Polygraphy where users know them.
+"""The TensorRT options shared by every command that can build or run TensorRT (`run`, `bisect`,
+`build`, ...): `@trt_options` adds them to a click command, `trt_options_from_cli(**kwargs)` turns
+the parsed values into a `TrtOptions`. Names follow trtexec/Polygraphy where users know them.
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ from trtdiff.commands.paths import InOutPath, InputPath, OutputPath
 
 from trtdiff.errors import UsageError
 from trtdiff.trt.marked import split_marked_outputs
+from trtdiff.trt.features import RTX_DEFAULT_DESCRIPTION
 from trtdiff.trt.options import (
+    FLAVOR_CHOICES,
     HARDWARE_COMPATIBILITY,
     INTERMEDIATE_MODES,
     WEAK_TYPES,
     TrtOptions,
+    parse_compute_capabilities,
     parse_layer_precisions,
     parse_pool_limits,
     parse_shapes,
@@ -30,7 +33,8 @@ from trtdiff.trt.options import (
 F = TypeVar("F", bound=Callable[..., Any])
 
 TRT_OPTION_NAMES = (
-    "trt_mode", "trt_min_shapes", "trt_opt_shapes", "trt_max_shapes", "trt_pool_limit", "trt_tf32",
+    "trt_flavor", "trt_compute_capability", "trt_mode", "trt_min_shapes", "trt_opt_shapes",
+    "trt_max_shapes", "trt_pool_limit", "trt_tf32",
     "trt_opt_level", "trt_timing_cache", "trt_plugins", "trt_version_compatible",
     "trt_exclude_lean_runtime", "trt_hardware_compatibility", "load_engine", "save_engine",
     "trt_weak_typing", "trt_layer_precision",
@@ -40,6 +44,14 @@ _SHAPES_HELP = ("{} shapes of the optimization profile: NAME:[1,3,224,224] or tr
                 "NAME:1x3x224x224; several per value (comma-separated) or repeat the option.")
 
 _OPTIONS = [
+    click.option("--trt-flavor", type=click.Choice(FLAVOR_CHOICES), default=None,
+                 help="Which TensorRT: tensorrt (TensorRT 10.x/11.x, module tensorrt) or rtx "
+                      "(TensorRT for RTX, module tensorrt_rtx; builds on any CPU, runs on RTX-class "
+                      "GPUs). Default: tensorrt when it imports, else rtx."),
+    click.option("--trt-compute-capability", multiple=True, metavar="CC",
+                 help="TensorRT-RTX only: build for these GPU compute capabilities (8.6, SM89, ... or "
+                      "current; repeat for several). Default: " + RTX_DEFAULT_DESCRIPTION +
+                      ", which needs no GPU at build time; current builds for this machine's GPU."),
     click.option("--trt-mode", type=click.Choice(INTERMEDIATE_MODES), default=None,
                  help="How TensorRT exposes intermediate tensors: unfused (default on 10.12+: "
                       "fusion untouched), debug (mark_debug on the compared tensors; default "
@@ -109,6 +121,8 @@ def trt_options_from_cli(**kwargs: Any) -> TrtOptions:
         save_engine=get("save_engine"),
         weak_typing=tuple(dict.fromkeys(get("trt_weak_typing", ()))),
         layer_precisions=parse_layer_precisions(get("trt_layer_precision", ())),
+        flavor=get("trt_flavor"),
+        compute_capabilities=parse_compute_capabilities(get("trt_compute_capability", ())),
     )
 
 
@@ -121,7 +135,7 @@ def tensorrt_runner_factory(options: TrtOptions, name: str = "target",
     profile shapes, the shapes of the run's own inputs (`feed_shapes`, filled when the target
     model is built) fix the profile, so `--input-shapes` alone is enough for a dynamic model."""
     def make(marked: onnx.ModelProto) -> Any:
-        from trtdiff.runners.trt import TensorRTRunner
+        from trtdiff.runners.trt_runner import TensorRTRunner
 
         own, extra = split_marked_outputs(marked)
         chosen = options

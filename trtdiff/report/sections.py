@@ -7,9 +7,11 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from trtdiff.report import formatting as fmt
+from trtdiff import formatting as fmt
+from trtdiff.compare.divergence import nonfinite_disagreements
 from trtdiff.report.tables import status_css
 from trtdiff.result import HISTOGRAM_DECADES, HISTOGRAM_LABELS, Comparison, GraphNode, TensorResult
+from trtdiff.summary import OFFENDER_FLOOR_TEXT, named_offenders, worst_key
 
 NEIGHBOURHOOD_OFFENDERS = 10
 MAX_CONSUMERS = 8
@@ -17,28 +19,42 @@ HISTOGRAM_TENSORS = 6
 
 
 def offender_rows(comparison: Comparison, ids: dict[str, str]) -> list[dict[str, Any]]:
-    """Offenders by rank, with the cause hints of their tensor (message text when known)."""
+    """The named offenders (summary.named_offenders: a score near the top one) by rank, with the
+    local error of their tensor and its cause hints."""
     by_name = {t.name: t for t in comparison.tensors}
     rows = []
-    for offender in sorted(comparison.offenders, key=lambda o: o.rank):
+    for offender in named_offenders(comparison):
         tensor = by_name.get(offender.tensor)
         hints = [f"{h.kind}: {h.message}" for h in tensor.hints] if tensor is not None else []
         amplification = tensor.amplification if tensor is not None else None
+        local = tensor.local.max_abs if tensor is not None and tensor.local is not None else None
         rows.append({
             "rank": str(offender.rank), "node": offender.node, "tensor": offender.tensor,
             "anchor": ids.get(offender.tensor, ""), "op_type": offender.op_type,
             "index": str(offender.index), "score": fmt.fmt_error(offender.score),
-            "amplification": fmt.fmt_ratio(amplification),
+            "local": fmt.fmt_error(local), "amplification": fmt.fmt_ratio(amplification),
             "hints": hints or list(offender.hints),
         })
     return rows
+
+
+def offenders_left_out(comparison: Comparison, named: int) -> str:
+    """What the offender table leaves out, and by which rule."""
+    rest = len(comparison.offenders) - named
+    if not comparison.offenders:
+        return ""
+    return (f"Named: nodes with a {OFFENDER_FLOOR_TEXT}; {rest:,} other node{'s' if rest != 1 else ''} "
+            "with a smaller or zero score (plain rounding, or error passed on) are not called offenders."
+            if rest else f"Named: nodes with a {OFFENDER_FLOOR_TEXT}.")
 
 
 def _tensor_error(tensor: TensorResult | None) -> tuple[str, str]:
     """(shown error, css class) for a tensor next to a node in a neighbourhood."""
     if tensor is None or tensor.metrics is None:
         return fmt.MISSING, "skip"
-    return fmt.fmt_error(tensor.metrics.max_abs), status_css(tensor)
+    bad = nonfinite_disagreements(tensor.metrics)
+    shown = fmt.fmt_error(tensor.metrics.max_abs) + (f" + {bad:,} NaN/Inf" if bad else "")
+    return shown, status_css(tensor)
 
 
 def _edge(name: str, by_name: dict[str, TensorResult], ids: dict[str, str]) -> dict[str, Any]:
@@ -89,14 +105,6 @@ def neighbourhoods(comparison: Comparison, ids: dict[str, str],
     return result
 
 
-def worst_key(tensor: TensorResult) -> float:
-    """Sort key for 'worst': the largest max_abs; NaN counts as infinitely bad, no metrics as least."""
-    if tensor.metrics is None:
-        return -math.inf
-    value = tensor.metrics.max_abs
-    return math.inf if math.isnan(value) else value
-
-
 def _bin_edges() -> list[float]:
     """Upper edge of each histogram bin (0, decades, then >1e5 and non-finite as inf)."""
     return [0.0] + [10.0 ** d for d in HISTOGRAM_DECADES] + [math.inf, math.inf]
@@ -119,16 +127,29 @@ def _bars(histogram: tuple[int, ...], atol: float) -> list[dict[str, str]]:
     return bars
 
 
-def histograms(comparison: Comparison, ids: dict[str, str]) -> list[dict[str, Any]]:
-    """Absolute-error histograms of the worst compared tensors (largest max_abs first)."""
+def all_nonfinite(tensor: TensorResult) -> bool:
+    """Every error of the tensor is a NaN/Inf disagreement: its histogram would be one bar."""
+    m = tensor.metrics
+    return m is not None and bool(m.histogram) and nonfinite_disagreements(m) == sum(m.histogram) > 0
+
+
+def histograms(comparison: Comparison, ids: dict[str, str]) -> dict[str, Any]:
+    """Absolute-error histograms of the worst compared tensors (largest max_abs first), leaving out
+    those whose every error is non-finite (named, since they are among the worst)."""
     candidates = [t for t in comparison.compared if t.metrics is not None and t.metrics.histogram]
-    worst = sorted(candidates, key=worst_key, reverse=True)[:HISTOGRAM_TENSORS]
-    return [{
-        "tensor": t.name, "anchor": ids.get(t.name, ""), "op_type": t.op_type,
-        "max_abs": fmt.fmt_error(t.metrics.max_abs),  # type: ignore[union-attr]
-        "atol": fmt.fmt_error(t.atol),
-        "bars": _bars(t.metrics.histogram, t.atol),  # type: ignore[union-attr]
-    } for t in worst]
+    ranked = sorted(candidates, key=worst_key, reverse=True)
+    left_out = [t for t in ranked if all_nonfinite(t)]
+    shown = [t for t in ranked if not all_nonfinite(t)][:HISTOGRAM_TENSORS]
+    return {
+        "shown": [{
+            "tensor": t.name, "anchor": ids.get(t.name, ""), "op_type": t.op_type,
+            "max_abs": fmt.fmt_error(t.metrics.max_abs),  # type: ignore[union-attr]
+            "atol": fmt.fmt_error(t.atol),
+            "bars": _bars(t.metrics.histogram, t.atol),  # type: ignore[union-attr]
+        } for t in shown],
+        "left_out": [{"tensor": t.name, "anchor": ids.get(t.name, "")} for t in left_out],
+        "left_out_count": f"{len(left_out):,}",
+    }
 
 
 def _fp32_node(item: Any) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trtdiff.report import formatting as fmt
+from trtdiff import formatting as fmt
 from trtdiff.result import Comparison, ErrorMetrics, TensorResult
 
 # key, header, numeric, header tooltip
@@ -20,16 +20,19 @@ TENSOR_COLUMNS = (
     ("op", "op", False, "op type of the producing node"),
     ("shape", "shape / dtype", False, "shape, reference dtype → target dtype"),
     ("status", "status", False, "pass, FAIL, or why it was not compared"),
-    ("max_abs", "max abs", True, "cumulative error: max |target − reference| at this tensor"),
+    ("max_abs", "max abs", True, "cumulative error: max |target − reference| at this tensor, over the "
+                                 "elements finite on both sides"),
     ("p99_abs", "p99 abs", True, "99th percentile of the absolute error"),
     ("max_rel", "max rel", True, "max relative error"),
     ("cosine", "cosine", True, "cosine similarity with the reference"),
     ("snr_db", "SNR dB", True, "signal-to-noise ratio of the target against the reference"),
     ("local", "local max abs", True, "local error: what this node introduces by itself"),
     ("amplification", "amplif.", True, "cumulative error over the error the node received"),
-    ("mismatches", "mismatches", True, "elements outside tolerance"),
+    ("mismatches", "outside tol.", True, "elements outside tolerance (share of the tensor)"),
     ("hints", "cause hints", False, "why the node introduces error"),
 )
+# Shown once the reader ticks them (the table must fit 1,400 px without scrolling sideways)
+HIDDEN_COLUMNS = ("node", "p99_abs", "max_rel", "cosine")
 ENGINE_COLUMNS = ("name", "type", "precision", "tactic", "onnx_nodes")
 # Rows laid out at first; the rest wait behind "show more" (a 2,000-row table costs the browser
 # about a second of layout on a small machine; hidden rows cost almost nothing).
@@ -139,8 +142,9 @@ def tensor_table(comparison: Comparison, ids: dict[str, str]) -> dict[str, Any]:
     failing = sum(1 for r in rows if r["failing"])
     shown = min(len(rows), PAGE_ROWS)
     return {
-        "columns": [{"key": k, "label": label, "numeric": numeric, "title": title}
+        "columns": [{"key": k, "label": label, "numeric": numeric, "title": title, "shown": k not in HIDDEN_COLUMNS}
                     for k, label, numeric, title in TENSOR_COLUMNS],
+        "hidden_classes": " ".join(f"hide-{k}" for k in HIDDEN_COLUMNS),
         "rows": rows,
         "op_types": sorted({t.op_type for t in comparison.tensors if t.op_type}),
         "total": f"{len(rows):,}",

@@ -9,46 +9,65 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
 from trtdiff import __version__
-from trtdiff.report import formatting as fmt
-from trtdiff.report.plots import chart_data_from_comparison, error_chart_svg
-from trtdiff.report.sections import bisect_view, histograms, neighbourhoods, offender_rows, worst_key
+from trtdiff import formatting as fmt
+from trtdiff.report.gate import gate_view
+from trtdiff.report.plots import ChartPoint, chart_data_from_comparison, error_chart
+from trtdiff.report.sections import bisect_view, histograms, neighbourhoods, offender_rows, offenders_left_out
 from trtdiff.report.tables import anchors, engine_layer_table, status_css, status_text, tensor_table
-from trtdiff.result import Comparison
+from trtdiff.result import Comparison, TensorResult
+from trtdiff.summary import counts, divergence_summary, next_step, worst_key
 
 VERSION_KEYS = ("trtdiff", "onnx", "onnxruntime", "tensorrt", "cuda", "providers", "cpu", "gpu")
 SUMMARY_OFFENDERS = 5
 
 
 def view_from_comparison(comparison: Comparison, *, command: str | None = None) -> dict[str, Any]:
-    """All the context `report.html.j2` needs, built from the comparison alone."""
+    """All the context `report.html.j2` needs, built from the comparison alone. A later section
+    (e.g. a baseline's) adds its own key here and its own block in the template."""
     ids = anchors(comparison)
     offenders = offender_rows(comparison, ids)
     model = comparison.model or "(unnamed model)"
+    chart = error_chart(chart_data_from_comparison(comparison))
     return {
         "title": f"trtdiff: {model}",
         "model": model,
         "verdict": verdict(comparison),
-        "first_divergence": first_divergence(comparison, ids),
-        "no_divergence": ("No tensor is outside tolerance." if comparison.compared
+        "divergence": divergence_view(comparison, ids),
+        "no_divergence": ("No tensor is outside tolerance or below the divergence SNR." if comparison.compared
                           else "Not recorded: no tensors were compared."),
         "outputs": output_rows(comparison, ids),
         "top_offenders": offenders[:SUMMARY_OFFENDERS],
+        "offender_rule": offenders_left_out(comparison, len(offenders)),
         "no_offenders": _no_offenders(comparison),
         "warnings": list(comparison.warnings),
         "unmarked": [{"node": u.node, "op_type": u.op_type, "count": fmt.fmt_count(u.count),
                       "reason": u.reason} for u in comparison.unmarked],
-        "chart_svg": Markup(error_chart_svg(chart_data_from_comparison(comparison))),
+        "chart_svg": Markup(chart.svg),
+        "chart_points": chart_points_json(chart.points, ids) if chart.points else "",
         "table": tensor_table(comparison, ids),
         "neighbourhoods": neighbourhoods(comparison, ids, offenders),
         "histograms": histograms(comparison, ids),
         "bisect": bisect_view(comparison.bisect),
+        "gate": gate_view(comparison.gate),
         "engine_layers": engine_layer_table(comparison.engine_layers),
         "environment": environment_view(comparison, command),
+        "next_step": "" if comparison.passed else (next_step(comparison) or ""),
         "generator": f"trtdiff {__version__}",
     }
+
+
+def chart_points_json(points: list[ChartPoint], ids: dict[str, str]) -> Markup:
+    """The chart's hover points as JSON safe inside a <script type="application/json"> element
+    (`<`, `>`, `&` and quotes escaped as JSON \\u escapes): position, row anchor, and the lines
+    of text to show, model names included as plain strings that the script sets as text."""
+    return htmlsafe_json_dumps([
+        {"x": p.x, "y": p.y, "a": ids.get(p.text.get("tensor", ""), ""),
+         "rows": [[k, v] for k, v in p.text.items() if v]}
+        for p in points])
 
 
 def _no_offenders(comparison: Comparison) -> str:
@@ -63,18 +82,14 @@ def _no_offenders(comparison: Comparison) -> str:
 
 def verdict(comparison: Comparison) -> dict[str, str]:
     """PASS/FAIL with what it rests on: the outputs first, then every compared tensor."""
-    by_name = {t.name: t for t in comparison.tensors}
-    outputs = [by_name[n] for n in comparison.outputs if n in by_name]
-    bad_outputs = sum(1 for t in outputs if t.passed is False or t.status != "compared")
-    compared = [t for t in comparison.compared if t.passed is not None]
-    failing = sum(1 for t in compared if t.passed is False)
+    c = counts(comparison)
     parts = []
-    if outputs:
-        parts.append(f"{bad_outputs:,} of {len(outputs):,} outputs outside tolerance" if bad_outputs
-                     else f"all {len(outputs):,} outputs within tolerance")
+    if c.outputs:
+        parts.append(f"{c.failing_outputs:,} of {c.outputs:,} outputs outside tolerance" if c.failing_outputs
+                     else f"all {c.outputs:,} outputs within tolerance")
     if comparison.tensors:
-        parts.append(f"{failing:,} of {len(compared):,} compared tensors outside tolerance")
-        parts.append(f"{len(comparison.tensors) - len(comparison.compared):,} could not be compared")
+        parts.append(f"{c.failing:,} of {c.compared:,} compared tensors outside tolerance")
+        parts.append(f"{c.not_compared:,} could not be compared")
     return {
         "label": "PASS" if comparison.passed else "FAIL",
         "css": "pass" if comparison.passed else "fail",
@@ -84,19 +99,28 @@ def verdict(comparison: Comparison) -> dict[str, str]:
     }
 
 
-def first_divergence(comparison: Comparison, ids: dict[str, str]) -> dict[str, str] | None:
-    name = comparison.first_divergence
-    if not name:
-        return None
-    try:
-        tensor = comparison.tensor(name)
-    except KeyError:
-        return {"tensor": name, "anchor": "", "node": "", "op_type": "", "index": "",
-                "max_abs": fmt.MISSING, "atol": fmt.MISSING}
+def _divergence_row(tensor: TensorResult, ids: dict[str, str], why: str) -> dict[str, str]:
     return {
-        "tensor": name, "anchor": ids.get(name, ""), "node": tensor.node, "op_type": tensor.op_type,
-        "index": str(tensor.index), "atol": fmt.fmt_error(tensor.atol),
+        "tensor": tensor.name, "anchor": ids.get(tensor.name, ""), "node": tensor.node,
+        "op_type": tensor.op_type, "index": str(tensor.index), "why": why,
         "max_abs": fmt.fmt_error(tensor.metrics.max_abs if tensor.metrics else None),
+        "snr_db": fmt.fmt_db(tensor.metrics.snr_db if tensor.metrics else None),
+        "atol": fmt.fmt_error(tensor.atol),
+    }
+
+
+def divergence_view(comparison: Comparison, ids: dict[str, str]) -> dict[str, Any] | None:
+    """The divergence to look at first, why it is named, and the first tolerance failure beside
+    it when that is another tensor (summary.divergence_summary decides)."""
+    summary = divergence_summary(comparison)
+    if summary is None:
+        return None
+    return {
+        "label": "First divergence" if summary.significant else "First tolerance failure",
+        "lead": _divergence_row(summary.lead, ids, summary.why),
+        "other": (_divergence_row(summary.other, ids, summary.other_why)
+                  if summary.other is not None else None),
+        "threshold": fmt.fmt_db(comparison.settings.divergence_snr_db),
     }
 
 
@@ -140,13 +164,16 @@ def environment_view(comparison: Comparison, command: str | None) -> dict[str, A
     rows += [(f"atol for {name}", fmt.fmt_error(v)) for name, v in tol.per_tensor_atol.items()]
     rows += [(f"rtol for {name}", fmt.fmt_error(v)) for name, v in tol.per_tensor_rtol.items()]
     rows.append(("seed", fmt.MISSING if settings.seed is None else str(settings.seed)))
+    rows.append(("divergence SNR", f"{fmt.fmt_db(settings.divergence_snr_db)} dB"))
+    commands = [("command", settings.command or "not recorded")]
+    if command and command != settings.command:
+        commands.append(("report written by", command))
     plan = settings.precision_plan
     return {
         "versions": versions,
+        "commands": commands,
         "settings": rows,
         "inputs": sorted(settings.inputs.items()),
         "precision_plan": json.dumps(plan, indent=2, sort_keys=True, default=str) if plan else "",
-        "command": settings.command,
-        "report_command": command if command and command != settings.command else "",
         "timings": [(k.removesuffix("_s"), fmt.fmt_seconds(v)) for k, v in comparison.timings.items()],
     }

@@ -1,328 +1,84 @@
-"""The TensorRT runner (TensorRT 10.x and 11.x): the ONLY module that imports `tensorrt`, lazily.
+"""The ONLY module that imports TensorRT: `tensorrt` (10.x/11.x) or `tensorrt_rtx` (TensorRT for
+RTX 1.x, the same strongly typed API under another name), lazily, and the questions answered
+with the module alone (is it there, which features, what its ONNX parser says).
 
-It builds a strongly typed engine from the ONNX model it is given (the precision is in the model:
-FP16/BF16 from the precision plan's conversion, INT8/FP8 from Q/DQ nodes) or loads a saved plan,
-and exposes intermediate tensors in one of three modes:
-- `unfused` (default on 10.12+): `mark_unfused_tensors_as_debug_tensors()`; the tensors that
-  survive fusion reach a debug listener; fusion is untouched.
-- `debug`: `mark_debug` on the chosen tensors (blocks their fusion); default before 10.12.
-- `outputs`: mark them as network outputs; perturbs fusion and memory (Polygraphy's mark-all).
-Engine layers map back to ONNX nodes through the engine inspector's JSON (`trtdiff.trt`).
-
-CUDA memory and streams: Polygraphy's `polygraphy.cuda`, not cuda-python (`trt_io` says why).
-Building: `trt_build`. Both take the `tensorrt` module from here and never import it themselves.
-
-NOT EXERCISED in this project's CI: TensorRT cannot be installed on our machines. The code follows
-the TensorRT 10/11 Python bindings and Polygraphy 0.53's runner; tests marked `trt` run it.
+Which module: `--trt-flavor tensorrt|rtx`, by default `tensorrt` when it imports, else
+`tensorrt_rtx`. What trtdiff then does is decided by the features the module has
+(`trtdiff.trt.features`), never by comparing version numbers across flavours. The runner
+(`trt_runner`), the builder (`trt_build`) and the parser helpers (`trt_parse`) get the module
+from here.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
-import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from types import ModuleType, TracebackType
-from typing import Any
+from types import ModuleType
 
-import numpy as np
 import onnx
 
-from trtdiff.errors import ToolError, UsageError
-from trtdiff.model import session_source
-from trtdiff.runners import trt_build, trt_io
-from trtdiff.runners.base import TensorConsumer, TensorSpec
-from trtdiff.trt import capability, dtypes, mapping, versions
-from trtdiff.trt import plan as planfile
-from trtdiff.trt.collect import TensorRouter
-from trtdiff.trt.inspector import EngineInfo, parse_engine_info
-from trtdiff.trt.options import TrtOptions
+from trtdiff.errors import ToolError, ToolUnavailable
+from trtdiff.runners import trt_parse
+from trtdiff.trt.features import FLAVORS, LABELS, MODULES, Features, features_of
 
-log = logging.getLogger(__name__)
-
-INSTALL_HINT = ("install TensorRT 10 or 11 on a machine with an NVIDIA GPU: pip install tensorrt "
-                "(NVIDIA's wheels; tensorrt-cu12 or tensorrt-cu13 for a given CUDA), then check "
-                "with `trtdiff doctor`")
+INSTALL_HINT = ("install TensorRT 10 or 11 on a machine with an NVIDIA GPU (pip install tensorrt, "
+                "NVIDIA's wheels; tensorrt-cu12 or tensorrt-cu13 for a given CUDA), or TensorRT for "
+                "RTX (pip install tensorrt-rtx: builds engines on any machine, runs them on RTX-class "
+                "GPUs), then check with `trtdiff doctor`")
 
 
-def tensorrt_available() -> tuple[bool, str]:
-    """(True, version) when `tensorrt` imports and is 10.x or newer, else (False, why + fix)."""
+def _import_flavor(flavor: str) -> tuple[ModuleType | None, str]:
+    """(module, "") or (None, why it cannot be imported)."""
     try:
-        trt = importlib.import_module("tensorrt")
-    except (ImportError, OSError) as err:  # OSError: libnvinfer found but not loadable
-        return False, f"the tensorrt Python package cannot be imported ({err}); {INSTALL_HINT}"
-    version = str(getattr(trt, "__version__", "0"))
-    if not versions.is_supported(version):
-        return False, f"TensorRT {version} is too old (trtdiff needs 10.x or 11.x); {INSTALL_HINT}"
-    return True, version
+        return importlib.import_module(MODULES[flavor]), ""
+    except (ImportError, OSError) as err:  # OSError: the library is found but not loadable
+        return None, f"the {MODULES[flavor]} Python package cannot be imported ({err})"
 
 
-def require_tensorrt() -> ModuleType:
-    """The `tensorrt` module, or a ToolError (exit 3) saying in one line what to install."""
-    ok, detail = tensorrt_available()
-    if not ok:
-        raise ToolError("TensorRT is not available", detail.split(";")[0], INSTALL_HINT)
-    return importlib.import_module("tensorrt")
+def import_tensorrt(flavor: str | None = None) -> tuple[ModuleType, Features]:
+    """The TensorRT module and its features: `flavor` ("tensorrt" or "rtx"), or by default
+    `tensorrt` when it imports and is usable, else `tensorrt_rtx`. ToolError (exit 3) saying in
+    one line what is missing and what to install."""
+    problems = []
+    for candidate in (flavor,) if flavor else FLAVORS:
+        module, problem = _import_flavor(candidate)
+        if module is None:
+            problems.append(problem)
+            continue
+        features = features_of(module, candidate)
+        try:
+            features.check_usable()
+        except ToolError as err:
+            problems.append(err.what)
+            continue
+        return module, features
+    wanted = LABELS[flavor] if flavor else "TensorRT"
+    raise ToolUnavailable(f"{wanted} is not available", "; ".join(problems), INSTALL_HINT)
 
 
-def unsupported_nodes(model: onnx.ModelProto) -> dict[str, str]:
-    """Node name -> reason, for the nodes TensorRT's ONNX parser cannot take
-    (`OnnxParser.supports_model_v2`, 10.1+; `supports_model` before it, removed in 11.1)."""
-    trt = require_tensorrt()
-    logger = trt_build.make_logger(trt)
-    builder = trt.Builder(logger)
-    network = builder.create_network(trt_build.network_flags(trt, TrtOptions()))
-    parser = trt.OnnxParser(network, logger)
-    with session_source(model) as source:
-        path = source if isinstance(source, str) else None
-        data = Path(source).read_bytes() if isinstance(source, str) else source
-        if hasattr(parser, "supports_model_v2"):
-            parser.supports_model_v2(data, path)
-            subgraphs = [(bool(parser.is_subgraph_supported(i)), list(parser.get_subgraph_nodes(i)))
-                         for i in range(parser.num_subgraphs)]
-        else:
-            _, legacy = parser.supports_model(data, path)
-            subgraphs = [(bool(ok), list(nodes)) for nodes, ok in legacy]
-    issues = []
-    for i in range(parser.num_errors):
-        err = parser.get_error(i)
-        issues.append(capability.ParserIssue(int(err.node()), err.node_name(), err.node_operator(),
-                                             str(err.code()), err.desc()))
-    return capability.unsupported_reasons([n.name for n in model.graph.node], subgraphs, issues)
+def tensorrt_available(flavor: str | None = None) -> tuple[bool, str]:
+    """(True, "TensorRT-RTX 1.7.1.116") when a usable module imports, else (False, why + fix)."""
+    try:
+        _, features = import_tensorrt(flavor)
+    except ToolError as err:
+        return False, f"{err.why}; {err.fix}"
+    return True, features.label
 
 
-class TensorRTRunner:
-    """Runs an ONNX model (or a saved plan) with TensorRT and exposes intermediate tensors by
-    ONNX name. A context manager satisfying `trtdiff.runners.base.Runner`."""
+def tensorrt_features(flavor: str | None = None) -> Features:
+    """The features of the module `--target trt` would use (ToolError when there is none)."""
+    return import_tensorrt(flavor)[1]
 
-    def __init__(self, model: onnx.ModelProto | None, options: TrtOptions, name: str = "tensorrt",
-                 tensors: Sequence[str] | None = None) -> None:
-        if model is None and options.load_engine is None:
-            raise UsageError("the TensorRT runner needs an ONNX model or --load-engine",
-                             "there is nothing to build or load", "pass the model file")
-        self.model = model
-        self.options = options
-        self.name = name
-        self.tensors = list(tensors) if tensors is not None else None
-        self._node_order = [n.name for n in model.graph.node] if model is not None else []
-        self._onnx_tensors = ({o for n in model.graph.node for o in n.output if o}
-                              if model is not None else set())
-        self._facts: dict[str, Any] = {"backend": "tensorrt"}
-        self._warnings: list[str] = []
-        self._missing: list[str] = []
-        self._marked: list[str] = []
-        self._info: EngineInfo | None = None
-        self._aliases: dict[str, str] | None = None
-        self._trt: Any = None
-        self.mode: str | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------
+def unsupported_nodes(model: onnx.ModelProto, flavor: str | None = None) -> dict[str, str]:
+    """Node name -> reason, for the nodes TensorRT's ONNX parser cannot take."""
+    return trt_parse.unsupported_nodes(import_tensorrt(flavor)[0], model)
 
-    def __enter__(self) -> TensorRTRunner:
-        trt = self._trt = require_tensorrt()
-        versions.check_weak_typing(self.options, trt.__version__)
-        self._logger = trt_build.make_logger(trt)
-        trt_build.load_plugins(trt, self._logger, self.options)
-        plan, self.mode = self._obtain_plan(trt)
-        runtime = trt.Runtime(self._logger)
-        if self.options.version_compatible or self._facts.get("version_compatible"):
-            runtime.engine_host_code_allowed = True
-        self._runtime = runtime
-        self._engine = runtime.deserialize_cuda_engine(plan)
-        if self._engine is None:
-            raise ToolError("TensorRT could not load the engine", "see TensorRT's errors above (-v)",
-                            "rebuild it with this TensorRT version (drop --load-engine)")
-        self._context = self._engine.create_execution_context()
-        if self._context is None:
-            raise ToolError("TensorRT could not create an execution context",
-                            "usually the GPU is out of memory", "free GPU memory or use a smaller profile")
-        self._info = self._inspect(trt)
-        if self.model is not None:
-            self._aliases = mapping.tensor_aliases(
-                self._info, self._node_order, {n.name: list(n.output) for n in self.model.graph.node})
-        with trt_io.cuda_errors("setting up TensorRT inference"):
-            self._setup_run(trt)
-        return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        with trt_io.cuda_errors("freeing TensorRT's GPU memory"):
-            self._free()
+def parser_accepts(model: onnx.ModelProto, flavor: str | None = None) -> tuple[bool, str]:
+    """(whether TensorRT's ONNX parser parses `model`, the first error in its words)."""
+    return trt_parse.parser_accepts(import_tensorrt(flavor)[0], model)
 
-    def _free(self) -> None:
-        for buffer in getattr(self, "_device_inputs", {}).values():
-            buffer.free()
-        allocator = getattr(self, "_allocator", None)
-        if allocator is not None:
-            allocator.free()
-        stream = getattr(self, "_stream", None)
-        if stream is not None:
-            stream.free()
-        for attr in ("_context", "_engine", "_runtime", "_listener", "_allocator", "_stream"):
-            if hasattr(self, attr):
-                delattr(self, attr)
 
-    def _obtain_plan(self, trt: ModuleType) -> tuple[bytes, str]:
-        """Load `--load-engine` (checked against its sidecar) or build, then `--save-engine`."""
-        version = trt.__version__
-        digest = planfile.model_digest(self.model) if self.model is not None else None
-        if self.options.load_engine is not None:
-            plan, facts = planfile.read_plan(self.options.load_engine)
-            self._warnings += planfile.check_plan(facts, version, digest, self.options.load_engine)
-            mode = facts.mode if facts else (self.options.mode or versions.default_mode(version))
-            self._marked = list(facts.marked) if facts else []
-            self._facts.update(engine=f"loaded from {self.options.load_engine}",
-                               version_compatible=bool(facts and facts.version_compatible))
-        else:
-            assert self.model is not None  # __init__ refuses no model and no engine
-            mode = versions.resolve_mode(self.options, version)
-            started = time.perf_counter()
-            plan, self._marked, self._missing = trt_build.build_plan(
-                trt, self._logger, self.model, self.options, mode, self.tensors, self._onnx_tensors)
-            self._facts.update(engine="built", build_seconds=round(time.perf_counter() - started, 2))
-        if self.options.save_engine is not None:
-            planfile.save_plan(plan, self.options.save_engine, planfile.PlanFacts(
-                tensorrt_version=version, mode=mode, model_digest=digest,
-                options=self.options.describe(), marked=tuple(self._marked),
-                version_compatible=self.options.version_compatible))
-        for warning in self._warnings:
-            log.warning("%s", warning)
-        return plan, mode
-
-    def _inspect(self, trt: ModuleType) -> EngineInfo:
-        inspector = self._engine.create_engine_inspector()
-        inspector.execution_context = self._context
-        info = parse_engine_info(inspector.get_engine_information(trt.LayerInformationFormat.JSON))
-        if not info.detailed:
-            warning = ("the engine was built without DETAILED profiling verbosity: layer "
-                       "precisions, tactics and fused-away tensors are unknown")
-            log.warning("%s", warning)
-            self._warnings.append(warning)
-        return info
-
-    def _setup_run(self, trt: ModuleType) -> None:
-        """Stream, output allocator, and the debug listener for the `unfused`/`debug` modes."""
-        cuda = trt_io.cuda_module()
-        self._stream = cuda.Stream()
-        self._device_inputs: dict[str, Any] = {}
-        self._allocator = trt_io.make_allocator(trt)
-        names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
-        self._inputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
-        self._outputs = [n for n in names if n not in self._inputs]
-        wanted = None if self.tensors is None else set(self.tensors) | set(self._outputs)
-        self._router = TensorRouter(self._aliases, wanted)
-        self._listener = None
-        if self.mode in ("unfused", "debug") and hasattr(self._context, "set_debug_listener"):
-            self._listener = trt_io.make_listener(trt, self._router)
-            self._context.set_debug_listener(self._listener)
-            if hasattr(self._context, "unfused_tensors_debug_state"):
-                self._context.unfused_tensors_debug_state = True
-            self._context.set_all_tensors_debug_state(True)
-
-    # -- the Runner protocol ---------------------------------------------------------------
-
-    def input_specs(self) -> list[TensorSpec]:
-        """Engine inputs; a dynamic dimension is given its optimization-profile opt value."""
-        specs = []
-        for name in self._inputs:
-            shape = tuple(int(d) for d in self._engine.get_tensor_shape(name))
-            if any(d < 0 for d in shape):
-                shape = tuple(int(d) for d in self._engine.get_tensor_profile_shape(name, 0)[1])
-            dtype = dtypes.numpy_dtype(self._engine.get_tensor_dtype(name).name)
-            specs.append(TensorSpec(name, dtype, shape))
-        return specs
-
-    def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        results: dict[str, np.ndarray] = {}
-        self.infer_each(feeds, results.__setitem__)
-        return results
-
-    def infer_each(self, feeds: Mapping[str, np.ndarray], consume: TensorConsumer) -> None:
-        """Run once; debug tensors reach `consume` from the listener while the engine runs,
-        then the network outputs."""
-        self._router.start(consume)
-        with trt_io.cuda_errors("running TensorRT"):
-            self._bind_inputs(feeds)
-            for name in self._outputs:
-                self._context.set_output_allocator(name, self._allocator)
-            ok = self._context.execute_async_v3(self._stream.ptr)
-            self._stream.synchronize()
-        self._router.raise_pending()
-        if not ok:
-            raise ToolError("TensorRT inference failed", "execute_async_v3 returned false",
-                            "see TensorRT's errors above (-v)")
-        for name in self._outputs:
-            if self._router.accepts(name):
-                with trt_io.cuda_errors(f"copying output {name} to the host"):
-                    array = self._output_to_host(name)
-                self._router.deliver(name, array)
-                self._router.raise_pending()
-
-    def _bind_inputs(self, feeds: Mapping[str, np.ndarray]) -> None:
-        cuda = trt_io.cuda_module()
-        self._host_inputs = []  # host copies stay alive until the run ends (async copies, shape inputs)
-        for name in self._inputs:
-            if name not in feeds:
-                raise UsageError(f"no value for TensorRT input '{name}'", "every engine input needs "
-                                 "a value", f"engine inputs: {', '.join(self._inputs)}")
-            expected = dtypes.numpy_dtype(self._engine.get_tensor_dtype(name).name)
-            array = np.ascontiguousarray(feeds[name])
-            if array.dtype != expected:
-                raise UsageError(f"input '{name}' is {array.dtype}, the engine wants {expected}",
-                                 "TensorRT does not convert input types", f"give {expected} data")
-            if not self._context.set_input_shape(name, array.shape):
-                low, opt, high = self._engine.get_tensor_profile_shape(name, 0)
-                raise UsageError(f"input '{name}' shape {list(array.shape)} is outside the engine's "
-                                 f"profile", f"min {list(low)}, opt {list(opt)}, max {list(high)}",
-                                 "rebuild with --trt-min-shapes/--trt-max-shapes covering it")
-            self._host_inputs.append(array)
-            if self._engine.is_shape_inference_io(name):
-                self._context.set_tensor_address(name, array.ctypes.data)
-                continue
-            buffer = self._device_inputs.get(name)
-            if buffer is None:
-                buffer = self._device_inputs[name] = cuda.DeviceArray.raw((max(array.nbytes, 1),))
-            buffer.resize((max(array.nbytes, 1),))
-            cuda.wrapper().memcpy(dst=buffer.ptr, src=array.ctypes.data, nbytes=array.nbytes,
-                                  kind=cuda.MemcpyKind.HostToDevice, stream_ptr=self._stream.ptr)
-            self._context.set_tensor_address(name, buffer.ptr)
-
-    def _output_to_host(self, name: str) -> np.ndarray:
-        shape = self._allocator.shapes.get(name)
-        if shape is None:
-            shape = tuple(int(d) for d in self._context.get_tensor_shape(name))
-        trt_type = self._engine.get_tensor_dtype(name).name
-        buffer = self._allocator.buffers[name]
-        return trt_io.copy_to_host(int(buffer.ptr), trt_type, shape, self._stream.ptr, on_host=False)
-
-    # -- facts for the report --------------------------------------------------------------
-
-    def describe(self) -> dict[str, Any]:
-        trt_version = self._trt.__version__ if self._trt is not None else None
-        facts = dict(self._facts, version=trt_version, mode=getattr(self, "mode", None),
-                     options=self.options.describe(), warnings=list(self._warnings))
-        if self._info is not None:
-            inferred = sum(1 for k, v in (self._aliases or {}).items() if k != v)
-            facts.update(layers=len(self._info.layers), inspector_layout=self._info.layout,
-                         marked=len(self._marked), fused_away=len(self.fused_away()),
-                         tensors_mapped_by_layer=inferred)
-        router = getattr(self, "_router", None)
-        if router is not None:
-            facts.update(delivered=len(router.delivered), internal_tensors=len(router.internal))
-        return facts
-
-    def engine_layers(self) -> list[dict[str, Any]]:
-        """Per engine layer: name, type, precision, tactic, onnx_nodes (see trt.mapping)."""
-        if self._info is None:
-            return []
-        return mapping.engine_layer_facts(self._info, self._node_order, self._aliases)
-
-    def fused_away(self) -> list[str]:
-        """ONNX tensors asked for (or all node outputs) with no counterpart in the engine."""
-        if self._info is None:
-            return []
-        wanted = self.tensors if self.tensors is not None else [
-            o for n in (self.model.graph.node if self.model is not None else []) for o in n.output if o]
-        gone = mapping.fused_away(self._info, wanted, self._aliases)
-        return list(dict.fromkeys(gone + [m for m in self._missing if m in wanted]))
+def network_tensor_types(model: onnx.ModelProto, flavor: str | None = None) -> dict[str, str]:
+    """Tensor name -> type ("fp16", ...) of the strongly typed network TensorRT parses from `model`."""
+    return trt_parse.network_tensor_types(import_tensorrt(flavor)[0], model)

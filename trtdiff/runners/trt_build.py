@@ -1,14 +1,18 @@
 """Engine building for the TensorRT runner: network flags, ONNX parsing, builder config,
-optimization profile, plugins, and the weak-typing path kept for TensorRT < 10.12.
+optimization profile, plugins, TensorRT-RTX's target compute capabilities, and the weak-typing
+path kept for TensorRT < 10.12.
 
-Every function takes the `tensorrt` module as its first argument; this module never imports it
-(only `trtdiff.runners.trt` does, lazily). Enum members are always looked up by NAME.
+Every function takes the TensorRT module (`tensorrt` or `tensorrt_rtx`) as its first argument;
+this module never imports it (only `trtdiff.runners.trt` does, lazily). Enum members are always
+looked up by NAME, and optional API by attribute checks (`trtdiff.trt.features`).
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -17,25 +21,35 @@ import onnx
 from trtdiff.errors import ModelError, ToolError, UsageError, close_names
 from trtdiff.model import session_source
 from trtdiff.trt import mapping
+from trtdiff.trt.features import cc_from_member, member_name
 from trtdiff.fileio import write_bytes_atomic
 from trtdiff.trt.options import TrtOptions
 from trtdiff.trt.profile import resolve_profile
 
 log = logging.getLogger(__name__)
 
-_LEVELS = {"INTERNAL_ERROR": logging.ERROR, "ERROR": logging.ERROR, "WARNING": logging.WARNING,
+# TensorRT's own log shows with -v (errors) and -vv (the rest): a failure still ends in trtdiff's
+# one line, which quotes the parser's or builder's words where TensorRT hands them over.
+_LEVELS = {"INTERNAL_ERROR": logging.INFO, "ERROR": logging.INFO, "WARNING": logging.DEBUG,
            "INFO": logging.DEBUG, "VERBOSE": logging.DEBUG - 5}
 
 
-def make_logger(trt: ModuleType) -> Any:
-    class _LogBridge(trt.ILogger):  # type: ignore[misc,name-defined]
-        """TensorRT's messages into Python logging (info and below only with -vv)."""
+def make_logger(trt: ModuleType, quiet: bool = False) -> Any:
+    """A TensorRT logger that writes into Python logging (errors with -v, the rest with -vv) and
+    keeps the error messages (`errors`), so that a failure can quote TensorRT's own words;
+    `quiet`: everything at debug level (parser probes whose rejections are the answer)."""
 
+    class _LogBridge(trt.ILogger):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
+            self.errors: list[str] = []
 
         def log(self, severity: Any, msg: str) -> None:
-            log.log(_LEVELS.get(getattr(severity, "name", ""), logging.DEBUG), "TensorRT: %s", msg)
+            name = getattr(severity, "name", "")
+            if name in ("ERROR", "INTERNAL_ERROR"):
+                self.errors.append(" ".join(str(msg).split()))
+            level = logging.DEBUG if quiet else _LEVELS.get(name, logging.DEBUG)
+            log.log(level, "TensorRT: %s", msg)
 
     return _LogBridge()
 
@@ -58,11 +72,12 @@ def load_plugins(trt: ModuleType, logger: Any, options: TrtOptions) -> None:
                              "check the path")
         if registry.load_library(str(path)) is None:
             raise ToolError(f"TensorRT could not load plugin library {path}",
-                            "see the TensorRT log above (-v)", "check it was built for this TensorRT")
+                            "run with -v to see TensorRT's log", "check it was built for this TensorRT")
 
 
 def parse_model(parser: Any, model: onnx.ModelProto) -> None:
-    """Parse the model into the network; ModelError naming the first node the parser rejected."""
+    """Parse the model into the network; ModelError with the parser's own words, naming the
+    main-graph node it rejected (and the node inside its body, for If/Loop)."""
     with session_source(model) as source:
         ok = parser.parse_from_file(source) if isinstance(source, str) else parser.parse(source)
     if ok:
@@ -72,10 +87,15 @@ def parse_model(parser: Any, model: onnx.ModelProto) -> None:
         raise ModelError("TensorRT's ONNX parser rejected the model", "it gave no reason",
                          "run with -vv to see TensorRT's log")
     first = errors[0]
-    raise ModelError(f"TensorRT's ONNX parser rejected node '{first.node_name()}' "
-                     f"({first.node_operator()})", f"{first.code()}: {first.desc()}",
+    names = [node.name for node in model.graph.node]
+    node, index = first.node_name(), int(first.node())
+    where = f"node '{node}' ({first.node_operator()})"
+    if node not in names and 0 <= index < len(names):
+        where = f"node '{names[index]}' ({model.graph.node[index].op_type}; in its body, {where})"
+    code = getattr(first.code(), "name", str(first.code()))
+    raise ModelError(f"TensorRT's ONNX parser rejected {where}", f"{code}: {first.desc()}",
                      "see onnx-tensorrt docs/operators.md for what this version supports; "
-                     "`trtdiff split` runs unsupported nodes in ONNX Runtime")
+                     "`trtdiff split --target trt` cuts the model into the pieces it takes and those it does not")
 
 
 def network_tensors(network: Any) -> dict[str, Any]:
@@ -129,7 +149,7 @@ def _set_flag(trt: ModuleType, config: Any, name: str, on: bool = True) -> None:
 
 
 def configure(trt: ModuleType, builder: Any, network: Any, options: TrtOptions) -> tuple[Any, Any]:
-    """The builder config (and its timing cache) from the options."""
+    """The builder config (and its timing cache, None unless --trt-timing-cache) from the options."""
     config = builder.create_builder_config()
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
     _set_flag(trt, config, "TF32", options.tf32)
@@ -138,22 +158,49 @@ def configure(trt: ModuleType, builder: Any, network: Any, options: TrtOptions) 
     if options.optimization_level is not None:
         config.builder_optimization_level = options.optimization_level
     if options.hardware_compatibility:
-        config.hardware_compatibility_level = getattr(
-            trt.HardwareCompatibilityLevel, options.hardware_compatibility.upper())
+        level = getattr(trt.HardwareCompatibilityLevel, options.hardware_compatibility.upper())
+        config.hardware_compatibility_level = level
+        if config.hardware_compatibility_level != level:  # TensorRT-RTX ignores it, with a warning
+            raise UsageError("this TensorRT does not take --trt-hardware-compatibility",
+                             "it ignored the level (TensorRT-RTX chooses GPUs by compute capability)",
+                             "drop it; with TensorRT-RTX use --trt-compute-capability")
     if options.version_compatible:
         _set_flag(trt, config, "VERSION_COMPATIBLE")
         if options.plugins:
             config.plugins_to_serialize = [str(p) for p in options.plugins]
     if options.exclude_lean_runtime:
         _set_flag(trt, config, "EXCLUDE_LEAN_RUNTIME")
+    set_compute_capabilities(trt, config, options.compute_capabilities)
     _add_profile(builder, network, config, options)
-    cached = b""
-    if options.timing_cache and options.timing_cache.is_file():
-        cached = options.timing_cache.read_bytes()
-    cache = config.create_timing_cache(cached)
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    cache = None
+    if options.timing_cache:  # only when asked (TensorRT-RTX 1.1 needed a GPU once a cache was set)
+        cached = options.timing_cache.read_bytes() if options.timing_cache.is_file() else b""
+        with warnings.catch_warnings(record=True) as said:  # RTX: "Timing cache operations are no-ops"
+            warnings.simplefilter("always", DeprecationWarning)
+            cache = config.create_timing_cache(cached)
+            config.set_timing_cache(cache, ignore_mismatch=False)
+        for warning in said:
+            log.warning("--trt-timing-cache: TensorRT says: %s", warning.message)
     _apply_weak_typing(trt, network, config, options)
     return config, cache
+
+
+def set_compute_capabilities(trt: ModuleType, config: Any, wanted: Sequence[str]) -> None:
+    """TensorRT-RTX: build for these compute capabilities ("8.6", "current"); none given keeps
+    the module's default (checked against the module by Features.check_options first)."""
+    if not wanted:
+        return
+    config.num_compute_capabilities = len(wanted)
+    for index, capability in enumerate(wanted):
+        if not config.set_compute_capability(getattr(trt.ComputeCapability, member_name(capability)), index):
+            raise UsageError(f"TensorRT-RTX refused compute capability {capability}",
+                             "run with -v to see its log", "choose another --trt-compute-capability")
+
+
+def compute_capabilities(config: Any) -> tuple[str, ...]:
+    """What a builder config targets, as the module reports it; () for the default or no RTX."""
+    count = int(getattr(config, "num_compute_capabilities", 0) or 0)
+    return tuple(cc_from_member(config.get_compute_capability(i)) for i in range(count))
 
 
 def _add_profile(builder: Any, network: Any, config: Any, options: TrtOptions) -> None:
@@ -200,21 +247,32 @@ def mark_tensors(network: Any, mode: str, wanted: Sequence[str] | None,
 
 
 def build_plan(trt: ModuleType, logger: Any, model: onnx.ModelProto, options: TrtOptions,
-               mode: str, wanted: Sequence[str] | None,
-               onnx_tensors: set[str]) -> tuple[bytes, list[str], list[str]]:
-    """Parse, mark, configure and build: (serialized engine, marked tensors, missing tensors)."""
+               mode: str, wanted: Sequence[str] | None, onnx_tensors: set[str]) -> BuiltPlan:
+    """Parse, mark, configure and build."""
     builder = trt.Builder(logger)
     network = builder.create_network(network_flags(trt, options))
     parser = trt.OnnxParser(network, logger)  # kept alive until the build: it owns the weights
     parse_model(parser, model)
     marked, missing = mark_tensors(network, mode, wanted, onnx_tensors)
     config, cache = configure(trt, builder, network, options)
+    logger.errors.clear()
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
-        raise ToolError("TensorRT could not build the engine",
-                        "see TensorRT's errors above (run with -v for more)",
-                        "check --trt-pool-limit, the profile shapes and the plugins; "
-                        "try --trt-mode unfused or fewer marked tensors")
-    if options.timing_cache:
+        said = logger.errors[-1][:400] if logger.errors else "it gave no reason (run with -v for its log)"
+        raise ToolError("TensorRT could not build the engine", said,
+                        "check --trt-pool-limit, the profile shapes, the plugins and the build options "
+                        "(run with -v for TensorRT's log)")
+    if options.timing_cache and cache is not None:
         write_bytes_atomic(options.timing_cache, bytes(cache.serialize()))
-    return bytes(serialized), marked, missing
+    return BuiltPlan(bytes(serialized), tuple(marked), tuple(missing), compute_capabilities(config))
+
+
+@dataclass(frozen=True)
+class BuiltPlan:
+    """A serialized engine and what the build did: tensors marked, tensors asked for that the
+    network lacks (folded by the parser), and the compute capabilities it targets (RTX)."""
+
+    plan: bytes
+    marked: tuple[str, ...]
+    missing: tuple[str, ...]
+    compute_capabilities: tuple[str, ...]

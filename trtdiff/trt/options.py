@@ -23,6 +23,7 @@ INTERMEDIATE_MODES = ("unfused", "debug", "outputs")
 HARDWARE_COMPATIBILITY = ("none", "ampere_plus", "same_compute_capability")
 WEAK_TYPES = ("fp16", "bf16", "int8", "fp8")  # TensorRT < 10.12 builder flags, behind an option
 LAYER_PRECISIONS = ("fp32", "fp16", "bf16", "int8", "fp8")
+FLAVOR_CHOICES = ("tensorrt", "rtx")  # module `tensorrt` (10.x/11.x) or `tensorrt_rtx` (RTX 1.x)
 
 # Pool names accepted on the command line -> trt.MemoryPoolType member names.
 POOL_NAMES = {
@@ -66,6 +67,8 @@ class TrtOptions:
     save_engine: Path | None = None
     weak_typing: tuple[str, ...] = ()  # TensorRT < 10.12 only: BuilderFlag names, lower case
     layer_precisions: dict[str, str] = field(default_factory=dict)  # < 10.12 only, needs weak_typing
+    flavor: str | None = None  # None: `tensorrt` when it imports, else `tensorrt_rtx`
+    compute_capabilities: tuple[str, ...] = ()  # TensorRT-RTX build targets ("8.6", "current"); (): its default
 
     def __post_init__(self) -> None:
         validate_options(self)
@@ -87,6 +90,8 @@ class TrtOptions:
             "hardware_compatibility": self.hardware_compatibility,
             "weak_typing": list(self.weak_typing),
             "layer_precisions": dict(self.layer_precisions),
+            "flavor": self.flavor,
+            "compute_capabilities": list(self.compute_capabilities),
         }
 
 
@@ -105,6 +110,13 @@ def validate_options(options: TrtOptions) -> None:
         raise UsageError("--trt-exclude-lean-runtime needs --trt-version-compatible",
                          "only a version-compatible engine embeds a lean runtime to exclude",
                          "add --trt-version-compatible or drop --trt-exclude-lean-runtime")
+    if options.flavor is not None:
+        check_choice("TensorRT flavour", options.flavor, FLAVOR_CHOICES,
+                     "tensorrt is TensorRT 10.x/11.x, rtx is TensorRT for RTX")
+    if "current" in options.compute_capabilities and len(options.compute_capabilities) > 1:
+        raise UsageError("--trt-compute-capability current cannot be combined with others",
+                         "current means the one GPU this machine has",
+                         "pass current alone, or list compute capabilities such as 8.6 8.9")
     for precision in options.weak_typing:
         check_choice("weak-typing precision", precision, WEAK_TYPES,
                      "these are TensorRT < 10.12 builder precision flags")
@@ -221,3 +233,21 @@ def parse_layer_precisions(values: str | list[str] | tuple[str, ...]) -> dict[st
                              f"write e.g. Conv_3:fp32; precisions: {', '.join(LAYER_PRECISIONS)}")
         result[name.strip().strip("'\"")] = precision
     return result
+
+
+def parse_compute_capabilities(values: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """`8.6`, `86`, `sm86`, `SM_86` -> "8.6"; `current` stays; several per value allowed. Which
+    ones the installed TensorRT-RTX can build for is checked against the module itself."""
+    found: list[str] = []
+    for _, entry in _entries(values):
+        text = entry.strip().lower().replace("_", "")
+        if text == "current":
+            found.append("current")
+            continue
+        match = re.fullmatch(r"(?:sm)?(\d+)\.?(\d)", text)
+        if not match:
+            raise UsageError(f"cannot read compute capability '{entry}'",
+                             "expected MAJOR.MINOR (8.6), SM86 or current",
+                             "write e.g. --trt-compute-capability 8.6 --trt-compute-capability 8.9")
+        found.append(f"{int(match.group(1))}.{match.group(2)}")
+    return tuple(dict.fromkeys(found))

@@ -1,5 +1,6 @@
-"""Number formatting for the report: every figure the page shows is turned into text here, so
-that the template only places strings (DESIGN: no numbers computed in the template).
+"""Number formatting for the terminal and the report: every figure either shows is turned into
+text here, so that the report's template only places strings (DESIGN: no numbers computed in the
+template) and the two say the same figure the same way.
 
 Sort keys are separate strings that JavaScript's `Number()` reads back ("Infinity" included); a
 missing or NaN value gets an empty key so that it sorts last in either direction.
@@ -68,7 +69,8 @@ def fmt_count(count: int | None, total: int | None = None) -> str:
         return MISSING
     if not total or count == 0:
         return f"{count:,}"
-    return f"{count:,} ({100.0 * count / total:.2g}%)"
+    share = 100.0 * count / total
+    return f"{count:,} ({share:.0f}%)" if share >= 10 else f"{count:,} ({share:.2g}%)"
 
 
 def fmt_seconds(value: float) -> str:

@@ -1,0 +1,51 @@
+"""`trtdiff build MODEL [precision/TensorRT options] -o ENGINE`: the TensorRT engine of a precision
+plan, built and saved with its sidecar, never run (works on a CPU with TensorRT-RTX)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trtdiff.commands.paths import CheckedCommand, InputPath, OutputPath
+from trtdiff.commands.options import input_options, pop_input_settings
+from trtdiff.commands.precision_options import plan_from_options, precision_options
+from trtdiff.commands.trt_options import trt_options, trt_options_from_cli
+from trtdiff.engine_build import build_engine_for_plan
+from trtdiff.errors import UsageError
+from trtdiff.trt.features import RTX_DEFAULT_DESCRIPTION
+
+
+@click.command("build", cls=CheckedCommand)
+@click.argument("model", type=InputPath(dir_okay=False))
+@click.option("-o", "--output", required=True, type=OutputPath(),
+              help="Where the engine goes (its .trtdiff.json sidecar is written beside it).")
+@precision_options
+@trt_options
+@input_options
+@click.option("--calibration-data", type=InputPath(), default=None, metavar="PATH",
+              help="Samples that calibrate INT8/FP8 scales (as in `run`); default: the input options' samples.")
+def build_command(model: str, output: str, calibration_data: str | None, **options: Any) -> None:
+    """Build the TensorRT engine of MODEL in the target precision and save it, without running it.
+
+    The precision options make the same target as `run --target trt` (FP16/BF16 conversion,
+    INT8/FP8 Q/DQ calibrated on the inputs). TensorRT-RTX builds on any machine, GPU or not, for
+    --trt-compute-capability (default: """ + RTX_DEFAULT_DESCRIPTION + """). Compare the engine
+    later, where it can run: trtdiff run MODEL --target trt --load-engine ENGINE (same precision
+    options)."""
+    for name in ("load_engine", "save_engine"):
+        if options.get(name):
+            raise UsageError(f"--{name.replace('_', '-')} does not apply to `trtdiff build`",
+                             "build always builds from MODEL and saves to -o",
+                             f"drop --{name.replace('_', '-')}")
+    trt = trt_options_from_cli(**options)
+    plan = plan_from_options(**options)
+    inputs = pop_input_settings(options)
+    built = build_engine_for_plan(model, plan, trt, output, inputs, calibration_data)
+    click.echo(f"built {built.precision} with {built.builder} in {built.build_seconds:.2f} s "
+               f"(intermediate tensors: {built.mode}); it runs on {built.runs_on}")
+    for warning in built.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"engine:  {built.engine}")
+    click.echo(f"sidecar: {built.sidecar}")
