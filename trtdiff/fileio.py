@@ -93,8 +93,8 @@ def ensure_directory_writable(path: str | os.PathLike[str], option: str) -> Path
         raise UsageError(f"{option} cannot be '-'", "it names a folder that several files go into",
                          f"name a folder, for example {option} out/")
     if target.exists() and not target.is_dir():
-        raise UsageError(f"{option} {target} is not a folder", "several files are written into it",
-                         "name a folder (it is created when missing)")
+        raise UsageError(f"{option} {target} is a file", "it names a folder that several files go into",
+                         "Name a folder (it is created when missing)")
     return ensure_writable(target / "file", option).parent
 
 

@@ -165,7 +165,7 @@ def _unorderable(stuck: list[onnx.NodeProto], available: set[str]) -> ModelError
     """The error for nodes that can never run: a cycle among them, or inputs nobody produces."""
     cycle = _cycle(stuck)
     if cycle:
-        path = " -> ".join(f"'{n.name or n.op_type}'" for n in [*cycle, cycle[0]])
+        path = " -> ".join(f"'{n.name}'" if n.name else f"{n.op_type} '{n.output[0]}'" for n in [*cycle, cycle[0]])
         return ModelError("the graph has a cycle", f"{path} feed each other, so none of them can run first",
                           "check how the model was exported or edited (onnx.checker.check_model)")
     missing = sorted({n for node in stuck for n in node_inputs(node)} - available)[:5]

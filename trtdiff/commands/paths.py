@@ -43,10 +43,6 @@ class OutputFolder(click.Path):
 
     role = "folder"
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("file_okay", False)
-        super().__init__(**kwargs)
-
 
 class InOutPath(click.Path):
     """A file read when present and written back (a timing cache, a bisect state)."""
