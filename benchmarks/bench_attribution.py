@@ -4,8 +4,10 @@
 
 Runs the whole comparison (reference, target, compare; plus shadow models, local metrics and
 hints when attribution is on) with the FP16 target (emulated on CPU) and with INT8 Q/DQ, several
-times each, interleaved, and prints the medians and their ratio. Target: at most about 3x. A last
-line shows the cost of a small --memory-budget (the nodes split over many shadow models).
+times each, interleaved, and prints the medians and their ratio. Target: at most about 3x. A
+line shows the cost of a small --memory-budget (the nodes split over many shadow models), and the
+last ones what the check of representation against computation adds (its second shadow pass over
+the notable nodes), measured against the same runs without it, interleaved.
 """
 
 from __future__ import annotations
@@ -82,6 +84,35 @@ def main(blocks: int = 30, repeats: int = 5) -> None:
         budget = [once(path, True, {"fp16": True}, 2 << 20)[0] for _ in range(repeats)]
         print(f"{'fp16, --memory-budget 2M':24s} with attribution {statistics.median(budget):6.3f} s "
               "(300 nodes split over 12 shadow models)")
+        for label, target in (("fp16 (emulated on CPU)", {"fp16": True}), ("int8 Q/DQ (native)", {"int8": True})):
+            representation_cost(path, label, target, repeats)
+
+
+def representation_cost(path: str, label: str, target: dict[str, object], repeats: int) -> None:
+    """Attribution with and without the representation check (representation.py), interleaved."""
+    from trtdiff.attribution import core, representation
+
+    checked: list[int] = []
+
+    def counting(results, *args, **kwargs):  # type: ignore[no-untyped-def]
+        checked.append(sum(1 for r in results.values() if representation.notable(r)))
+        return representation.check_representation(results, *args, **kwargs)
+
+    def skipped(results, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return dict(results), [], 0
+
+    with_check, without = [], []
+    try:
+        for _ in range(repeats):
+            core.check_representation = counting
+            with_check.append(once(path, True, target)[0])
+            core.check_representation = skipped
+            without.append(once(path, True, target)[0])
+    finally:
+        core.check_representation = representation.check_representation
+    a, b = statistics.median(without), statistics.median(with_check)
+    print(f"{label:24s} attribution without the representation check {a:6.3f} s, with it {b:6.3f} s "
+          f"({b / a:4.2f}x; {checked[-1]} notable nodes checked)")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def compare(model: str | os.PathLike[str], target: str | os.PathLike[str] | Targ
     attribute: None (with mark_all: when the verdict fails), True or False.
     advanced: the other RunRequest fields (fail_on, save_inputs, save_outputs, memory_budget,
         reference_providers, reference_runner, reference_description, command, include_shape_tensors,
-        divergence_snr_db).
+        divergence_snr_db, allow_nonfinite_reference).
     """
     shape_tensors = bool(advanced.pop("include_shape_tensors", False))
     settings, samples = _inputs(inputs, iterations, seed, max_samples, input_shapes)

@@ -13,6 +13,7 @@ from trtdiff.model import topological_nodes
 from trtdiff.request import Prepared, RunRequest
 from trtdiff.result import Comparison, GraphNode, RunSettings, SamplesInfo
 from trtdiff.sample_loop import SamplesCompared
+from trtdiff.verdict_checks import nonfinite_reference, verdict_passes, verdict_warnings
 
 
 def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared, calibration: str,
@@ -26,7 +27,8 @@ def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared,
     # a gated tensor must have been compared and passed; with --fail-on all, every compared one too
     gated = [t for t in results if t.name in prepared.gated and t.status != "target_only"]
     extra = [t for t in results if request.fail_on == "all" and t.status == "compared" and t.name not in prepared.gated]
-    passed = bool(gated) and all(t.passed is True for t in gated + extra)
+    nonfinite = nonfinite_reference(gated)
+    passed = verdict_passes(gated, extra, nonfinite, request.allow_nonfinite_reference)
     samples = _samples_info(prepared, compared, calibration)
     origin = "" if samples.source == "generated" else samples.description
     settings = RunSettings(
@@ -48,7 +50,9 @@ def assemble(request: RunRequest, prepared: Prepared, compared: SamplesCompared,
         first_divergence=first,
         significant_divergence=first_significant_divergence(results, request.divergence_snr_db),
         unmarked=tuple(prepared.unmarked),
-        warnings=tuple(prepared.warnings + compared.warnings + aligned.warnings),
+        warnings=tuple(prepared.warnings + compared.warnings + aligned.warnings
+                       + verdict_warnings(gated, nonfinite, request.allow_nonfinite_reference)),
+        nonfinite_reference=nonfinite,
         environment=environment.collect(aligned.target_description),
         timings=timings,
         graph=graph_nodes(prepared.model),

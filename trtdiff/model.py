@@ -262,15 +262,41 @@ def _infer_shapes_large(model: onnx.ModelProto) -> onnx.ModelProto:
         return onnx.load(dst, load_external_data=False)
 
 
+INSERTED = "inserted by trtdiff"  # doc_string of the Casts and Q/DQ a precision plan inserts
+
+
+def original_readers(model: onnx.ModelProto, node_name: str) -> list[str]:
+    """The nodes of the original model that read what inserted node `node_name` makes (through
+    other inserted nodes): those a user can keep in FP32. [node_name] when it is not inserted."""
+    nodes = {n.name: n for n in model.graph.node}
+    if node_name not in nodes or nodes[node_name].doc_string != INSERTED:
+        return [node_name]
+    readers: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    found: list[str] = []
+    stack, seen = [nodes[node_name]], set()
+    while stack:
+        node = stack.pop()
+        for reader in (r for out in node.output for r in readers.get(out, ())):
+            if reader.name in seen:
+                continue
+            seen.add(reader.name)
+            (stack.append(reader) if reader.doc_string == INSERTED else found.append(reader.name))
+    return sorted(found)
+
+
 def value_shape(vi: onnx.ValueInfoProto | None) -> tuple[int | str | None, ...] | None:
-    """A value's dimensions (ints, symbolic names, None where neither is set); None: rank unknown."""
+    """A value's dimensions (ints, symbolic names, None where neither is set); None: rank unknown.
+    A negative dim_value (exporters such as PaddlePaddle's write -1 for "any") is dynamic: None."""
     if vi is None or not vi.type.tensor_type.HasField("shape"):
         return None
     dims: list[int | str | None] = []
     for dim in vi.type.tensor_type.shape.dim:
-        if dim.HasField("dim_value"):
+        if dim.HasField("dim_value") and dim.dim_value >= 0:
             dims.append(int(dim.dim_value))
-        elif dim.HasField("dim_param"):
+        elif dim.HasField("dim_param") and dim.dim_param:
             dims.append(dim.dim_param)
         else:
             dims.append(None)

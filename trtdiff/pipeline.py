@@ -23,6 +23,7 @@ from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds, InputSettings, input_specs
 from trtdiff.model import check_names_exist, comparable_tensors, inferred_value_info, load_model, \
     tensor_info, topological_nodes
+from trtdiff.next_step import after_run
 from trtdiff.progress import Phases, phases
 from trtdiff.reference import run_reference
 from trtdiff.request import BuiltTarget, Prepared, RunRequest, TargetSpec, TensorSelection
@@ -140,7 +141,8 @@ def _compare(request: RunRequest, bar: Phases) -> Comparison:
         if comparison.samples is not None else None
     comparison = replace(comparison, settings=replace(comparison.settings, attribution=said), timings=dict(timings),
                          samples=samples)
-    return annotate(comparison, attributed[0]) if attributed else comparison
+    comparison = annotate(comparison, attributed[0]) if attributed else comparison
+    return replace(comparison, next_steps=after_run(comparison, request))
 
 
 def _in_pass(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto, attributed: list[Attribution],

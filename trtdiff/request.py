@@ -53,6 +53,7 @@ class TargetSpec:
     notes: tuple[str, ...] = ()  # said in the result's warnings (e.g. why a plan runs emulated)
     own_tensors: bool = False  # a user's model: with --mark-all, also list its tensors the reference lacks
     segmentable: bool = False  # the runner is cheap to start (ONNX Runtime): run the target in segments
+    cli_words: Any = None  # trtdiff.next_step.TargetWords: the options that ask for this target again
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class RunRequest:
     # (only when the verdict fails, with a second reference run: a passing run does not pay for it)
     attribution: str = "off"
     memory_budget: int | None = None  # bytes of tensors a shadow model may feed and produce
+    allow_nonfinite_reference: bool = False  # a gated reference output holding NaN/Inf may still pass
     divergence_snr_db: float = DEFAULT_DIVERGENCE_SNR_DB  # see trtdiff.compare.divergence
     attribute_sample: int | None = None  # the sample attribution runs on (default: the worst)
     load_outputs: str | None = None  # golden reference outputs (trtdiff .npz or Polygraphy RunResults JSON)

@@ -63,12 +63,14 @@ class ErrorMetrics:
 @dataclass(frozen=True)
 class CauseHint:
     """Why a node introduces error: kind is overflow, underflow, nan_origin, cancellation,
-    quantization or precision (plain rounding); figures are the numbers behind the hint."""
+    quantization, or, for a node that only shows what its inputs' representation did, domain
+    (it turns those values into NaN/Inf) or inherited; figures are the numbers behind the hint."""
 
     kind: str
     node: str
     message: str
     figures: dict[str, float] = field(default_factory=dict)
+    summary: str = ""  # a few words for a cause chain: "underflows fp16: 100% flush to zero"
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,37 @@ class Offender:
 
 
 @dataclass(frozen=True)
+class CauseStep:
+    """One link of a cause chain: what happens at `node` (its hint, in a few words)."""
+
+    node: str
+    tensor: str
+    kind: str  # a hint kind (underflow, overflow, domain, nan_origin, ...), or "output"
+    summary: str  # e.g. "log(0) = -inf" or "100% flush to zero"
+
+
+@dataclass(frozen=True)
+class CauseChain:
+    """From a root cause (the first step) through the first NaN/Inf to the failing outputs."""
+
+    steps: tuple[CauseStep, ...]
+    outputs: tuple[str, ...]  # the failing graph outputs it reaches
+
+    def describe(self) -> str:
+        """'shrink underflows: 100% flush to zero -> logit: log(0) = -inf -> cancel: NaN -> y'."""
+        links = [f"{s.node}: {s.summary}" if s.summary else s.node for s in self.steps]
+        return " -> ".join(links + [", ".join(self.outputs)] if self.outputs else links)
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """A command to try next, with what it does (computed once: trtdiff.next_step)."""
+
+    command: str
+    why: str
+
+
+@dataclass(frozen=True)
 class Tolerances:
     atol: float
     rtol: float
@@ -217,6 +250,9 @@ class Comparison:
     bisect: dict[str, Any] | None = None  # bisect results, when a bisect ran
     gate: dict[str, Any] | None = None  # the regression gate against a baseline, when `trtdiff check` ran
     graph: tuple[GraphNode, ...] = ()  # main-graph nodes in topological order
+    causes: tuple[CauseChain, ...] = ()  # root cause -> first NaN/Inf -> failing outputs (attribution)
+    nonfinite_reference: tuple[str, ...] = ()  # gated outputs whose FP32 reference holds NaN/Inf
+    next_steps: tuple[NextStep, ...] = ()  # what to run next (a failing run)
     samples: SamplesInfo | None = None  # the data set (None in results from before data sets)
     schema_version: int = SCHEMA_VERSION
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from trtdiff.compare.divergence import divergence_reason, nonfinite_disagreements
-from trtdiff.result import Comparison, Offender, TensorResult
+from trtdiff.result import Comparison, NextStep, Offender, TensorResult
 
 # An offender is named only when its score is at least this share of the top score: the ranking
 # lists every node with a local error, most of them adding plain rounding (~3e-4 in FP16).
@@ -115,7 +115,11 @@ def named_offenders(comparison: Comparison) -> list[Offender]:
     return [o for o in ranked if o.score >= floor]
 
 
-def next_step(comparison: Comparison) -> str | None:
-    """The command to try next, computed by the library and stored on the result (helper
-    "advice", issue 13); None until it is there."""
-    return getattr(comparison, "next_step", None) or None
+def next_steps(comparison: Comparison) -> tuple[NextStep, ...]:
+    """The commands to try next, computed by the library and stored on the result
+    (trtdiff.next_step): after a bisect (`Comparison.bisect`), the one that applies its plan."""
+    bisect = comparison.bisect if isinstance(comparison.bisect, dict) else None
+    if bisect is None:
+        return comparison.next_steps
+    return tuple(NextStep(str(s.get("command", "")), str(s.get("why", "")))
+                 for s in bisect.get("next_steps") or () if isinstance(s, dict))

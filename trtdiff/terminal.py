@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.padding import Padding
@@ -18,16 +19,17 @@ from rich.table import Table
 from rich.text import Text
 
 from trtdiff import formatting as fmt
-from trtdiff.result import Comparison, TensorResult
+from trtdiff.result import Comparison, NextStep, TensorResult
 from trtdiff.summary import (
     OFFENDER_FLOOR_TEXT,
     counts,
     divergence_summary,
     named_offenders,
-    next_step,
+    next_steps,
     worst_failing,
 )
 from trtdiff.terminal_table import Marks, natural_width, tensor_table
+from trtdiff.verdict_checks import nothing_compared
 
 AUTO_ROWS = 40
 TOP_OFFENDERS = 5
@@ -50,9 +52,15 @@ def verdict(comparison: Comparison) -> str:
     c = counts(comparison)
     checks = ", ".join(tol.checks) or tol.check
     agreement = f", min agreement {tol.min_agreement:.1%}" if tol.min_agreement < 1 else ""
-    text = (f"{'PASS' if comparison.passed else 'FAIL'}: {c.outputs - c.failing_outputs} of {c.outputs} "
+    word = "PASS" if comparison.passed else "FAIL"
+    if comparison.passed and nothing_compared([t for t in comparison.tensors if t.is_output]):
+        word = "PASS (nothing compared)"
+    text = (f"{word}: {c.outputs - c.failing_outputs} of {c.outputs} "
             f"outputs within tolerance (atol {tol.atol:g}, rtol {tol.rtol:g}, {checks}{agreement}); "
             f"{c.failing} of {c.compared} compared tensors outside tolerance")
+    if comparison.nonfinite_reference:
+        text += (f"; the FP32 reference of {', '.join(repr(n) for n in comparison.nonfinite_reference)} holds NaN/Inf"
+                 + (" (accepted)" if comparison.passed else ""))
     if c.not_compared:
         text += f"; {c.not_compared} not compared"
     return text
@@ -112,9 +120,14 @@ def print_summary(comparison: Comparison, out: Console) -> None:
     _print_verdict(comparison, out)
     print_divergence(comparison, out)
     print_offenders(comparison, out)
-    step = next_step(comparison)
-    if step:
-        out.print(Text.assemble(("Next: ", "bold"), step), soft_wrap=True)
+    print_next_steps(next_steps(comparison), out)
+
+
+def print_next_steps(steps: Sequence[NextStep], out: Console) -> None:
+    """The commands to try next, each on one unwrapped line (to copy), with what it does."""
+    for step in steps:
+        out.print(Text.assemble(("Next: ", "bold"), step.command), soft_wrap=True)
+        out.print(Text(f"      ({step.why})"))
 
 
 def _print_verdict(comparison: Comparison, out: Console, soft_wrap: bool = False) -> None:
@@ -158,6 +171,19 @@ def print_offenders(comparison: Comparison, out: Console, count: int = TOP_OFFEN
             out.print(Padding(Text(f"{hint.kind}: {hint.message}"), (0, 0, 0, 5), expand=False))
     if len(named) > count:
         out.print(f"  ({len(named) - count} more in the HTML report)")
+    print_causes(comparison, out)
+
+
+def print_causes(comparison: Comparison, out: Console) -> None:
+    """Each cause chain on one line, then the hints of the nodes it passes through."""
+    by_name = {t.name: t for t in comparison.tensors}
+    for chain in comparison.causes:
+        out.print(Text(f"Cause: {chain.describe()}"))
+        for step in chain.steps[1:]:
+            tensor = by_name.get(step.tensor)
+            hint = next((h for h in tensor.hints if h.kind == step.kind), None) if tensor is not None else None
+            if hint is not None:
+                out.print(Padding(Text(f"{hint.kind}: {hint.message}"), (0, 0, 0, 5), expand=False))
 
 
 def sample_lines(comparison: Comparison) -> list[str]:

@@ -10,7 +10,6 @@ import pytest
 from onnx import TensorProto
 from precision_helpers import build, feeds_for, run
 
-from trtdiff.errors import UsageError
 from trtdiff.precision import PrecisionPlan, apply_plan
 
 
@@ -48,11 +47,6 @@ def test_fp8_saturates_like_cast_saturate() -> None:
     out = run(applied.model, feeds, outputs=["conv"])["conv"]
     assert np.abs(out).max() == 448.0
     np.testing.assert_array_equal(out.astype(ml_dtypes.float8_e4m3fn).astype(np.float32), out)
-
-
-def test_fp8_needs_opset_19() -> None:
-    with pytest.raises(UsageError, match="opset 19"):
-        apply_plan(build.convnet(), PrecisionPlan("fp8", "emulated"))
 
 
 def test_emulation_lowers_what_native_lowers(fixture_model: onnx.ModelProto) -> None:

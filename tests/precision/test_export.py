@@ -56,9 +56,9 @@ def test_onnxconverter_common_takes_the_block_lists() -> None:
     float16 = pytest.importorskip("onnxconverter_common.float16")
     model = build.convnet()
     data = json.loads(export_texts(PLAN, model)["onnxruntime"])
-    converted = float16.convert_float_to_float16(
-        model, keep_io_types=data["keep_io_types"], node_block_list=data["node_block_list"],
-        op_block_list=float16.DEFAULT_OP_BLOCK_LIST + data["op_block_list_additions"])
+    settings = {k: data[k] for k in ("keep_io_types", "node_block_list", "op_block_list", "min_positive_val",
+                                     "max_finite_val")}
+    converted = float16.convert_float_to_float16(model, **settings)
     inferred = onnx.shape_inference.infer_shapes(converted)
     types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
     made_by = {n.name: n.output[0] for n in converted.graph.node}  # it renames blocked outputs

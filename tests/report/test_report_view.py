@@ -234,10 +234,10 @@ def test_tensor_table_starts_with_the_columns_that_fit(view):
                                                             if not shown}
 
 
-def test_a_failing_report_ends_with_the_next_command(comparison, monkeypatch):
-    from trtdiff.report import view as view_module
+def test_a_failing_report_ends_with_the_next_command(comparison):
+    from trtdiff.result import NextStep
 
-    monkeypatch.setattr(view_module, "next_step", lambda c: "trtdiff bisect model.onnx --fp16 -o fixed/")
-    assert view_from_comparison(comparison)["next_step"] == "trtdiff bisect model.onnx --fp16 -o fixed/"
-    passing = dataclasses.replace(comparison, passed=True)
-    assert view_from_comparison(passing)["next_step"] == ""
+    step = NextStep("trtdiff bisect model.onnx --fp16", "find the smallest set of nodes to keep in FP32")
+    shown = view_from_comparison(dataclasses.replace(comparison, bisect=None, next_steps=(step,)))["next_steps"]
+    assert shown == [{"command": step.command, "why": step.why, "id": "next-command-0"}]
+    assert view_from_comparison(dataclasses.replace(comparison, passed=True, next_steps=()))["next_steps"] == []

@@ -66,7 +66,8 @@ def test_shorten_middle_keeps_both_ends():
 def test_every_tensor_is_one_line_that_fits(demo, width):
     for comparison in (demo, with_long_names(demo)):
         out, _ = render(comparison, width)
-        assert max(len(line) for line in out.splitlines()) <= width
+        # next-step commands are printed unbroken so that they copy as one command
+        assert max(len(line) for line in out.splitlines() if not line.startswith("Next: ")) <= width
         rows = table_rows(out)
         assert [index for index, _ in rows] == list(range(len(comparison.tensors)))
         long = comparison is not demo
@@ -177,11 +178,13 @@ def test_in_a_real_terminal_no_row_wraps(columns, env):
     coloured = re.search(r"\x1b\[[0-9;]*(3[0-7]|38;5;\d+)m", raw) is not None
     assert coloured is ("NO_COLOR" not in env)
     text = ANSI.sub("", raw)
-    assert max(len(line) for line in text.splitlines()) <= columns
+    assert max(len(line) for line in text.splitlines() if not line.startswith("Next: ")) <= columns
     rows = table_rows(text)
     assert [index for index, _ in rows] == list(range(12))  # one line per tensor, none wrapped
     assert rows[5][1] == "head_out"
     lines = text.splitlines()
     assert lines.index(next(line for line in lines if line.startswith("warning:"))) < lines.index(
         next(line for line in lines if ROW.match(line)))
-    assert text.rstrip().splitlines()[-1].strip().endswith("inf")  # the offenders' hint is last
+    body = text.rstrip().split("\nNext: ")[0]
+    assert body.splitlines()[-1].strip().endswith("while its inputs held none")  # the cause chain's last hint
+    assert text.rstrip().splitlines()[-1].strip().startswith("(")  # the run ends with what to try next

@@ -12,7 +12,6 @@ import onnx
 import pytest
 from onnx import helper, version_converter
 
-from trtdiff.errors import UsageError
 from trtdiff.inputs import InputSettings, input_specs
 from trtdiff.model import inferred_value_info
 from trtdiff.pipeline import resolve_feeds
@@ -126,11 +125,10 @@ def test_demo_in_every_plan(tmp_path):
 
 
 def test_fp8_qdq_where_the_opset_allows(tmp_path):
-    """FP8 Q/DQ needs opset 19: the fixtures (opset 17) are refused by the plan with a reason;
-    the demo converted to opset 19 parses with FP8 quantized tensors and builds."""
+    """FP8 Q/DQ needs opset 19: the plan upgrades the fixtures (opset 17) and says so; the demo
+    converted to opset 19 parses with FP8 quantized tensors and builds."""
     model, feeds = load_fixture("demo_convnet.onnx")
-    with pytest.raises(UsageError, match="opset"):
-        apply_plan(model, PrecisionPlan(default="fp8"), [feeds])
+    assert any("upgraded to opset 19" in w for w in apply_plan(model, PrecisionPlan(default="fp8"), [feeds]).warnings)
     upgraded = version_converter.convert_version(model, 19)
     for plan in (PrecisionPlan(default="fp8"), PrecisionPlan(default="fp8", keep_fp32_nodes=("fc",))):
         parse_check_and_build(upgraded, plan, feeds, tmp_path)

@@ -5,26 +5,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+import onnx
+
 from trtdiff.attribution.index import TargetIndex, Unresolvable
 from trtdiff.attribution.shadow import ShadowBuilder, ShadowModel
 
 
 def chunk_tensors(index: TargetIndex, wanted: list[tuple[str, str]], sizes: Mapping[str, int],
-                  budget: int) -> Iterator[ShadowModel]:
+                  budget: int, reference_nodes: Mapping[str, onnx.NodeProto] | None = None) -> Iterator[ShadowModel]:
     """Shadow models holding the cones of `wanted` (reference tensor, node) pairs in order, each
-    feeding and producing at most about `budget` bytes (one cone alone may go beyond it)."""
+    feeding and producing at most about `budget` bytes (one cone alone may go beyond it). With
+    `reference_nodes` (by name), each cone also computes its node in FP32 on the same inputs."""
     builder = ShadowBuilder(index)
     used = 0
     for tensor, node in wanted:
         try:
-            cost = _cost(builder, tensor, node, sizes)
+            cost = _cost(builder, tensor, node, sizes) * (2 if reference_nodes is not None else 1)
             if builder.outputs and used + cost > budget:
                 yield builder.finish()
                 builder, used = ShadowBuilder(index), 0
-                cost = _cost(builder, tensor, node, sizes)
+                cost = _cost(builder, tensor, node, sizes) * (2 if reference_nodes is not None else 1)
         except Unresolvable:
             continue
-        if builder.add(tensor, node) is not None:
+        added = (builder.add(tensor, node) if reference_nodes is None
+                 else builder.add_representation(tensor, node, reference_nodes[node]))
+        if added is not None:
             used += cost
     if builder.outputs:
         yield builder.finish()

@@ -10,11 +10,13 @@ import numpy as np
 import onnx
 
 from trtdiff.attribution.amplify import amplification
+from trtdiff.attribution.chains import cause_chains
 from trtdiff.attribution.chunks import chunk_tensors
 from trtdiff.attribution.hints import nan_origin_cumulative
 from trtdiff.attribution.index import TargetIndex
 from trtdiff.attribution.local import LocalResult, run_shadows
 from trtdiff.attribution.rank import introduced_scores, rank_offenders
+from trtdiff.attribution.representation import check_representation
 from trtdiff.attribution.shadow import ShadowModel
 from trtdiff.compare.tolerance import ToleranceSpec
 from trtdiff.model import topological_nodes
@@ -61,6 +63,10 @@ def attribute(model: onnx.ModelProto, target_model: onnx.ModelProto, selected: S
         shadows = _reporting(shadows, progress)
     nodes = {n.name: n for n in model.graph.node}
     results, warnings, runs = run_shadows(shadows, lookup, make_runner, tolerances, nodes)
+    results, more, checks = check_representation(results, index, nodes, lookup, make_runner, tolerances,
+                                                  memory_budget or DEFAULT_BUDGET)
+    warnings += more
+    runs += checks
     missing = [t for t, _ in wanted if t not in results]
     if missing:
         warnings.append(f"{len(missing)} tensors have no local error (e.g. '{missing[0]}'): the target has "
@@ -95,7 +101,9 @@ def annotate(comparison: Comparison, attribution: Attribution) -> Comparison:
     graph_inputs = set(comparison.settings.inputs)
     tensors = [_annotated(t, attribution.local.get(t.name), inputs.get(t.node, ()), by_name, graph_inputs)
                for t in comparison.tensors]
-    return replace(comparison, tensors=tuple(tensors), offenders=rank_offenders(tensors, attribution.scores),
+    offenders = rank_offenders(tensors, attribution.scores)
+    return replace(comparison, tensors=tuple(tensors), offenders=offenders,
+                   causes=cause_chains(tensors, offenders, comparison.graph),
                    warnings=comparison.warnings + attribution.warnings)
 
 

@@ -61,7 +61,7 @@ def local_hints(node: str, op_type: str, precision: str, ref: np.ndarray, local:
     `inputs` are the node's float reference inputs (for cancellation); `quantized` pairs each
     activation quantizer in its cone with the reference tensor it quantizes."""
     hints = [h for h in (None if inherited else _nan_local(node, metrics),
-                         _overflow(node, precision, ref, metrics, inherited)) if h]
+                         _overflow(node, precision, ref, metrics)) if h]
     if notable and precision in LIMITS:
         hints += [h for h in (_underflow(node, precision, ref, local),) if h]
     if notable and inputs and op_type in CANCELLING_OPS:
@@ -78,20 +78,24 @@ def _nan_local(node: str, m: ErrorMetrics) -> CauseHint | None:
     return CauseHint("nan_origin", node,
                      f"NaN first appears at '{node}': fed the reference's inputs it outputs {new} NaN "
                      f"of {m.size} values ({new / m.size:.1%}) where the reference has none",
-                     {"nan_count": float(new), "nan_share": new / m.size})
+                     {"nan_count": float(new), "nan_share": new / m.size}, f"makes {new} NaN")
 
 
-def _overflow(node: str, precision: str, ref: np.ndarray, m: ErrorMetrics, inherited: bool) -> CauseHint | None:
+def _overflow(node: str, precision: str, ref: np.ndarray, m: ErrorMetrics) -> CauseHint | None:
+    """Reference values beyond the type's largest: true only when some exceed it (infs that appear
+    with every value in range are a domain effect or an overflow inside the computation, which
+    representation.py tells apart)."""
     limits = LIMITS.get(precision)
-    new_inf = max(0, m.inf_target - m.inf_ref)
-    if limits is None or (m.ref_max_abs <= limits.largest and (inherited or not new_inf)):
+    if limits is None or m.ref_max_abs <= limits.largest:
         return None
-    beyond = int(np.count_nonzero(np.abs(ref) > limits.largest)) if m.ref_max_abs > limits.largest else 0
+    new_inf = max(0, m.inf_target - m.inf_ref)
+    beyond = int(np.count_nonzero(np.abs(ref) > limits.largest))
     return CauseHint("overflow", node,
                      f"'{node}' overflows {precision}: {beyond} of {m.size} reference values exceed "
                      f"±{limits.largest:g} (largest {m.ref_max_abs:.6g}); its {precision} output holds "
                      f"{new_inf} inf", {"ref_max_abs": m.ref_max_abs, "type_max": limits.largest,
-                                        "beyond_count": float(beyond), "inf_count": float(new_inf)})
+                                        "beyond_count": float(beyond), "inf_count": float(new_inf)},
+                     f"overflows {precision}: {beyond} values beyond ±{limits.largest:g}")
 
 
 def _underflow(node: str, precision: str, ref: np.ndarray, local: np.ndarray) -> CauseHint | None:
@@ -112,7 +116,8 @@ def _underflow(node: str, precision: str, ref: np.ndarray, local: np.ndarray) ->
                      f"{flushed / count:.1%} flush to zero", {
                          "subnormal_share": subnormal / count, "flushed_share": flushed / count,
                          "smallest_normal": limits.smallest_normal,
-                         "ref_median_abs": float(np.median(magnitude[nonzero]))})
+                         "ref_median_abs": float(np.median(magnitude[nonzero]))},
+                     f"underflows {precision}: {flushed / count:.0%} flush to zero")
 
 
 def _cancellation(node: str, ref: np.ndarray, inputs: Mapping[str, np.ndarray],
@@ -130,7 +135,7 @@ def _cancellation(node: str, ref: np.ndarray, inputs: Mapping[str, np.ndarray],
                      f"output's {out_rms:.4g}, so the input's rounding becomes a relative error of "
                      f"{error:.3g} in the output", {
                          "input_rms": in_rms, "output_rms": out_rms, "ratio": ratio,
-                         "local_relative_rms": error})
+                         "local_relative_rms": error}, f"cancels: inputs {ratio:.3g}x its output")
 
 
 def _quantization(node: str, precision: str, q: Quantizer, values: np.ndarray) -> CauseHint | None:
@@ -150,7 +155,8 @@ def _quantization(node: str, precision: str, q: Quantizer, values: np.ndarray) -
                      f"{outliers:.3g}x its p99.9 ({p999:.4g}); step {q.step:.4g} is {q.step / median:.3g}x "
                      f"the median |x| {median:.4g}, and {zero:.1%} of nonzero values quantize to zero", {
                          "max_abs": amax, "p99_9": p999, "outlier_ratio": outliers, "step": q.step,
-                         "median_abs": median, "step_to_median": q.step / median, "zero_share": zero})
+                         "median_abs": median, "step_to_median": q.step / median, "zero_share": zero},
+                     f"{precision} scale of '{q.tensor}' too coarse ({outliers:.3g}x outliers, {zero:.0%} to zero)")
 
 
 def nan_origin_cumulative(node: str, tensor: str, m: ErrorMetrics) -> CauseHint:
@@ -158,7 +164,8 @@ def nan_origin_cumulative(node: str, tensor: str, m: ErrorMetrics) -> CauseHint:
     new = m.nan_target - m.nan_ref
     return CauseHint("nan_origin", node,
                      f"NaN first appears in the target run at '{node}' (tensor '{tensor}'): {new} of {m.size} "
-                     "values, while its inputs held none", {"nan_count": float(new), "nan_share": new / m.size})
+                     "values, while its inputs held none", {"nan_count": float(new), "nan_share": new / m.size},
+                     f"NaN first appears ({new} of {m.size})")
 
 
 def rms(values: np.ndarray) -> float:

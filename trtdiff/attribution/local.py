@@ -35,6 +35,8 @@ class LocalResult:
     passed: bool  # local error within the tensor's tolerance
     inherited: bool  # an input, as its producer stores it in the target, is already NaN/Inf
     hints: tuple[CauseHint, ...]
+    own: ErrorMetrics | None = None  # local output vs the FP32 node on the same inputs (representation.py)
+    charged_to: tuple[str, ...] = ()  # input tensors whose producers the local error is charged to
 
 
 def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray],
@@ -45,7 +47,7 @@ def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray]
     warnings: list[str] = []
     runs = 0
     for shadow in shadows:
-        feeds = {name: _as(lookup[ref], dtype) for name, (ref, dtype) in shadow.feeds.items()}
+        feeds = {name: fed_as(lookup[ref], dtype) for name, (ref, dtype) in shadow.feeds.items()}
         outputs = {o.shadow_name: o for o in shadow.outputs}
 
         def consume(name: str, array: np.ndarray) -> None:
@@ -71,7 +73,8 @@ def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray]
     return results, warnings, runs
 
 
-def _as(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def fed_as(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A reference tensor as the shadow model takes it (in the type the target holds it in)."""
     with np.errstate(over="ignore"):  # values past 65504 become inf in float16, as in the target
         return np.asarray(array).astype(dtype, copy=False)
 

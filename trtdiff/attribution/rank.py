@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from trtdiff.attribution.hints import nonfinite_disagreement, relative_rms
-from trtdiff.attribution.local import LocalResult
+from trtdiff.attribution.local import NOTABLE, LocalResult
 from trtdiff.result import ErrorMetrics, Offender, TensorResult
 
 
@@ -35,16 +35,38 @@ def local_score(m: ErrorMetrics) -> float:
 
 def introduced_scores(results: Mapping[str, LocalResult],
                       node_inputs: Mapping[str, Sequence[str]]) -> dict[str, float]:
-    """The score above for each local output, by tensor name."""
-    scores = {}
-    for tensor, r in results.items():
-        if nonfinite_disagreement(r.metrics) and not r.inherited:
-            scores[tensor] = math.inf
-            continue
-        received = max((relative_rms(results[i].metrics) for i in node_inputs.get(r.node, ())
-                        if i in results), default=0.0)
-        scores[tensor] = max(0.0, relative_rms(r.metrics) - received)
+    """The score above for each local output, by tensor name (`results` in topological order).
+
+    Where representation.py found a node's local error to be representation only, the node keeps
+    only its own error (the local output against the FP32 node on the same inputs) and its local
+    error, with whatever its readers charged it, goes to the producers of its lossy inputs: the
+    root cause of a chain of NaN/Inf scores at least as high as the damage downstream."""
+    scores = {tensor: _own_score(r, results, node_inputs) for tensor, r in results.items()}
+    charges: dict[str, float] = {}
+    for tensor in reversed(list(results)):
+        r = results[tensor]
+        received = charges.get(tensor, 0.0)
+        if r.charged_to:
+            passed_on = max(local_score(r.metrics), received)
+            for source in r.charged_to:
+                charges[source] = max(charges.get(source, 0.0), passed_on)
+        else:
+            scores[tensor] = max(scores[tensor], received)
     return scores
+
+
+def _own_score(r: LocalResult, results: Mapping[str, LocalResult], node_inputs: Mapping[str, Sequence[str]]) -> float:
+    if r.own is not None and (r.charged_to or not _representation_only(r)):
+        return local_score(r.own)
+    if nonfinite_disagreement(r.metrics) and not r.inherited:
+        return math.inf
+    received = max((relative_rms(results[i].metrics) for i in node_inputs.get(r.node, ()) if i in results),
+                   default=0.0)
+    return max(0.0, relative_rms(r.metrics) - received)
+
+
+def _representation_only(r: LocalResult) -> bool:
+    return r.own is not None and not nonfinite_disagreement(r.own) and relative_rms(r.own) <= NOTABLE
 
 
 def rank_offenders(tensors: Sequence[TensorResult],

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import onnx
 
+from trtdiff.attribution.local import LocalResult
 from trtdiff.precision.plan import PrecisionPlan
 from trtdiff.runners.base import Runner
 
@@ -43,4 +44,26 @@ def ranking(model: onnx.ModelProto, plan: PrecisionPlan, feeds: Mapping[str, np.
     for local in result.local.values():
         key = (-result.scores[local.tensor], index[local.tensor])
         best[local.node] = min(best.get(local.node, key), key)
-    return sorted(best, key=lambda node: (best[node], node))
+    return with_charged_readers(sorted(best, key=lambda node: (best[node], node)), result.local.values())
+
+
+def with_charged_readers(order: list[str], results: Iterable[LocalResult]) -> list[str]:
+    """`order` with each node whose local error was charged to a producer moved right after that
+    producer: keeping the producer in FP32 does not help while the reader still takes the tensor in
+    the lower type (log of an FP32 tensor converted to FP16 flushes all the same), so a search that
+    keeps one tries the other next."""
+    readers: dict[str, list[str]] = {}
+    producer_of = {r.tensor: r.node for r in results}
+    for r in results:
+        for tensor in r.charged_to:
+            if tensor in producer_of and r.node not in readers.setdefault(producer_of[tensor], []):
+                readers[producer_of[tensor]].append(r.node)
+    placed: dict[str, None] = {}
+    for node in order:
+        stack = [node]
+        while stack:  # a reader's own charged readers follow it in turn
+            name = stack.pop()
+            if name not in placed:
+                placed[name] = None
+                stack.extend(reversed(readers.get(name, ())))
+    return list(placed)

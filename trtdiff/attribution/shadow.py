@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-from onnx import helper
+from onnx import TensorProto, helper
 
 from trtdiff.attribution.facts import Quantizer, cone_precision, cone_quantizer
 from trtdiff.attribution.index import TargetIndex, Unresolvable
 from trtdiff.model import body_reads
 
-REF, LOCAL = "__ref", "__local"
+REF, LOCAL, FP32 = "__ref", "__local", "__fp32ref"
+LOW_FLOATS = frozenset({TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E5M2})
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class ShadowModel:
     model: onnx.ModelProto
     feeds: dict[str, tuple[str, np.dtype]]  # shadow input -> (reference tensor, dtype to feed)
     outputs: list[LocalOutput]
+    # local output's shadow name -> the reference node's FP32 output computed on the same inputs
+    # (as the target node reads them, upcast to float32): what representation alone does
+    representations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +63,7 @@ class ShadowBuilder:
     outputs: list[LocalOutput] = field(default_factory=list)
     done: set[str] = field(default_factory=set)  # node copies and outer-scope names already made
     held: set[str] = field(default_factory=set)  # reference tensors fed so far (the feeds' values)
+    representations: dict[str, str] = field(default_factory=dict)  # see ShadowModel
 
     def add(self, tensor: str, node: str) -> LocalOutput | None:
         """Add the cone of reference tensor `tensor` (made by reference node `node`); None when the
@@ -79,6 +84,39 @@ class ShadowBuilder:
         self.outputs.append(out)
         return out
 
+    def add_representation(self, tensor: str, node: str, reference_node: onnx.NodeProto) -> LocalOutput | None:
+        """`add`, plus `reference_node` (the FP32 original) computing `tensor` from the very inputs
+        the target's node reads (its own Casts and Q/DQ in front included), upcast to float32."""
+        out = self.add(tensor, node)
+        copy = next((n for n in self.nodes if n.name == node + LOCAL), None)
+        if out is None or copy is None or tensor not in reference_node.output:
+            return out
+        inputs = [self._as_float(x) for x in copy.input]
+        fp32 = onnx.NodeProto()
+        fp32.CopyFrom(reference_node)
+        fp32.name = node + FP32
+        del fp32.input[:]
+        fp32.input.extend(inputs)
+        del fp32.output[:]
+        fp32.output.extend(o + FP32 if o else "" for o in reference_node.output)
+        self.nodes.append(fp32)
+        self.representations[out.shadow_name] = tensor + FP32
+        return out
+
+    def _as_float(self, name: str) -> str:
+        """`name` (a tensor the target node reads in the shadow) as float32: a Cast when it is a
+        lower-precision float."""
+        original = name[: -len(REF)] if name.endswith(REF) else name
+        init = self.index.inits.get(original)
+        elem = init.data_type if init is not None else self.index.types.get(original, 0)
+        if elem not in LOW_FLOATS:
+            return name
+        cast = f"{name}__as_fp32"
+        if cast not in self.done:
+            self.nodes.append(helper.make_node("Cast", [name], [cast], name=cast, to=TensorProto.FLOAT))
+            self.done.add(cast)
+        return cast
+
     def new_feeds(self, tensor: str, node: str) -> list[str]:
         """Reference tensors the cone of `tensor` would feed that this builder does not feed yet."""
         cone = self._cone(tensor, node)
@@ -94,11 +132,12 @@ class ShadowBuilder:
         inputs = [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(dtype), self._shape(ref))
                   for name, (ref, dtype) in self.feeds.items()]
         outputs = [self._output_info(o) for o in self.outputs]
+        outputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in self.representations.values()]
         graph = helper.make_graph(self.nodes, "trtdiff_shadow", inputs, outputs, inits)
         model = helper.make_model(graph, opset_imports=list(target.opset_import))
         model.ir_version = target.ir_version
         model.functions.extend(target.functions)
-        return ShadowModel(model, dict(self.feeds), list(self.outputs))
+        return ShadowModel(model, dict(self.feeds), list(self.outputs), dict(self.representations))
 
     # -- worlds ---------------------------------------------------------------------------------
     def _ref(self, x: str) -> str:

@@ -135,6 +135,7 @@ def plan_applier(model: onnx.ModelProto, plan: Any, calibration: Any) -> Callabl
 
     target = TARGETS.get((getattr(plan, "default", ""), getattr(plan, "mode", "")))
     if target is None or not target[0].qdq or not plan.lowers:
-        return lambda part, chosen, feeds=None: apply_plan(part, chosen)
+        # a plan of another mode (bisect's native INT8/FP8 model of an emulated FP8 search) calibrates on `feeds`
+        return lambda part, chosen, feeds=None: apply_plan(part, chosen, [feeds] if feeds is not None else None)
     ranges = calibrate_ranges(model, calibration, plan.calibration, plan.percentile)
     return lambda part, chosen, feeds=None: apply_plan(part, chosen, ranges=ranges)

@@ -7,6 +7,7 @@ runs the target and compares the outputs with the FP32 reference. The search its
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -38,10 +39,14 @@ class SearchInterrupted(KeyboardInterrupt):
 
 @dataclass(frozen=True)
 class PrecisionBisect:
-    """Everything a bisect found; `to_dict` is the `--json` / `Comparison.bisect` layout."""
+    """Everything a bisect found; `to_dict` is the `--json` / `Comparison.bisect` layout.
+
+    `plan` is what to deploy: native, with the whole FP32 set (`fp32_nodes`: the search's nodes
+    and every node a rule keeps, each with its `source` and reason); `evaluated` says how the
+    search ran it (e.g. emulated on ONNX Runtime's CPU provider)."""
 
     search: SearchResult
-    plan: Any  # the fixed PrecisionPlan
+    plan: Any  # the fixed PrecisionPlan, to deploy
     candidates: tuple[str, ...]
     ranking_source: str
     fp32_nodes: tuple[dict[str, Any], ...]
@@ -50,6 +55,9 @@ class PrecisionBisect:
     message: str
     exports: dict[str, str] = field(default_factory=dict)
     state_path: str | None = None
+    evaluated: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # from applying the fixed plan (opset conversions, clamped constants)
+    next_steps: tuple[Any, ...] = ()  # trtdiff.result.NextStep: the command that applies the plan
 
     @property
     def passed(self) -> bool:
@@ -70,7 +78,10 @@ class PrecisionBisect:
             "outputs_before": _json_floats(self.outputs_before),
             "outputs_after": _json_floats(self.outputs_after),
             "plan": self.plan.to_dict() if hasattr(self.plan, "to_dict") else None,
+            "evaluated": dict(self.evaluated),
             "exports": dict(self.exports),
+            "warnings": list(self.warnings),
+            "next_steps": [dataclasses.asdict(step) for step in self.next_steps],
             "state_file": self.state_path,
         }
 
@@ -152,29 +163,38 @@ def bisect_precision(
         path = Path(state_path or interrupt_path or "trtdiff-bisect-state.json")
         state.save(path)
         raise SearchInterrupted(path, memo.evaluations) from None
-    facts = local_facts(model, plan, feeds, result.fp32) if source.startswith("local error") else {}
-    facts.update({n: f"{facts[n]}; " if n in facts else "" for n in promoted if n in result.fp32})
+    facts = _node_facts(model, plan, feeds, result.fp32, source, promoted)
+    final = final_plan(model, plan, result.fp32, apply, feeds, target)
+    return _report(result, memo, model, plan, ordered, source, op_types, state_path, facts, final)
+
+
+def _node_facts(model: onnx.ModelProto, plan: Any, feeds: Feeds, fp32: Sequence[str], source: str,
+                promoted: Sequence[str]) -> dict[str, str]:
+    """Node -> its local error and hints (for the reasons), and why a promoted node was tried early."""
+    facts = local_facts(model, plan, feeds, fp32) if source.startswith("local error") else {}
+    facts.update({n: f"{facts[n]}; " if n in facts else "" for n in promoted if n in fp32})
     for node in promoted:
-        if node in result.fp32:
+        if node in fp32:
             facts[node] += "reads a tensor past the type's range (tried right after its producer)"
-    return _report(result, memo, model, plan, ordered, source, op_types, state_path, facts)
+    return facts
 
 
 def _report(result: SearchResult, memo: Memo, model: onnx.ModelProto, plan: Any, ordered: list[str],
-            source: str, op_types: dict[str, str], state_path: Any, facts: dict[str, str]) -> PrecisionBisect:
-    fixed = keep_plan(plan, result.fp32)
+            source: str, op_types: dict[str, str], state_path: Any, facts: dict[str, str],
+            final: FinalPlan) -> PrecisionBisect:
     rank = {n: i + 1 for i, n in enumerate(ordered)}
-    nodes = tuple({"node": n, "op_type": op_types.get(n, ""), "rank": rank.get(n), "local": facts.get(n, ""),
-                   "reason": _reason(n, rank.get(n), source.split(";")[0], result.necessary.get(n), facts.get(n))}
-                  for n in result.fp32)
+    searched = tuple({"node": n, "op_type": op_types.get(n, ""), "source": "search", "rank": rank.get(n),
+                      "local": facts.get(n, ""),
+                      "reason": _reason(n, rank.get(n), source.split(";")[0], result.necessary.get(n), facts.get(n))}
+                     for n in result.fp32)
     before = memo.known(())
     after = memo.known(result.fp32) if result.passed else None
     return PrecisionBisect(
-        result, fixed, tuple(ordered), source, nodes,
+        result, final.plan, tuple(ordered), source, searched + final.kept_by_rules,
         dict(before.info.get("outputs", {})) if before else {},
         dict(after.info.get("outputs", {})) if after else {},
-        _message(result, len(ordered)), _exports(fixed, model),
-        str(state_path) if state_path is not None else None)
+        _message(result, len(ordered), len(final.kept_by_rules)), final.exports,
+        str(state_path) if state_path is not None else None, final.evaluated, final.warnings)
 
 
 def _reason(node: str, rank: int | None, source: str, without: Outcome | None, local: str | None) -> str:
@@ -197,22 +217,58 @@ def _reason(node: str, rank: int | None, source: str, without: Outcome | None, l
     return "; ".join(parts)
 
 
-def _message(result: SearchResult, candidates: int) -> str:
+def _message(result: SearchResult, candidates: int, by_rules: int) -> str:
+    also = (f"; {by_rules} more node{'s stay' if by_rules != 1 else ' stays'} in FP32 by trtdiff's own rules "
+            "or the plan's (listed with their reasons, and in every export)") if by_rules else ""
     if result.status == STATUS_ALL_LOWER_PASSES:
-        return "the model already passes with every node in the lower precision: nothing needs FP32"
+        return "the model already passes with every candidate node in the lower precision: nothing needs FP32" + also
     if result.status == STATUS_ALL_FP32_FAILS:
         return (f"even with all {candidates} candidate nodes in FP32 the outputs fail: the target differs "
                 "for another reason (tolerances too tight, or a backend difference FP32 cannot fix)")
     if result.status == STATUS_BUDGET:
         found = f"the best passing set found has {len(result.fp32)} nodes" if result.passed else "no passing set found"
-        return f"stopped after {result.evaluations} evaluations (--max-evals): {found}; it may not be minimal"
+        return f"stopped after {result.evaluations} evaluations (--max-evals): {found}; it may not be minimal" + also
     return (f"keeping {len(result.fp32)} of {candidates} nodes in FP32 passes, and dropping any one of them "
-            f"fails ({result.evaluations} evaluations)")
+            f"fails ({result.evaluations} evaluations)" + also)
 
 
-def _exports(plan: Any, model: onnx.ModelProto) -> dict[str, str]:
-    """Every text export of a PrecisionPlan (other plan-like objects, e.g. in tests, have none)."""
+@dataclass(frozen=True)
+class FinalPlan:
+    """The fixed plan as applied: what to deploy, the nodes trtdiff's rules keep, its exports."""
+
+    plan: Any
+    kept_by_rules: tuple[dict[str, Any], ...] = ()
+    exports: dict[str, str] = field(default_factory=dict)
+    evaluated: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def final_plan(model: onnx.ModelProto, plan: Any, fp32: Sequence[str], apply: Apply, feeds: Feeds,
+               target: str) -> FinalPlan:
+    """Apply the fixed plan once more: the whole FP32 set (the search's nodes, the user's, and
+    every node a rule keeps), the plan to deploy (native, naming the whole set) and its exports.
+    Plan-like objects other than a PrecisionPlan (tests' stand-ins) pass through as they are."""
     from trtdiff.precision.export import export_texts
+    from trtdiff.precision.fp32set import fp32_set
     from trtdiff.precision.plan import PrecisionPlan
 
-    return dict(export_texts(plan, model)) if isinstance(plan, PrecisionPlan) else {}
+    fixed = keep_plan(plan, fp32)
+    if not isinstance(plan, PrecisionPlan):
+        return FinalPlan(fixed)
+    applied = apply(model, fixed, feeds)
+    whole = fp32_set(model, applied, searched=fp32)
+    rows = tuple({"node": n.node, "op_type": n.op_type, "source": n.source, "rank": None, "local": "",
+                  "reason": n.reason} for n in whole.nodes if n.node not in fp32)
+    evaluated = {"mode": plan.mode, "target": target,
+                 "deploy": "native" if plan.lowers else "fp32",
+                 "note": _evaluation_note(plan)}
+    deploy = dataclasses.replace(whole.plan(fixed), mode="native")
+    return FinalPlan(deploy, rows, export_texts(fixed, model, fp32=whole, evaluated=evaluated), evaluated,
+                     tuple(getattr(applied, "warnings", ())))
+
+
+def _evaluation_note(plan: Any) -> str:
+    if plan.mode != "emulated":
+        return "evaluated as deployed: the native model"
+    return (f"evaluated emulated (FP32 compute, every lowered tensor rounded to {plan.default}); the model to "
+            f"deploy is the native {plan.default} model, which computes in {plan.default} where the emulation rounded")

@@ -65,6 +65,10 @@ def _common(func: Any) -> Any:
               help="Node names, one per line, worst first (default: attribution's local-error ranking).")
 @click.option("--report", "report_path", type=OutputPath(), default=None,
               help="Write an HTML report: the original target's comparison with these results.")
+@click.option("--emulated-model", is_flag=True,
+              help="With -o, also write the emulated model (FP32 compute, Cast pairs): for checking, not deployment.")
+@click.option("--allow-nonfinite-reference", is_flag=True,
+              help="Search although an FP32 reference output holds NaN/Inf (NaN then agrees with NaN).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def precision_command(**options: Any) -> None:
     """Find a 1-minimal set of nodes to keep in FP32 so that the outputs pass the tolerances.
@@ -73,9 +77,11 @@ def precision_command(**options: Any) -> None:
     compares its outputs with ONNX Runtime FP32. Ctrl-C saves the search state; rerun with
     --state FILE to resume without repeating evaluations."""
     mine = {k: options.pop(k) for k in ("by_op_type", "max_evals", "state_path", "ranking_path", "no_progress",
-                                        "json_path", "output_dir", "report_path")}
+                                        "json_path", "output_dir", "report_path", "emulated_model",
+                                        "allow_nonfinite_reference")}
     show = not mine["no_progress"] and mine["json_path"] != "-"
     setup = session.prepare(options.pop("model"), dict(options, no_progress=not show))
+    session.check_reference(setup, mine["allow_nonfinite_reference"])
     interrupt_path = Path(f"{Path(setup.model_path).stem}.bisect-state.json")
     try:
         with session.progress_bar(show) as hook:
@@ -92,7 +98,8 @@ def precision_command(**options: Any) -> None:
         raise
     finally:
         setup.close()
-    files = session.write_outputs(found, setup, mine["output_dir"])
+    files = session.write_outputs(found, setup, mine["output_dir"], mine["emulated_model"])
+    found = session.with_next_step(found, setup, files)
     data = {"model": setup.model_path, "target": setup.target, **found.to_dict(),
             "files": {k: str(v) for k, v in files.items()}}
     _emit_json(data, mine["json_path"])

@@ -4,6 +4,7 @@ inputs, the reference run and tolerances; the progress bar; writing and printing
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from trtdiff.bisect.precision import PrecisionBisect
 from trtdiff.bisect.reduce import capture_reference
 from trtdiff.bisect.state import Outcome, ProgressHook
 from trtdiff.commands.bisect_data import DataSetup, prepare_data
-from trtdiff.errors import UsageError, close_names
+from trtdiff.errors import ModelError, UsageError, close_names
+from trtdiff.fileio import write_text_atomic
 from trtdiff.model import load_model, save_model
 from trtdiff.progress import progress
 from trtdiff.result import Tolerances
@@ -150,43 +152,89 @@ def progress_bar(enabled: bool, what: str = "FP32 set") -> Iterator[ProgressHook
         yield hook
 
 
-def write_outputs(found: PrecisionBisect, setup: Setup, output_dir: str | None) -> dict[str, Path]:
-    """The fixed mixed-precision model and every export of its plan, in `output_dir`."""
+def check_reference(setup: Setup, allowed: bool) -> None:
+    """Refuse a search against FP32 reference outputs that hold NaN/Inf (where NaN in the target
+    agrees, so every plan would pass), unless the user accepts it."""
+    from trtdiff.verdict_checks import ALLOW_FLAG
+
+    for name, value in setup.reference.items():
+        array = np.asarray(value)
+        if array.dtype.kind != "f":
+            continue
+        nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+        if (nan or inf) and not allowed:
+            raise ModelError(f"the FP32 reference output '{name}' holds {nan} NaN and {inf} Inf of {array.size} values",
+                             "NaN and the same infinity agree with the target, so a search would pass on them",
+                             f"check the model and inputs, or pass {ALLOW_FLAG} to search anyway")
+        if nan or inf:
+            log.warning("the FP32 reference output '%s' holds %d NaN and %d Inf (accepted)", name, nan, inf)
+
+
+def write_outputs(found: PrecisionBisect, setup: Setup, output_dir: str | None,
+                  emulated: bool = False) -> dict[str, Path]:
+    """The mixed-precision model to deploy (native) and every export of the plan, in `output_dir`;
+    the emulated model too when asked for (named `*.emulated.onnx`)."""
     if output_dir is None or not found.passed:
         return {}
-    from trtdiff.precision.export import export_all
+    from trtdiff.precision.export import FILE_NAMES, model_file_name
+    from trtdiff.precision.plan import PrecisionPlan
 
-    exports = {k: Path(v) for k, v in export_all(found.plan, setup.model, Path(output_dir)).items()}
-    files = {"model": exports.pop("onnx")} if "onnx" in exports else {}
-    if not files:
-        files["model"] = Path(output_dir) / f"{Path(setup.model_path).stem}.mixed.onnx"
-        save_model(setup.data.apply(setup.model, found.plan, None).model, files["model"])
-    files.update({f"export:{k}": v for k, v in exports.items()})
+    folder = Path(output_dir)
+    files: dict[str, Path] = {}
+    if isinstance(found.plan, PrecisionPlan) and found.plan.lowers:
+        for key, mode in (("model", "native"), ("emulated model", "emulated"))[: 1 + emulated]:
+            files[key] = folder / model_file_name(found.plan, mode == "emulated")
+            variant = dataclasses.replace(found.plan, mode=mode)
+            save_model(setup.data.apply(setup.model, variant, setup.feeds).model, files[key])
+    for fmt, text in found.exports.items():
+        files[f"export:{fmt}"] = folder / FILE_NAMES[fmt]
+        write_text_atomic(files[f"export:{fmt}"], text)
     return files
 
 
+def with_next_step(found: PrecisionBisect, setup: Setup, files: dict[str, Path]) -> PrecisionBisect:
+    """`found` with the command that applies its plan (trtdiff.next_step.after_bisect)."""
+    from trtdiff.next_step import TargetWords, after_bisect, data_words
+
+    plan_file = files.get("export:trtdiff")
+    steps = after_bisect(setup.model_path, found.search.fp32, found.passed,
+                         setup.target_spec.cli_words or TargetWords(), setup.input_settings, setup.tolerance_spec,
+                         data_words(**setup.data_options), str(plan_file) if plan_file is not None else None)
+    return dataclasses.replace(found, next_steps=steps)
+
+
 def print_bisect(found: PrecisionBisect, files: dict[str, Path]) -> None:
-    """The set, why each node is in it, output errors before/after, evaluations, files."""
+    """The whole FP32 set (each node with what kept it and why), output errors before/after,
+    evaluations, how the plan was evaluated, files, and the command that applies the plan."""
     from rich.console import Console
     from rich.table import Table
 
+    from trtdiff.terminal import print_next_steps
+
     console = Console()
-    console.print(found.message)
+    console.print(found.message, highlight=False)
     if found.fp32_nodes:
-        table = Table("node", "op", "rank", "why it is needed", title="keep in FP32", title_justify="left")
+        table = Table("node", "op", "source", "rank", "why it is in FP32", title="keep in FP32", title_justify="left")
         for row in found.fp32_nodes:
-            table.add_row(row["node"], row["op_type"], str(row["rank"] or "-"), row["reason"])
+            table.add_row(row["node"], row["op_type"], row.get("source", "search"), str(row["rank"] or "-"),
+                          row["reason"])
         console.print(table)
     for name in found.outputs_before:
         after = found.outputs_after.get(name)
         console.print(f"output {name}: max_abs {found.outputs_before[name]:.3g} before"
                       + (f", {after:.3g} after" if after is not None else ""))
     phases = ", ".join(f"{k} {v}" for k, v in found.search.phases.items())
-    console.print(f"evaluations: {found.search.evaluations} ({phases}); ranking: {found.ranking_source}")
+    console.print(f"evaluations: {found.search.evaluations} ({phases}); ranking: {found.ranking_source}",
+                  highlight=False)
+    if found.evaluated.get("note"):
+        console.print(f"evaluated: {found.evaluated.get('target', '')}: {found.evaluated['note']}", highlight=False)
+    for warning in found.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     for kind, path in files.items():
-        console.print(f"wrote {kind}: {path}")
+        console.print(f"wrote {kind}: {path}", highlight=False)
     if not files and found.passed and found.fp32_nodes:
         console.print("add -o DIR to write the mixed-precision model and the plan's exports")
+    print_next_steps(found.next_steps, console)
 
 
 def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set[str]) -> str:

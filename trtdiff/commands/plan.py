@@ -38,19 +38,27 @@ def plan_group() -> None:
 @click.option("--calibration-data", "calibration", multiple=True,
               type=InputPath(dir_okay=False, exists=True, path_type=Path),
               help="INT8/FP8: an .npz of inputs (name -> array) to calibrate scales on (repeatable).")
+@click.option("--emulated", is_flag=True,
+              help="onnx: write the emulated model (FP32 compute, Cast pairs or fake quantization: for checking, "
+                   "not deployment) instead of the native one; all: write it as well, as model.TYPE.emulated.onnx.")
 def export_command(plan_file: Path, model_path: Path, fmt: str, output: Path,
-                   calibration: tuple[Path, ...]) -> None:
-    """Write PLAN for MODEL in the chosen format."""
+                   calibration: tuple[Path, ...], emulated: bool) -> None:
+    """Write PLAN for MODEL in the chosen format. The ONNX model is the native one to deploy
+    (lower-precision weights and activations) whatever mode the plan was evaluated in."""
     plan = PrecisionPlan.load(plan_file)
     model = load_model(model_path)
     feeds = [_load_npz(path) for path in calibration] or None
     if fmt == "all":
-        written = export_all(plan, model, output, feeds, model_path=str(model_path))
+        written = export_all(plan, model, output, feeds, model_path=str(model_path), emulated=emulated)
         for name, path in written.items():
             click.echo(f"{name:12s} {path}")
         return
-    path = export_plan(plan, model, fmt, output, feeds, model_path=str(model_path))
-    click.echo(f"{fmt:12s} {'stdout' if is_stdout(output) else path}", err=is_stdout(output))
+    path = export_plan(plan, model, fmt, output, feeds, model_path=str(model_path), emulated=emulated)
+    what = ""
+    if fmt == "onnx" and plan.lowers:
+        what = (" (emulated: FP32 compute, for checking, not deployment)" if emulated
+                else f" (native {plan.default}: the model to deploy)")
+    click.echo(f"{fmt:12s} {'stdout' if is_stdout(output) else path}{what}", err=is_stdout(output))
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:

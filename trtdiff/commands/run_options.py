@@ -38,6 +38,9 @@ def comparison_options(func: F) -> F:
                      show_default=True, help="What runs the FP32 reference: ONNX Runtime, or TensorRT (FP32, TF32 off)."),
         click.option("--providers", default="cpu", show_default=True,
                      help="ONNX Runtime providers for the reference, comma-separated (cpu, cuda, ...)."),
+        click.option("--allow-nonfinite-reference", is_flag=True,
+                     help="Let the verdict pass although a gated FP32 reference output holds NaN/Inf (reported "
+                          "either way)."),
     ]):
         func = option(func)
     func = tolerance_options(data_options(input_options(func)))
@@ -78,6 +81,7 @@ def compare_from_options(model: str | os.PathLike[str], options: Mapping[str, An
         reference_runner=reference_runner,
         reference_description=reference_description,
         fail_on=fail_on,
+        allow_nonfinite_reference=options.pop("allow_nonfinite_reference"),
         command=command,
         memory_budget=memory_budget,
         **extra,

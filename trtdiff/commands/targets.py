@@ -11,6 +11,7 @@ optimisations off, so a natively converted FP16 model on CPU hides range effects
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from trtdiff.commands.given import refuse_given
 from trtdiff.commands.trt_options import TRT_OPTION_NAMES, trt_options, trt_target_from_options
 from trtdiff.errors import UsageError
 from trtdiff.model import load_model
+from trtdiff.next_step import target_words
 from trtdiff.request import BuiltTarget, RunnerFactory, TargetSpec
 from trtdiff.runners.base import Runner
 from trtdiff.runners.onnxrt import GRAPH_OPTIMIZATIONS, OnnxRuntimeRunner, resolve_providers
@@ -57,11 +59,17 @@ def target_options(func: F) -> F:
 
 
 def target_from_options(options: dict[str, Any]) -> TargetSpec:
-    """Build the TargetSpec from the command's keyword arguments; options that do not apply to
-    the chosen target (TensorRT's on ONNX Runtime, ONNX Runtime's on TensorRT) are refused."""
+    """Build the TargetSpec from the command's keyword arguments (with the words that ask for it
+    again, for the next-step commands); options that do not apply to the chosen target (TensorRT's
+    on ONNX Runtime, ONNX Runtime's on TensorRT) are refused."""
     _refuse_other_backends_options(options.get("target_backend", "onnxrt"))
+    words = target_words(options)
     if options.get("target_backend") == "trt":
-        return trt_target_from_options(options)
+        return dataclasses.replace(trt_target_from_options(options), cli_words=words)
+    return dataclasses.replace(_onnxrt_target(options), cli_words=words)
+
+
+def _onnxrt_target(options: dict[str, Any]) -> TargetSpec:
     plan = plan_from_options(**options)
     if plan is None or not plan.hidden_by_onnxruntime_cpu:
         refuse_given(("native",), "it runs a converted FP16/BF16 model natively on ONNX Runtime's CPU provider, "

@@ -12,6 +12,7 @@ output keeps its tensor name, so target tensors align with the FP32 reference by
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -20,11 +21,12 @@ import onnx
 from onnx import TensorProto
 
 from trtdiff.errors import UsageError
-from trtdiff.precision.analysis import model_facts, op_signature
+from trtdiff.precision.analysis import FLOAT, ModelFacts, model_facts
 from trtdiff.precision.calibrate import Ranges, calibrate_ranges
 from trtdiff.precision.convert import NativeCast
 from trtdiff.precision.decide import Rules, Target
 from trtdiff.precision.emulate import CastEmulation
+from trtdiff.precision.opsets import default_opset, fit_opset, other_domains
 from trtdiff.precision.plan import PrecisionPlan, validate_plan
 from trtdiff.precision.qdq import QDQEmulation, QDQNative
 from trtdiff.precision.rewrite import Context, GraphWalk, Strategy, all_names, retype
@@ -33,7 +35,6 @@ log = logging.getLogger(__name__)
 
 FP16, BF16, FP8, INT8 = (TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.FLOAT8E4M3FN,
                          TensorProto.INT8)
-PER_CHANNEL_OPSET = 13  # per-channel Q/DQ (an axis attribute) needs ai.onnx 13
 # (precision, mode) -> (target, lowest default-domain opset its inserted nodes need)
 TARGETS = {
     ("fp16", "native"): (Target("fp16", FP16, FP16, 65504.0, qdq=False), 6),
@@ -50,11 +51,12 @@ TARGETS = {
 @dataclass(frozen=True)
 class AppliedPlan:
     model: onnx.ModelProto  # the transformed model (the input model is not mutated)
-    warnings: tuple[str, ...]  # e.g. constants out of FP16 range, by node
+    warnings: tuple[str, ...]  # e.g. constants out of FP16 range, by node; an opset conversion
     lowered_nodes: tuple[str, ...]  # nodes that compute / are rounded in the lower type
     kept_nodes: tuple[str, ...]  # nodes with float work left in FP32
     kept_reasons: Mapping[str, str] = field(default_factory=dict)  # node -> why it stayed FP32
     ranges: Mapping[str, tuple[float, float]] | None = None  # calibrated ranges (int8/fp8)
+    kept_rules: Mapping[str, str] = field(default_factory=dict)  # node -> the rule that kept it (decide.KEPT_*)
 
 
 def apply_plan(model: onnx.ModelProto, plan: PrecisionPlan,
@@ -62,35 +64,53 @@ def apply_plan(model: onnx.ModelProto, plan: PrecisionPlan,
                ranges: Mapping[str, tuple[float, float]] | None = None) -> AppliedPlan:
     """Transform `model` as `plan` says. INT8 and native FP8 need tensor ranges: measured from
     `calibration_feeds`, or given as `ranges` (tensor name -> (low, high), e.g. measured once on
-    the full model and reused for a shadow model)."""
+    the full model and reused for a shadow model). A model whose opset cannot express the target
+    is converted first (see opsets.py); a plan that lowers no node gives the model unchanged."""
     validate_plan(plan, model)
-    result = onnx.ModelProto()
-    result.CopyFrom(model)
     if not plan.lowers:
-        return AppliedPlan(result, (), (), ())
+        return AppliedPlan(_copy(model), (), (), ())
     target, min_opset = TARGETS[(plan.default, plan.mode)]
-    facts = model_facts(model)
-    if not facts.unknown and TensorProto.FLOAT not in facts.types.values():
-        return AppliedPlan(result, (f"the model has no float32 tensor, so {plan.default} changes nothing",), (), ())
-    imported = facts.opset("")
-    if not imported:  # only other domains (ai.onnx.ml): the inserted Casts / Q/DQ bring their own
-        facts.opsets["ai.onnx"] = facts.opsets[""] = max(min_opset, PER_CHANNEL_OPSET)
-    _check_opset(plan, facts.opset(""), min_opset, target)
-    tensor_ranges = _ranges(model, plan, target, calibration_feeds, ranges)
+    working, notes = fit_opset(model, f"{plan.default} {plan.mode}", min_opset, target.elem, target.qdq)
+    facts = model_facts(working)
+    tensor_ranges = _ranges(working, plan, target, facts, calibration_feeds, ranges)
     rules = Rules(plan, target, facts, ranges=tensor_ranges)
-    tensor_names, node_names = all_names(model.graph)
+    tensor_names, node_names = all_names(working.graph)
     ctx = Context(rules, _strategy(plan, target, tensor_ranges or {}), tensor_names, node_names,
-                  model.ir_version)
+                  working.ir_version)
+    result = _copy(working)
     GraphWalk(ctx, result.graph, None, force_keep=False).run()
     retype(result.graph, ctx.retyped, io=True)
-    if not imported and any(node.domain in ("", "ai.onnx") for node in result.graph.node):
-        _import_default_domain(result, facts.opset(""))
     warnings = list(ctx.warnings)
     if facts.unknown:
         warnings.append(f"{facts.unknown} tensors have no known type; nodes reading them stay FP32")
     log.info("%s: %d nodes lowered, %d kept in FP32", plan.describe(), len(ctx.lowered), len(ctx.kept))
-    return AppliedPlan(result, tuple(warnings), tuple(ctx.lowered), tuple(ctx.kept),
-                       dict(ctx.reasons), tensor_ranges)
+    if not ctx.lowered:
+        result, warnings = _copy(model), [*warnings, nothing_to_convert(model, plan, ctx.kept_by)]
+    else:
+        warnings = notes + warnings
+    return AppliedPlan(result, tuple(warnings), tuple(ctx.lowered), tuple(ctx.kept), dict(ctx.reasons),
+                       tensor_ranges, dict(ctx.kept_by))
+
+
+def nothing_to_convert(model: onnx.ModelProto, plan: PrecisionPlan, kept_by: Mapping[str, str]) -> str:
+    """Why a plan changes nothing in `model`, true to the model: no float computation, only
+    custom-domain nodes, or every float node kept in FP32 (and by which rules)."""
+    what = f"nothing to convert to {plan.default}: the target is the model unchanged"
+    domains = other_domains(model)
+    if not default_opset(model) and domains:
+        return (f"{what}; the model imports no ai.onnx opset, only {', '.join(domains)}, and ONNX defines no "
+                f"{plan.default} form for the nodes of those domains, so they stay FP32")
+    if not kept_by:
+        return f"{what}; no node computes in float32"
+    rules = Counter(kept_by.values())
+    listed = ", ".join(f"{count} {rule}" for rule, count in rules.most_common())
+    return f"{what}; every node that computes in float32 stays FP32 ({listed})"
+
+
+def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
+    result = onnx.ModelProto()
+    result.CopyFrom(model)
+    return result
 
 
 def _strategy(plan: PrecisionPlan, target: Target, ranges: Ranges) -> Strategy:
@@ -101,32 +121,15 @@ def _strategy(plan: PrecisionPlan, target: Target, ranges: Ranges) -> Strategy:
     return CastEmulation(target.elem)
 
 
-def _import_default_domain(model: onnx.ModelProto, opset: int) -> None:
-    """Add the ai.onnx import the inserted nodes need to a model that had none (an ai.onnx.ml
-    model), raising its IR version to one that knows that opset."""
-    model.opset_import.append(onnx.helper.make_opsetid("", opset))
-    model.ir_version = max(model.ir_version, onnx.helper.find_min_ir_version_for([model.opset_import[-1]]))
-
-
-def _check_opset(plan: PrecisionPlan, opset: int, needed: int, target: Target) -> None:
-    cast = op_signature("Cast", "", opset or 1)
-    castable = cast is not None and (target.qdq or target.elem in cast.outputs[0].allowed)
-    if opset < needed or not castable:
-        raise UsageError(
-            f"{plan.default} {plan.mode} needs a model of opset {needed} or later",
-            f"this model imports ai.onnx opset {opset}, where the nodes it needs cannot take "
-            f"{plan.default}",
-            f"upgrade it: onnx.version_converter.convert_version(model, {max(needed, 13)})"
-            + ("; or use --emulate fp16" if plan.default != "fp16" else ""))
-
-
-def _ranges(model: onnx.ModelProto, plan: PrecisionPlan, target: Target,
+def _ranges(model: onnx.ModelProto, plan: PrecisionPlan, target: Target, facts: ModelFacts,
             feeds: Sequence[Mapping[str, np.ndarray]] | None,
             given: Mapping[str, tuple[float, float]] | None) -> Ranges | None:
     if not target.qdq:
         return None
     if given is not None:
         return {k: (float(v[0]), float(v[1])) for k, v in given.items()}
+    if FLOAT not in facts.types.values():
+        return {}  # nothing a scale could apply to: no calibration run
     if not feeds:
         raise UsageError(f"{plan.default} {plan.mode} needs calibration data",
                          "its quantization scales come from the ranges tensors take on real inputs",

@@ -20,7 +20,7 @@ import onnx
 from onnx import helper
 
 from trtdiff.errors import ModelError, UsageError
-from trtdiff.model import save_model, user_input_names
+from trtdiff.model import save_model, user_input_names, value_shape
 from trtdiff.quiet import quiet_backends
 
 log = logging.getLogger(__name__)
@@ -57,13 +57,13 @@ def _check_array(where: str, name: str, array: np.ndarray, vi: onnx.ValueInfoPro
     if expected is not None and array.dtype != expected:
         raise UsageError(f"{where}, input '{name}' is {array.dtype}", f"the model takes {expected}",
                          f"convert it with .astype(np.{expected})")
-    if not tensor_type.HasField("shape"):
+    dims = value_shape(vi)
+    if dims is None:
         return
-    dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor_type.shape.dim]
     fits = len(dims) == array.ndim and all(
         not isinstance(d, int) or d == s for d, s in zip(dims, array.shape))
     if not fits:
-        shown = "[" + ", ".join(str(d) for d in dims) + "]"
+        shown = "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
         raise UsageError(f"{where}, input '{name}' has shape {list(array.shape)}",
                          f"the model takes {shown}", "give samples of the model's input shape")
 

@@ -31,6 +31,16 @@ from trtdiff.precision.plan import PrecisionPlan
 FULL, LOW, ACCEPT = "full", "low", "accept"
 LOWERED, KEPT, NEUTRAL, STATIC, CONTROL = "lowered", "kept", "neutral", "static", "control"
 
+# Why a node stays in FP32: the rule that kept it (an FP32 node's `source`, besides bisect's own
+# "search"); the Decision's `reason` says it in words, with the node's own facts.
+KEPT_BY_PLAN = "plan"
+KEPT_IN_KEPT_BODY = "inside a body kept in FP32"
+KEPT_NO_SCHEMA = "no ONNX schema"
+KEPT_IN_BODY = "inside an If/Loop/Scan body"
+KEPT_NO_LOWER_FORM = "no lower-precision form"
+KEPT_UNCALIBRATED = "no calibration range"
+KEPT_OUT_OF_RANGE = "out-of-range constant"
+
 # Native INT8/FP8: the inputs that get Q/DQ (TensorRT's explicit-quantization pattern), and for a
 # constant weight the axis of its per-channel scales.
 QUANTIZED_INPUTS = {"Conv": (0, 1), "ConvTranspose": (0, 1), "Gemm": (0, 1), "MatMul": (0, 1)}
@@ -56,6 +66,7 @@ class Decision:
     groups: list[tuple[list[int], bool]] = field(default_factory=list)  # ACCEPT slots, LOW allowed
     axes: dict[int, int] = field(default_factory=dict)  # per-channel axis for a weight input
     reason: str = ""  # why a node is kept in FP32
+    rule: str = ""  # which rule kept it (one of the KEPT_* values)
     notes: list[str] = field(default_factory=list)  # warnings (constants out of range)
     clamp: bool = False  # clamp this node's constants into the lower type's range
 
@@ -84,13 +95,15 @@ def decide(node: onnx.NodeProto, view: View, rules: Rules) -> Decision:
     types = rules.facts.types
     floats_in = [bool(n) and types.get(n) == FLOAT for n in node.input]
     base = Decision(KEPT, [FULL if f else None for f in floats_in], [FULL] * len(node.output))
+    kept_by = (KEPT_IN_KEPT_BODY, KEPT_IN_KEPT_BODY) if rules.force_keep else (
+        (KEPT_BY_PLAN, "kept by the plan") if rules.plan.keeps(node) else None)
     if node.op_type in SUBGRAPH_OPS and not node.domain:
-        base.kind = KEPT if rules.force_keep or rules.plan.keeps(node) else CONTROL
-        base.reason = "kept by the plan" if base.kind == KEPT else ""
-        return base
-    if rules.force_keep or rules.plan.keeps(node):
-        base.reason = "inside a body kept in FP32" if rules.force_keep else "kept by the plan"
-        return base
+        if kept_by is None:
+            base.kind = CONTROL
+            return base
+        return _keep(base, *kept_by)
+    if kept_by is not None:
+        return _keep(base, *kept_by)
     floats_out = [bool(n) and types.get(n) == FLOAT for n in node.output]
     if not any(floats_in) and not any(floats_out) and node.op_type != "Cast":
         return Decision(NEUTRAL, [None] * len(node.input), base.outputs)
@@ -99,17 +112,21 @@ def decide(node: onnx.NodeProto, view: View, rules: Rules) -> Decision:
         return base
     sig = rules.facts.signature(node)
     if sig is None:
-        base.reason = f"no ONNX schema for {node.domain or 'ai.onnx'}::{node.op_type}"
-        return base
+        return _keep(base, KEPT_NO_SCHEMA, f"no ONNX schema for {node.domain or 'ai.onnx'}::{node.op_type}")
     if rules.target.qdq and rules.in_body and (rules.plan.mode == "emulated"
                                                or node.op_type in QUANTIZED_INPUTS):
-        base.reason = "inside an If/Loop/Scan body, where int8/fp8 scales cannot be calibrated"
-        return base
+        return _keep(base, KEPT_IN_BODY, "inside an If/Loop/Scan body, where int8/fp8 scales cannot be calibrated")
     if rules.target.qdq and rules.plan.mode == "native":
         return _decide_qdq(node, base, view, rules)
     if node.op_type == "Cast":
         return _decide_cast(node, sig, rules, base)
     return _decide_lowering(node, sig, view, rules, base)
+
+
+def _keep(decision: Decision, rule: str, reason: str) -> Decision:
+    """Mark `decision` as kept in FP32 by `rule`, saying why."""
+    decision.kind, decision.rule, decision.reason = KEPT, rule, reason
+    return decision
 
 
 def _decide_cast(node: onnx.NodeProto, sig: OpSignature, rules: Rules, base: Decision) -> Decision:
@@ -138,8 +155,7 @@ def _decide_lowering(node: onnx.NodeProto, sig: OpSignature, view: View, rules: 
     primary = out_slots[0].param if out_slots and out_slots[0] is not None else None
     if primary in floats and primary not in lowered:
         type_name = onnx.helper.tensor_dtype_to_string(low).rsplit(".", 1)[-1].lower()
-        base.reason = f"{node.op_type} (opset {sig.since_version}) has no {type_name} form"
-        return base
+        return _keep(base, KEPT_NO_LOWER_FORM, f"{node.op_type} (opset {sig.since_version}) has no {type_name} form")
     decision = Decision(LOWERED if primary in lowered else NEUTRAL, list(base.inputs),
                         [LOW if s is not None and s.param in lowered and n else FULL
                          for n, s in zip(node.output, out_slots)])
@@ -157,8 +173,7 @@ def _decide_lowering(node: onnx.NodeProto, sig: OpSignature, view: View, rules: 
         if rules.target.qdq:
             missing = _uncalibrated(node, decision, view, rules)
             if missing:
-                base.reason = f"no calibration range for '{missing}'"
-                return base
+                return _keep(base, KEPT_UNCALIBRATED, f"no calibration range for '{missing}'")
         _per_channel_axes(node, decision, view, rules)
         _check_range(node, decision, view, rules)
     return decision
@@ -189,7 +204,8 @@ def _check_range(node: onnx.NodeProto, decision: Decision, view: View, rules: Ru
         what = (f"node '{node.name}' ({node.op_type}): constant '{name}' holds values up to "
                 f"{big:.6g}, beyond the {rules.target.name} range (±{limit:g})")
         if rules.plan.out_of_range == "keep":
-            decision.kind, decision.reason = KEPT, f"constant '{name}' beyond the {rules.target.name} range"
+            _keep(decision, KEPT_OUT_OF_RANGE,
+                  f"constant '{name}' holds {big:.6g}, beyond the {rules.target.name} range (±{limit:g})")
             decision.inputs = [FULL if w is not None else None for w in decision.inputs]
             decision.outputs = [FULL] * len(decision.outputs)
             decision.groups = []
@@ -227,8 +243,7 @@ def _decide_qdq(node: onnx.NodeProto, base: Decision, view: View, rules: Rules) 
             continue
         name = node.input[i]
         if name not in view.constants and (rules.ranges is None or name not in rules.ranges):
-            base.reason = f"no calibration range for its input '{name}'"
-            return base
+            return _keep(base, KEPT_UNCALIBRATED, f"no calibration range for its input '{name}'")
         decision.inputs[i] = LOW
     if LOW not in decision.inputs:
         return Decision(NEUTRAL, [None] * len(node.input), base.outputs)

@@ -1,7 +1,10 @@
 """A precision plan in the forms other tools take.
 
-    onnx         the mixed-precision model itself (what a TensorRT 11 build consumes)
-    trtdiff      the plan as JSON (`--precision-plan`)
+    onnx         the mixed-precision model to deploy: native (lower-precision weights and
+                 activations, Casts only where FP32 nodes meet lowered ones) whatever mode the plan
+                 was evaluated in; the emulated model (FP32 compute, Cast pairs) only on request,
+                 named `*.emulated.onnx`
+    trtdiff      the plan as JSON (`--precision-plan`): what to deploy, and how it was evaluated
     modelopt     ModelOpt AutoCast (fp16/bf16) or ModelOpt quantization (int8/fp8) settings:
                  nodes_to_exclude (anchored regexes: AutoCast applies re.match) and
                  op_types_to_exclude, with the command line
@@ -10,14 +13,16 @@
     trtexec      `--precisionConstraints=obey --layerPrecisions=...` (TensorRT <= 10.x only)
     polygraphy   layer precisions as JSON, with the `polygraphy run` arguments (TensorRT <= 10.x)
 
-Only the plan's own choices are exported (nodes and op types kept in FP32): each tool applies
-its own rules for ops without a lower-precision form. trtexec and Polygraphy name layers, not op
-types, so op types are expanded to the model's node names; TensorRT's ONNX parser names each
-layer after its node.
+Every export carries the whole FP32 set (fp32set.py): the plan's own nodes and op types and every
+node its application keeps in FP32 by a rule (a constant beyond the type's range, an op with no
+lower-precision form), so that another tool applying it keeps exactly what trtdiff evaluated.
+trtexec and Polygraphy name layers, not op types, so op types are expanded to the model's node
+names; TensorRT's ONNX parser names each layer after its node.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -28,10 +33,11 @@ from typing import Any
 import numpy as np
 import onnx
 
-from trtdiff.fileio import write_text_atomic
 from trtdiff.errors import UsageError
+from trtdiff.fileio import write_text_atomic
 from trtdiff.model import save_model
 from trtdiff.precision.apply import apply_plan
+from trtdiff.precision.fp32set import Fp32Set, plan_fp32_set
 from trtdiff.precision.plan import PrecisionPlan, validate_plan
 
 FORMATS = ("onnx", "trtdiff", "modelopt", "onnxruntime", "trtexec", "polygraphy")
@@ -42,6 +48,8 @@ TRT_FLAG = {"fp16": "--fp16", "bf16": "--bf16", "int8": "--int8", "fp8": "--fp8"
 TRT_10_ONLY = ("TensorRT <= 10.x only: TensorRT 11 removed weak typing (--fp16/--int8, "
                "--precisionConstraints, --layerPrecisions); for TensorRT 11 build the exported "
                "ONNX model with --stronglyTyped")
+QUANTIZED_OPS = ["Conv", "ConvTranspose", "Gemm", "MatMul"]  # what trtdiff's native INT8 quantizes
+FP16_LIMIT = 65504.0
 
 
 def kept_layers(plan: PrecisionPlan, model: onnx.ModelProto) -> list[str]:
@@ -49,7 +57,7 @@ def kept_layers(plan: PrecisionPlan, model: onnx.ModelProto) -> list[str]:
     return [n.name for n in model.graph.node if n.name and plan.keeps(n)]
 
 
-def modelopt_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str = "model.onnx") -> str:
+def modelopt_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str, fp32: Fp32Set) -> str:
     nodes = ["^" + re.escape(name) + "$" for name in plan.keep_fp32_nodes]
     ops = list(plan.keep_fp32_ops)
     if plan.default in ("fp16", "bf16"):
@@ -65,42 +73,66 @@ def modelopt_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str =
     args += ["--nodes_to_exclude", *nodes] if nodes else []
     args += ["--op_types_to_exclude", *ops] if ops else []
     return _json({"tool": tool, **settings, "nodes_to_exclude": nodes, "op_types_to_exclude": ops,
-                  "command": shlex.join(args)})
+                  "command": shlex.join(args), "fp32_nodes": fp32.reasons()})
 
 
 def _modelopt_calibration(plan: PrecisionPlan) -> str:
     return {"minmax": "max", "entropy": "entropy", "percentile": "max"}[plan.calibration]
 
 
-def onnxruntime_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str = "model.onnx") -> str:
-    """fp16: onnxconverter-common's converter; int8: ONNX Runtime's static Q/DQ quantizer."""
+def onnxruntime_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str, fp32: Fp32Set) -> str:
+    """fp16: onnxconverter-common's converter, set to convert as trtdiff does (its default op
+    block list replaced by the plan's op types, constants rounded, not clamped to 1e4 or raised
+    to 1e-7); int8: ONNX Runtime's static Q/DQ quantizer on the ops trtdiff quantizes."""
     nodes = list(plan.keep_fp32_nodes)
     if plan.default == "fp16":
-        ops = list(plan.keep_fp32_ops)
-        python = ("from onnxconverter_common import float16\n"
-                  f"model = float16.convert_float_to_float16(model, keep_io_types={plan.keep_io_types}, "
-                  f"node_block_list={nodes!r}, "
-                  f"op_block_list=float16.DEFAULT_OP_BLOCK_LIST + {ops!r})")
-        return _json({"tool": "onnxconverter_common.float16.convert_float_to_float16",
-                      "keep_io_types": plan.keep_io_types, "node_block_list": nodes,
-                      "op_block_list_additions": ops, "python": python})
+        return _onnxconverter_text(plan, model, nodes, fp32)
     if plan.default == "int8":
         excluded = sorted(set(nodes) | set(kept_layers(plan, model)))
         method = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}[plan.calibration]
+        # quantize as trtdiff's native INT8 does: symmetric, inputs of these ops only (no output Q/DQ,
+        # bias left in float), MatMul weights per output channel
+        extra = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+                 "OpTypesToExcludeOutputQuantization": QUANTIZED_OPS,
+                 "QDQOpTypePerChannelSupportToAxis": {"MatMul": 1} if plan.per_channel else {}}
         python = ("from onnxruntime.quantization import CalibrationMethod, QuantFormat, quantize_static\n"
                   f"quantize_static({model_path!r}, 'model.int8.onnx', reader, quant_format=QuantFormat.QDQ, "
-                  f"per_channel={plan.per_channel}, nodes_to_exclude={excluded!r}, "
-                  f"calibrate_method=CalibrationMethod.{method}, "
-                  "extra_options={'ActivationSymmetric': True, 'WeightSymmetric': True})")
+                  f"per_channel={plan.per_channel}, op_types_to_quantize={QUANTIZED_OPS!r}, "
+                  f"nodes_to_exclude={excluded!r}, calibrate_method=CalibrationMethod.{method}, "
+                  f"extra_options={extra!r})")
         return _json({"tool": "onnxruntime.quantization.quantize_static", "quant_format": "QDQ",
-                      "per_channel": plan.per_channel, "nodes_to_exclude": excluded,
-                      "calibrate_method": method, "python": python})
+                      "per_channel": plan.per_channel, "op_types_to_quantize": QUANTIZED_OPS,
+                      "nodes_to_exclude": excluded, "calibrate_method": method, "extra_options": extra,
+                      "python": python, "fp32_nodes": fp32.reasons()})
     raise UsageError(f"no onnxruntime export for {plan.default}",
                      "onnxconverter-common converts to fp16 only; ONNX Runtime quantizes to int8",
                      f"use --format onnx or --format modelopt for {plan.default}")
 
 
-def trtexec_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str = "model.onnx") -> str:
+def _onnxconverter_text(plan: PrecisionPlan, model: onnx.ModelProto, nodes: list[str], fp32: Fp32Set) -> str:
+    """Constant nodes read only by FP32 nodes join the block list: onnxconverter-common converts
+    every other Constant's value, which an FP32 reader would then get rounded."""
+    kept = set(nodes) | set(kept_layers(plan, model))
+    readers: dict[str, set[str]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers.setdefault(name, set()).add(node.name)
+    constants = [n.name for n in model.graph.node if n.op_type == "Constant" and n.name and n.output
+                 and readers.get(n.output[0]) and readers[n.output[0]] <= kept]
+    block = nodes + constants
+    ops = list(plan.keep_fp32_ops)
+    settings = {"keep_io_types": plan.keep_io_types, "node_block_list": block, "op_block_list": ops,
+                "min_positive_val": 0.0, "max_finite_val": FP16_LIMIT}
+    python = ("from onnxconverter_common import float16\n"
+              "model = float16.convert_float_to_float16(model, "
+              + ", ".join(f"{key}={value!r}" for key, value in settings.items()) + ")")
+    return _json({"tool": "onnxconverter_common.float16.convert_float_to_float16", **settings,
+                  "python": python, "fp32_nodes": fp32.reasons(),
+                  "note": "op_block_list replaces float16.DEFAULT_OP_BLOCK_LIST: the ops trtdiff lowered are the "
+                          "ops it evaluated in fp16"})
+
+
+def trtexec_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str, fp32: Fp32Set) -> str:
     layers = kept_layers(plan, model)
     unusable = [n for n in layers if "," in n or "'" in n]
     if unusable:
@@ -132,7 +164,7 @@ def parse_trtexec_layer_precisions(spec: str) -> dict[str, str]:
     return result
 
 
-def polygraphy_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str = "model.onnx") -> str:
+def polygraphy_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str, fp32: Fp32Set) -> str:
     layers = {name: "float32" for name in kept_layers(plan, model)}
     args = ["polygraphy", "run", model_path, "--trt", TRT_FLAG.get(plan.default, "")]
     if layers:
@@ -140,14 +172,14 @@ def polygraphy_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str
                  *(f"{name}:{value}" for name, value in layers.items())]
     return _json({"tool": "polygraphy", "note": TRT_10_ONLY, "layer_precisions": layers,
                   "precision_constraints": "obey" if layers else "none",
-                  "command": shlex.join([a for a in args if a])})
+                  "command": shlex.join([a for a in args if a]), "fp32_nodes": fp32.reasons()})
 
 
 def _json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-TEXT_EXPORTERS: dict[str, Callable[[PrecisionPlan, onnx.ModelProto, str], str]] = {
+TEXT_EXPORTERS: dict[str, Callable[[PrecisionPlan, onnx.ModelProto, str, Fp32Set], str]] = {
     "modelopt": modelopt_text,
     "onnxruntime": onnxruntime_text,
     "trtexec": trtexec_text,
@@ -155,55 +187,84 @@ TEXT_EXPORTERS: dict[str, Callable[[PrecisionPlan, onnx.ModelProto, str], str]] 
 }
 
 
-def export_text(plan: PrecisionPlan, model: onnx.ModelProto, fmt: str,
-                model_path: str = "model.onnx") -> str:
-    """The text of one small format (every format but `onnx`)."""
+def export_text(plan: PrecisionPlan, model: onnx.ModelProto, fmt: str, model_path: str = "model.onnx",
+                fp32: Fp32Set | None = None, evaluated: Mapping[str, Any] | None = None) -> str:
+    """The text of one small format (every format but `onnx`), carrying the whole FP32 set:
+    `fp32` when the caller has it (bisect), else the set of `plan` applied to `model`."""
     if fmt not in TEXT_FORMATS:
         raise UsageError(f"unknown export format '{fmt}'", f"text formats: {', '.join(TEXT_FORMATS)}",
                          "choose one of them (`onnx` writes a model file)")
-    validate_plan(plan, model)
-    if fmt == "trtdiff":
-        return plan.to_json()
-    return TEXT_EXPORTERS[fmt](plan, model, model_path)
+    return export_texts(plan, model, model_path, fp32, evaluated, formats=(fmt,))[fmt]
 
 
-def export_texts(plan: PrecisionPlan, model: onnx.ModelProto,
-                 model_path: str = "model.onnx") -> dict[str, str]:
+def export_texts(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str = "model.onnx",
+                 fp32: Fp32Set | None = None, evaluated: Mapping[str, Any] | None = None,
+                 formats: Sequence[str] = TEXT_FORMATS) -> dict[str, str]:
     """Format name -> text, for each small format that applies to this plan (the HTML report's
-    copyable exports). `onnxruntime` is left out for bf16 and fp8, which it cannot express."""
+    copyable exports). `onnxruntime` is left out for bf16 and fp8, which it cannot express
+    (unless asked for by name). `evaluated` (how the plan was evaluated) goes into the plan JSON."""
+    validate_plan(plan, model)
+    fp32 = fp32 if fp32 is not None else plan_fp32_set(model, plan)
+    whole = fp32.plan(plan)
     texts = {}
-    for fmt in TEXT_FORMATS:
-        if fmt == "onnxruntime" and plan.default not in ("fp16", "int8"):
+    for fmt in formats:
+        if fmt == "onnxruntime" and plan.default not in ("fp16", "int8") and len(formats) > 1:
             continue
-        texts[fmt] = export_text(plan, model, fmt, model_path)
+        texts[fmt] = (plan_json(whole, fp32, evaluated) if fmt == "trtdiff"
+                      else TEXT_EXPORTERS[fmt](whole, model, model_path, fp32))
     return texts
+
+
+def plan_json(plan: PrecisionPlan, fp32: Fp32Set, evaluated: Mapping[str, Any] | None) -> str:
+    """The plan to deploy (native) with the whole FP32 set and why each node is in it; how it was
+    evaluated, when known, under its own key (read back, `evaluated` and `fp32_nodes` are notes)."""
+    data = dataclasses.replace(plan, mode="native").to_dict() if plan.lowers else plan.to_dict()
+    data["fp32_nodes"] = fp32.reasons()
+    if evaluated:
+        data["evaluated"] = dict(evaluated)
+    return _json(data)
 
 
 def export_plan(plan: PrecisionPlan, model: onnx.ModelProto, fmt: str, path: str | Path,
                 calibration_feeds: Sequence[Mapping[str, np.ndarray]] | None = None, *,
                 ranges: Mapping[str, tuple[float, float]] | None = None,
-                model_path: str = "model.onnx") -> Path:
-    """Write one format to `path`. `onnx` writes the transformed model (int8/fp8 need
-    calibration feeds or ranges); the others write their text."""
+                model_path: str = "model.onnx", emulated: bool = False) -> Path:
+    """Write one format to `path`. `onnx` writes the native model to deploy (the emulated one
+    when `emulated`); int8/fp8 need calibration feeds or ranges. The others write their text."""
     target = Path(path)
     if fmt == "onnx":
-        save_model(apply_plan(model, plan, calibration_feeds, ranges=ranges).model, target)
+        save_model(mixed_model(plan, model, calibration_feeds, ranges=ranges, emulated=emulated), target)
         return target
     write_text_atomic(target, export_text(plan, model, fmt, model_path))
     return target
 
 
+def mixed_model(plan: PrecisionPlan, model: onnx.ModelProto,
+                calibration_feeds: Sequence[Mapping[str, np.ndarray]] | None = None, *,
+                ranges: Mapping[str, tuple[float, float]] | None = None, emulated: bool = False) -> onnx.ModelProto:
+    """The plan applied natively (what a TensorRT 11 build consumes), or emulated on request."""
+    mode = "emulated" if emulated else "native"
+    return apply_plan(model, dataclasses.replace(plan, mode=mode), calibration_feeds, ranges=ranges).model
+
+
+def model_file_name(plan: PrecisionPlan, emulated: bool = False) -> str:
+    return f"model.{plan.default}{'.emulated' if emulated else ''}.onnx"
+
+
 def export_all(plan: PrecisionPlan, model: onnx.ModelProto, directory: str | Path,
                calibration_feeds: Sequence[Mapping[str, np.ndarray]] | None = None, *,
                ranges: Mapping[str, tuple[float, float]] | None = None,
-               model_path: str = "model.onnx") -> dict[str, Path]:
-    """Every applicable format into `directory`: format name -> file written."""
+               model_path: str = "model.onnx", fp32: Fp32Set | None = None,
+               evaluated: Mapping[str, Any] | None = None, emulated: bool = False) -> dict[str, Path]:
+    """Every applicable format into `directory`: format name -> file written. The model is the
+    native one (`onnx`); with `emulated`, the emulated one too (`onnx_emulated`)."""
     folder = Path(directory)
     written = {}
-    for fmt, text in export_texts(plan, model, model_path).items():
+    for fmt, text in export_texts(plan, model, model_path, fp32, evaluated).items():
         written[fmt] = folder / FILE_NAMES[fmt]
         write_text_atomic(written[fmt], text)
     if plan.lowers:
-        onnx_path = folder / f"model.{plan.default}{'.emulated' if plan.mode == 'emulated' else ''}.onnx"
-        written["onnx"] = export_plan(plan, model, "onnx", onnx_path, calibration_feeds, ranges=ranges)
+        for key, emulate in (("onnx", False), ("onnx_emulated", True))[: 1 + emulated]:
+            written[key] = folder / model_file_name(plan, emulate)
+            save_model(mixed_model(plan, model, calibration_feeds, ranges=ranges, emulated=emulate), written[key])
     return written

@@ -32,6 +32,7 @@ PLAN_FORMAT = "trtdiff-precision-plan"
 PLAN_VERSION = 1
 PLAN_FIX = "Write it with `trtdiff plan export --format trtdiff`, or pass the plan.json bisect writes"
 _CHOICES = {"default": PRECISIONS, "mode": MODES, "calibration": CALIBRATIONS, "out_of_range": OUT_OF_RANGE}
+NOTE_KEYS = ("format", "version", "fp32_nodes", "evaluated")  # read back as notes, not settings
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class PrecisionPlan:
         of a newer version is refused: its fields may mean what this trtdiff cannot know."""
         doc = doc or Document("the precision plan", "precision plan", PLAN_FIX)
         check_version(data, "version", PLAN_VERSION, doc, default=PLAN_VERSION)
-        extra = unknown_keys(cls, data, ("format", "version"))
+        extra = unknown_keys(cls, data, NOTE_KEYS)
         if extra:
             raise UsageError(f"unknown key{'s' * (len(extra) > 1)} in {doc.name}: {', '.join(extra)}",
                              f"valid keys: {', '.join(f.name for f in dataclasses.fields(cls))}",

@@ -17,7 +17,7 @@ from typing import Protocol
 import onnx
 from onnx import TensorProto, helper
 
-from trtdiff.model import data_tensors, outer_names, subgraphs
+from trtdiff.model import INSERTED, data_tensors, outer_names, subgraphs
 from trtdiff.precision.analysis import constant_value
 from trtdiff.precision.decide import (
     ACCEPT,
@@ -68,7 +68,8 @@ class Context:
     ir_version: int
     lowered: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
-    reasons: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)  # kept node -> why, in words
+    kept_by: dict[str, str] = field(default_factory=dict)  # kept node -> the rule that kept it (KEPT_*)
     warnings: list[str] = field(default_factory=list)
     retyped: dict[str, int] = field(default_factory=dict)
 
@@ -119,6 +120,7 @@ class GraphWalk:
             name, n = f"{base}__{node.op_type}" if n == 1 else f"{base}__{node.op_type}_{n}", n + 1
         self.ctx.node_names.add(name)
         node.name = name
+        node.doc_string = INSERTED
         self.out.append(node)
 
     def add_initializer(self, tensor: TensorProto) -> None:
@@ -220,6 +222,7 @@ class GraphWalk:
         elif decision.kind == KEPT:
             ctx.kept.append(label)
             ctx.reasons[label] = decision.reason
+            ctx.kept_by[label] = decision.rule
         ctx.warnings.extend(decision.notes)
 
     def _in_place(self, nodes: list[onnx.NodeProto], decisions: list[Decision]) -> set[str]:

@@ -154,9 +154,9 @@ def histograms(comparison: Comparison, ids: dict[str, str]) -> dict[str, Any]:
 
 def _fp32_node(item: Any) -> dict[str, str]:
     if not isinstance(item, dict):
-        return {"node": str(item), "op_type": fmt.MISSING, "reason": ""}
+        return {"node": str(item), "op_type": fmt.MISSING, "source": fmt.MISSING, "reason": ""}
     return {"node": str(item.get("node", fmt.MISSING)), "op_type": str(item.get("op_type") or fmt.MISSING),
-            "reason": str(item.get("reason") or "")}
+            "source": str(item.get("source") or "search"), "reason": str(item.get("reason") or "")}
 
 
 def _as_float(value: Any) -> float | None:

@@ -19,7 +19,8 @@ from trtdiff.report.plots import ChartPoint, chart_data_from_comparison, error_c
 from trtdiff.report.sections import bisect_view, histograms, neighbourhoods, offender_rows, offenders_left_out
 from trtdiff.report.tables import anchors, engine_layer_table, status_css, status_text, tensor_table
 from trtdiff.result import Comparison, TensorResult
-from trtdiff.summary import counts, divergence_summary, next_step, worst_key
+from trtdiff.summary import counts, divergence_summary, next_steps, worst_key
+from trtdiff.verdict_checks import nothing_compared
 
 VERSION_KEYS = ("trtdiff", "onnx", "onnxruntime", "tensorrt", "cuda", "providers", "cpu", "gpu")
 SUMMARY_OFFENDERS = 5
@@ -44,6 +45,7 @@ def view_from_comparison(comparison: Comparison, *, command: str | None = None) 
         "offender_rule": offenders_left_out(comparison, len(offenders)),
         "no_offenders": _no_offenders(comparison),
         "warnings": list(comparison.warnings),
+        "causes": [chain.describe() for chain in comparison.causes],
         "unmarked": [{"node": u.node, "op_type": u.op_type, "count": fmt.fmt_count(u.count),
                       "reason": u.reason} for u in comparison.unmarked],
         "chart_svg": Markup(chart.svg),
@@ -55,7 +57,8 @@ def view_from_comparison(comparison: Comparison, *, command: str | None = None) 
         "gate": gate_view(comparison.gate),
         "engine_layers": engine_layer_table(comparison.engine_layers),
         "environment": environment_view(comparison, command),
-        "next_step": "" if comparison.passed else (next_step(comparison) or ""),
+        "next_steps": [{"command": step.command, "why": step.why, "id": f"next-command-{i}"}
+                       for i, step in enumerate(next_steps(comparison))],
         "generator": f"trtdiff {__version__}",
     }
 
@@ -87,11 +90,15 @@ def verdict(comparison: Comparison) -> dict[str, str]:
     if c.outputs:
         parts.append(f"{c.failing_outputs:,} of {c.outputs:,} outputs outside tolerance" if c.failing_outputs
                      else f"all {c.outputs:,} outputs within tolerance")
+    if comparison.nonfinite_reference:
+        parts.append("the FP32 reference of " + ", ".join(comparison.nonfinite_reference) + " holds NaN/Inf"
+                     + (" (accepted)" if comparison.passed else ""))
     if comparison.tensors:
         parts.append(f"{c.failing:,} of {c.compared:,} compared tensors outside tolerance")
         parts.append(f"{c.not_compared:,} could not be compared")
     return {
-        "label": "PASS" if comparison.passed else "FAIL",
+        "label": ("PASS (nothing compared)" if nothing_compared([t for t in comparison.tensors if t.is_output])
+                  else "PASS") if comparison.passed else "FAIL",
         "css": "pass" if comparison.passed else "fail",
         "detail": "; ".join(parts) or "no tensors were compared",
         "reference": comparison.settings.reference or fmt.MISSING,

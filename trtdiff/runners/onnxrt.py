@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -14,7 +15,7 @@ import onnx
 
 from trtdiff.errors import ModelError, ToolError, UsageError
 from trtdiff.inputs import input_specs
-from trtdiff.model import session_source
+from trtdiff.model import original_readers, session_source
 from trtdiff.runners.base import TensorSpec
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class OnnxRuntimeRunner:
             try:
                 self._session = ort.InferenceSession(source, sess_options=options, providers=providers)
             except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph/NotImplemented types
-                raise _session_error(err, self.name, providers) from err
+                raise _session_error(err, self.name, providers, self._model) from err
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -151,35 +152,13 @@ def _first_line(err: BaseException) -> str:
     return text[0][:400] if text else type(err).__name__
 
 
-_MISSING_KERNEL = re.compile(r"Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'")
-
-
-def _session_error(err: BaseException, name: str, providers: list[str]) -> ModelError | ToolError:
+def _session_error(err: BaseException, name: str, providers: list[str], model: onnx.ModelProto) -> ModelError | ToolError:
     text = _first_line(err)
-    missing = _MISSING_KERNEL.search(text)
-    older = _older_opset(missing[1], int(missing[2])) if missing else None
-    if missing and older:
-        import onnxruntime
-
-        op, version, node = missing[1], missing[2], missing[3]
-        return ToolError(f"{name}: ONNX Runtime {onnxruntime.__version__} has no {providers[0]} kernel for "
-                         f"{op} at opset {version} (node '{node}')",
-                         f"the model imports opset {version}, where {op} is newer than this ONNX Runtime",
-                         f"Convert the model to opset {older} (onnx.version_converter.convert_version(model, "
-                         f"{older})), or upgrade onnxruntime")
     if "NOT_IMPLEMENTED" in text or "Could not find an implementation" in text:
+        failing = re.search(r"node with name '([^']*)'", text)
+        nodes = original_readers(model, failing.group(1)) if failing and failing.group(1) else []
+        keep = " ".join(f"--keep-fp32 {shlex.quote(n)}" for n in nodes) if nodes else "--keep-fp32 NODE"
         return ToolError(f"{name}: {providers[0]} cannot run this model", text,
-                         "try another provider (--providers / --target-providers), or keep the node "
-                         "in FP32 (--keep-fp32 NODE)")
+                         f"try another provider (--providers / --target-providers), or keep the node in FP32 ({keep})")
     return ModelError(f"{name}: ONNX Runtime cannot load the model", text,
                       "check the model with onnx.checker.check_model")
-
-
-def _older_opset(op: str, version: int) -> int | None:
-    """The opset of `op`'s previous ONNX definition (where an older ONNX Runtime has a kernel),
-    None when `version` is not where `op` changed."""
-    versions = sorted({schema.since_version for schema in onnx.defs.get_all_schemas_with_history()
-                       if schema.name == op and schema.domain == ""})
-    if version not in versions or versions.index(version) == 0:
-        return None
-    return versions[versions.index(version) - 1]
