@@ -53,6 +53,18 @@ def test_an_ai_onnx_ml_model_gets_the_default_domain_its_inserted_nodes_need(cli
         assert _run(cli_run, model_path, *args, "--mark-all", "--load-inputs", inputs_path).exit_code in (0, 1)
 
 
+def test_an_integer_model_the_opset_converter_cannot_take_runs_unchanged(cli_run, tmp_path):
+    """test_bitshift_left_int16 (opset 28): INT8 wanted the model at an opset ONNX Runtime runs
+    Q/DQ at, and onnx's converter refuses BitShift on int16 there; with no float32 tensor there is
+    nothing to lower, so the target is the model unchanged."""
+    vi = [_vi(n, TensorProto.INT16, (3,)) for n in ("x", "s", "y")]
+    model = make_model([helper.make_node("BitShift", ["x", "s"], ["y"], name="shift", direction="LEFT")],
+                       vi[:2], vi[2:], opset=onnx.defs.onnx_opset_version())
+    applied = apply_plan(model, PrecisionPlan("int8", mode="emulated"), [{}])
+    assert applied.model == model and "nothing to convert" in applied.warnings[0]
+    assert _run(cli_run, save(model, tmp_path / "shift.onnx"), "--emulate", "int8").exit_code == 0
+
+
 def test_a_model_without_inputs_calibrates(cli_run, tmp_path):
     """test_constant: ONNX Runtime's calibrator took the empty sample for the end of the data."""
     value = helper.make_tensor("v", TensorProto.FLOAT, [2, 3], np.linspace(-1, 1, 6).tolist())
