@@ -65,6 +65,19 @@ def test_an_integer_model_the_opset_converter_cannot_take_runs_unchanged(cli_run
     assert _run(cli_run, save(model, tmp_path / "shift.onnx"), "--emulate", "int8").exit_code == 0
 
 
+@pytest.mark.slow
+def test_an_opset_upgrade_that_changes_the_inputs_is_refused(cli_run, tmp_path):
+    """test_scan_sum (opset 8): INT8 needs opset 10, and onnx's converter turns Scan 8 into Scan 9
+    with another input shape, which the samples no longer fit (it failed later, in calibration)."""
+    from node_cases import node_cases
+
+    case = next(c for c in node_cases() if c.name == "test_scan_sum")
+    model_path, inputs_path = case.save(tmp_path)
+    result = _run(cli_run, model_path, "--emulate", "int8", "--load-inputs", inputs_path)
+    assert result.exit_code == 2 and "changes the type or shape of input 'initial'" in result.output
+    assert _run(cli_run, model_path, "--fp16", "--load-inputs", inputs_path).exit_code == 0
+
+
 def test_a_model_without_inputs_calibrates(cli_run, tmp_path):
     """test_constant: ONNX Runtime's calibrator took the empty sample for the end of the data."""
     value = helper.make_tensor("v", TensorProto.FLOAT, [2, 3], np.linspace(-1, 1, 6).tolist())

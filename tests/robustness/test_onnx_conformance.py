@@ -15,7 +15,7 @@ from node_cases import SAMPLE_SIZE, conformance_sample
 
 def test_the_readme_lists_the_refusal_reasons_and_the_counts():
     reasons = readme_reasons()
-    assert len(reasons) >= 3
+    assert len(reasons) >= 2
     text = README.read_text(encoding="utf-8")
     assert "make conformance" in text
     assert re.search(r"\| `--fp16 --mark-all` \| \d+ \|", text) and re.search(r"\| `--emulate int8 --mark-all` \| \d+ \|", text)
