@@ -1,9 +1,11 @@
 """The `trtdiff` command group and its one error boundary.
 
 Each command lives in `trtdiff/commands/<name>.py` (parse options, call the library, print) and is
-named here explicitly (`COMMANDS`), its module imported when the command is asked for. `TrtDiffGroup.invoke` turns every TrtDiffError into one line on stderr
-and its exit code; nothing else in the program catches errors to print them. A command ends with
-`ctx.exit(code)` to report pass (0) or accuracy mismatch (1).
+named here explicitly (`COMMANDS`, with the summary `trtdiff --help` lists), its module imported
+when the command is asked for: `--help` and `--version` import no numpy, onnx or ONNX Runtime.
+`TrtDiffGroup.invoke` turns every TrtDiffError into one line on stderr and its exit code; nothing
+else in the program catches errors to print them. A command ends with `ctx.exit(code)` to report
+pass (0) or accuracy mismatch (1).
 """
 
 from __future__ import annotations
@@ -19,18 +21,34 @@ from trtdiff.commands.verbosity import add_verbosity_options
 from trtdiff.errors import ExitCode, TrtDiffError
 
 EXIT_INTERRUPTED = 130
-# Each command and where it lives, imported when it is asked for.
+# Each command, where it lives (imported when it is asked for) and its summary for `--help`: the
+# command's own first sentence (a test checks they agree), so listing commands imports none.
 COMMANDS = {
-    "run": "trtdiff.commands.run:run_command",
-    "bisect": "trtdiff.commands.bisect:bisect_group",
-    "split": "trtdiff.commands.split:split_command",
-    "build": "trtdiff.commands.build:build_command",
-    "plan": "trtdiff.commands.plan:plan_group",
-    "report": "trtdiff.commands.report:report_command",
-    "doctor": "trtdiff.commands.doctor:doctor_command",
-    "diff": "trtdiff.commands.diff:diff_command",
-    "baseline": "trtdiff.commands.baseline:baseline_group",
-    "check": "trtdiff.commands.check:check_command",
+    "run": ("trtdiff.commands.run:run_command",
+            "Run MODEL in FP32 (reference) and in the target precision, and compare every tensor."),
+    "bisect": ("trtdiff.commands.bisect:bisect_group",
+               "Find the smallest set of nodes to keep in FP32 (`trtdiff bisect MODEL --fp16 ...`), or the "
+               "smallest subgraph that still fails (`trtdiff bisect reduce MODEL --fp16 ...`)."),
+    "split": ("trtdiff.commands.split:split_command",
+              "Partition MODEL into maximal subgraphs the target supports and those it does not, saved as "
+              "ONNX files named by node range (`00_supported_nodes_0000-0041.onnx`), plus summary.json."),
+    "build": ("trtdiff.commands.build:build_command",
+              "Build the TensorRT engine of MODEL in the target precision and save it, without running it."),
+    "plan": ("trtdiff.commands.plan:plan_group",
+             "Precision plans: which nodes run in FP32, exported for other tools."),
+    "report": ("trtdiff.commands.report:report_command",
+               "Write the HTML precision report for RESULT, the JSON written by `trtdiff run --json`."),
+    "doctor": ("trtdiff.commands.doctor:doctor_command",
+               "Show what this machine can run: TensorRT, CUDA, GPU, ONNX Runtime and its providers."),
+    "diff": ("trtdiff.commands.diff:diff_command",
+             "Compare two saved results: NEW against OLD (each a `trtdiff run --json` file, or a baseline "
+             "directory), tensor by tensor, matched by name."),
+    "baseline": ("trtdiff.commands.baseline:baseline_group",
+                 "Baselines for the regression gate (`trtdiff check`)."),
+    "check": ("trtdiff.commands.check:check_command",
+              "Rerun the baseline's comparison on MODEL and judge it against the baseline: each graph output "
+              "must pass its tolerances and be at most --max-regression worse than the baseline's; the first "
+              "tensor whose error grew beyond the margin is where the new error starts."),
 }
 
 
@@ -75,10 +93,25 @@ class TrtDiffGroup(click.Group):
         """The command (its module imported only now, so that `trtdiff diff` does not pay for
         ONNX Runtime), with -v/-q added so that they work after the subcommand too."""
         if cmd_name in COMMANDS and cmd_name not in self.commands:
-            module, attribute = COMMANDS[cmd_name].split(":")
+            module, attribute = COMMANDS[cmd_name][0].split(":")
             self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
         command = super().get_command(ctx, cmd_name)
         return add_verbosity_options(command) if command is not None else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `--help`, from the summaries: no command module is imported."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self._listed(ctx, name).get_short_help_str(limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def _listed(self, ctx: click.Context, name: str) -> click.Command:
+        if name in self.commands or name not in COMMANDS:
+            command = self.get_command(ctx, name)
+            assert command is not None
+            return command
+        return click.Command(name, help=COMMANDS[name][1])
 
 
 def _echo_error(line: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import pytest
@@ -158,3 +159,89 @@ def test_without_a_ranking_one_culprit_costs_a_bisection_plus_two():
         result = minimal_fp32_set(NODES, memo, gallop=False)
         assert result.fp32 == (f"n{position}",)
         assert result.evaluations <= 6 + 3  # all-lower, log2(40) bisection steps, the culprit alone
+
+
+def information_bound(n: int, k: int) -> float:
+    """The issue's target: k*log2(n/k) + 2k + 10 evaluations for k needed nodes of n."""
+    return k * math.log2(n / k) + 2 * k + 10
+
+
+def informative_ranking(nodes: list[str], needed: set[str], rng: random.Random) -> list[str]:
+    """A ranking that tends to put needed nodes first, as a local-error ranking does (not always)."""
+    score = {node: rng.random() + (0.5 if node in needed else 0.0) for node in nodes}
+    return sorted(nodes, key=lambda node: -score[node])
+
+
+@pytest.mark.parametrize("density", [0.01, 0.03, 0.1, 0.2, 0.35, 0.5, 0.7])
+def test_evaluations_stay_within_the_information_bound_at_every_density(density):
+    """k needed nodes of n (a set passes when it holds all of them), placed at random: with a
+    ranking that knows nothing (graph order, no galloping) and with an informative one."""
+    rng = random.Random(round(density * 1000))
+    for n in (60, 200, 400):
+        nodes = [f"n{i}" for i in range(n)]
+        k = max(1, round(density * n))
+        for _ in range(3):
+            needed = set(rng.sample(nodes, k))
+            for ranking, gallop in ((rng.sample(nodes, n), False), (informative_ranking(nodes, needed, rng), True)):
+                memo = Memo(needs(needed), SearchState("h"))
+                result = minimal_fp32_set(ranking, memo, gallop=gallop)
+                assert set(result.fp32) == needed
+                assert result.evaluations <= information_bound(n, k), (n, k, gallop, result.phases)
+
+
+def remove_from_the_lowest_rank(ranking: list[str], evaluate) -> list[str]:
+    """The reference answer: drop nodes one at a time from the lowest rank up, keeping a node when
+    the set fails without it (what the previous search, one binary search per node, returned)."""
+    kept = list(ranking)
+    for node in reversed(ranking):
+        without = [x for x in kept if x != node]
+        if evaluate(frozenset(without)):
+            kept = without
+    return kept
+
+
+def test_same_set_as_one_at_a_time_removal_for_random_monotone_functions():
+    """Interactions included: clauses that any one of several nodes satisfies (two nodes that
+    overflow only together) and thresholds (enough of a group in FP32): never a larger set than
+    the previous search returned."""
+    rng = random.Random(11)
+    for _ in range(150):
+        nodes = [f"n{i}" for i in range(rng.randint(8, 60))]
+        if rng.random() < 0.5:
+            clauses = [set(rng.sample(nodes, rng.randint(1, 3))) for _ in range(rng.randint(1, len(nodes) // 3))]
+
+            def evaluate(fp32, clauses=clauses):
+                return all(fp32 & clause for clause in clauses)
+        else:
+            groups = [set(rng.sample(nodes, rng.randint(1, 6))) for _ in range(rng.randint(1, 5))]
+            minimum = [rng.randint(1, len(group)) for group in groups]
+
+            def evaluate(fp32, groups=groups, minimum=minimum):
+                return all(len(fp32 & group) >= m for group, m in zip(groups, minimum))
+
+        ranking = rng.sample(nodes, len(nodes))
+        result = minimal_fp32_set(ranking, Memo(evaluate, SearchState("h")), gallop=rng.random() < 0.5)
+        assert list(result.fp32) == remove_from_the_lowest_rank(ranking, evaluate)
+
+
+def test_state_file_of_the_previous_search_resumes(tmp_path):
+    """A version-1 state file holds answers (set -> pass/fail) that do not depend on the search
+    that asked: the new search resumes from one without repeating any of them."""
+    path = tmp_path / "state.json"
+    evaluate = needs({"n3"}, {"n17"}, {"n30"})
+    previous = [frozenset(), frozenset(NODES[:20]), frozenset(NODES[:31]), frozenset(NODES[:30]), frozenset({"n30"})]
+    path.write_text(json.dumps({"version": 1, "model_hash": "m", "settings_hash": "s", "evaluations": [
+        {"fp32": sorted(fp32), "passed": evaluate(fp32), "info": {}} for fp32 in previous]}))
+    evaluate.calls.clear()
+    memo = Memo(evaluate, SearchState.load(path, "m", "s"), state_path=path)
+    result = minimal_fp32_set(NODES, memo)
+    assert set(result.fp32) == {"n3", "n17", "n30"}
+    assert not set(evaluate.calls) & set(previous), "a resumed search repeated an evaluation"
+    assert result.evaluations == len(previous) + len(evaluate.calls)
+
+
+def test_state_file_from_a_newer_trtdiff_is_refused(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 99, "model_hash": "m", "settings_hash": "s", "evaluations": []}))
+    with pytest.raises(UsageError, match="newer"):
+        SearchState.load(path, "m", "s")

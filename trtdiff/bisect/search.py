@@ -1,18 +1,28 @@
 """The search for a small FP32 set, over an abstract `evaluate(fp32_set) -> bool`.
 
 Nothing here knows about ONNX: `evaluate` says whether the model passes with a set of nodes kept
-in FP32. The search, seeded by a ranking (worst local error first):
+in FP32. The search, seeded by a ranking (worst local error first), is adaptive group testing
+(Hwang's generalized binary splitting) with the density of needed nodes estimated as it goes:
 
 1. checks the all-lower set (nothing in FP32): if it passes there is nothing to do;
-2. finds the shortest passing prefix of the ranking by binary search (galloping first, 1, 2, 4, ...
-   nodes, when the ranking is informative: cheap when the culprits rank high); if even the whole
-   ranking fails, the target differs for a reason FP32 cannot fix;
-3. removes groups: the prefix's last node is needed (the prefix without it failed); the rest of
-   the prefix is dropped in blocks, by binary search for the shortest part of it that still
-   passes together with the nodes found so far, whose last node is needed in turn, and so on
-   (one binary search per needed node, where delta debugging's halving spends more);
+2. finds the shortest passing prefix of the ranking by binary search (with an informative ranking
+   the top node alone and the top two are tried first: cheap when the culprits rank first, at
+   most two evaluations lost when they do not); its last node is needed, the nodes after it are
+   dropped; if even the whole ranking fails, the target differs for a reason FP32 cannot fix;
+3. tries that node alone, then decides the rest of the prefix from its lowest-ranked end, a group
+   at a time: a group whose removal still passes is dropped in one evaluation; one whose removal
+   fails holds a needed node, found by binary search inside the group (the nodes below it go
+   too). Group sizes follow Hwang's rule for the density of needed nodes over the last few found:
+   one at a time above a density of (3 - sqrt 5)/2 (where testing one by one is optimal), large
+   groups where needed nodes are rare. About k*log2(n/k) + 2k evaluations for k needed nodes of n,
+   near the information bound log2 C(n, k) at every density, where one binary search per needed
+   node (the previous search) cost about k*log2(n);
 4. removes single nodes until none can go: the result is 1-minimal (dropping any one node fails).
    Under monotonicity (more FP32 never hurts) step 3 already proves it and step 4 costs nothing.
+
+Under monotonicity steps 2-3 return exactly the set that removing nodes one at a time from the
+lowest rank up would keep (the previous search's answer), with fewer evaluations: a node is kept
+when the nodes ranked above it plus those already kept do not pass without it.
 
 With `groups` (op types), steps 2-4 run first over the groups, then over the nodes of the groups
 kept. A budget (`max_evals`) stops the search early; the smallest passing set found is returned.
@@ -21,6 +31,7 @@ kept. A budget (`max_evals`) stops the search early; the smallest passing set fo
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -56,39 +67,63 @@ class SearchResult:
 
 def shortest_passing_prefix(items: Sequence[str], passes: Passes, gallop: bool = True) -> int | None:
     """Length of the shortest passing prefix of `items`, assuming the empty prefix fails; None if
-    the whole sequence fails. `passes(list)` answers for a prefix. With `gallop`, prefixes of 1, 2,
-    4, ... are tried before bisecting (fewer evaluations when the answer is short)."""
+    the whole sequence fails. `passes(list)` answers for a prefix. With `gallop`, the prefixes of
+    one and two items are tried before bisecting (the bet that the ranking put the culprits first)."""
     n = len(items)
-    if n == 0:
-        return None
     low, high = 0, n  # low: longest prefix known to fail; high: shortest assumed to pass
-    if gallop:
-        size = 1
-        while size < n and not passes(items[:size]):
-            low, size = size, size * 2
-        high = min(size, n)
+    for size in (1, 2) if gallop else ():
+        if size >= n:
+            break
+        if passes(items[:size]):
+            return size
+        low = size
     while high - low > 1:
         mid = (low + high) // 2
         if passes(items[:mid]):
             high = mid
         else:
             low = mid
-    if high == n and not passes(items):  # checked last: a shorter passing prefix implies it
+    if n == 0 or (high == n and not passes(items)):  # checked last: a shorter passing prefix implies it
         return None
     return high
 
 
-def remove_groups(prefix: list[str], passes: Passes, gallop: bool = True) -> list[str]:
-    """`prefix` passes and `prefix[:-1]` fails. Keep its last node, then find the shortest part of
-    the rest that passes with the nodes kept so far; its last node is needed too; repeat."""
-    needed = [prefix[-1]]
-    rest = list(prefix[:-1])
-    while rest and not passes(needed):
-        length = shortest_passing_prefix(rest, lambda part: passes(needed + list(part)), gallop)
+WINDOW = 3  # gaps between needed nodes that make the density estimate (recent ones: rankings drift)
+ONE_BY_ONE = (3 - math.sqrt(5)) / 2  # above this density testing nodes one by one is optimal (Ungar)
+
+
+def group_size(undecided: int, density: float) -> int:
+    """Hwang's generalized binary splitting: with d needed nodes expected among m, test groups of
+    2^round(log2((m - d + 1) / d)) nodes, so that a group is as likely to pass as to fail."""
+    if density >= ONE_BY_ONE:
+        return 1
+    expected = density * undecided
+    exponent = round(math.log2(max((undecided - expected + 1) / expected, 1.0)))
+    return min(undecided, 1 << exponent)
+
+
+def remove_groups(needed: list[str], undecided: list[str], passes: Passes, gaps: list[float]) -> list[str]:
+    """`needed + undecided` passes and each of `needed` is needed: decide the undecided nodes
+    (ranking order) from the lowest-ranked end, a group at a time (module doc, step 3). `gaps`
+    (distances between needed nodes seen so far) make the density estimate. The needed nodes
+    alone are tried first: one evaluation that ends the search when they suffice."""
+    needed, gaps, cleared = list(needed), list(gaps), 0  # cleared: dropped since the last needed one
+    if not undecided or passes(needed):
+        return needed
+    while undecided:
+        recent = gaps[-WINDOW:]
+        size = group_size(len(undecided), len(recent) / (sum(recent) + cleared))
+        rest, group = undecided[:-size], undecided[-size:]
+        if passes(needed + rest):
+            undecided, cleared = rest, cleared + size
+            continue
+        length = 1 if size == 1 else shortest_passing_prefix(
+            group, lambda part: passes(needed + rest + list(part)), gallop=False)
         if length is None:  # not monotone: keep everything left and let single removal decide
-            return needed + rest
-        needed.append(rest[length - 1])
-        rest = rest[:length - 1]
+            return needed + undecided
+        needed.append(group[length - 1])
+        gaps.append(cleared + size - length + 1)
+        undecided, cleared = rest + list(group[:length - 1]), 0
     return needed
 
 
@@ -114,7 +149,10 @@ def _minimise(items: list[str], passes: Passes, phases: dict[str, int], memo: Me
     if length is None:
         return None
     before = memo.evaluations
-    chosen = remove_groups(list(items[:length]), passes, gallop)
+    # density prior: one needed node per sqrt(n), the geometric middle of 1/n..1 (a wrong guess
+    # costs about as much either way), then the gap the prefix search found below the last one
+    gaps = [math.sqrt(len(items)), len(items) - length + 1]
+    chosen = remove_groups([items[length - 1]], list(items[:length - 1]), passes, gaps)
     phases[f"{label}groups"] = memo.evaluations - before
     before = memo.evaluations
     chosen = remove_singles(chosen, passes)

@@ -7,6 +7,8 @@ as it is known, so an interrupted search resumes without repeating a single eval
 
 The state file is JSON: {"version", "model_hash", "settings_hash", "evaluations": [{"fp32": [...],
 "passed": bool, "info": {...}}]}. A file written for another model (or other settings) is refused.
+Its answers do not depend on the search that asked the questions, so a file written by an earlier
+search algorithm (same version) resumes under today's; a file of a newer version is refused.
 """
 
 from __future__ import annotations

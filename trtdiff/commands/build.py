@@ -17,7 +17,17 @@ from trtdiff.errors import UsageError
 from trtdiff.trt.features import RTX_DEFAULT_DESCRIPTION
 
 
-@click.command("build", cls=CheckedCommand)
+# click takes the help from here: a docstring built with + is not a docstring
+BUILD_HELP = """Build the TensorRT engine of MODEL in the target precision and save it, without running it.
+
+    The precision options make the same target as `run --target trt` (FP16/BF16 conversion,
+    INT8/FP8 Q/DQ calibrated on the inputs). TensorRT-RTX builds on any machine, GPU or not, for
+    --trt-compute-capability (default: """ + RTX_DEFAULT_DESCRIPTION + """). Compare the engine
+    later, where it can run: trtdiff run MODEL --target trt --load-engine ENGINE (same precision
+    options)."""
+
+
+@click.command("build", cls=CheckedCommand, help=BUILD_HELP)
 @click.argument("model", type=InputPath(dir_okay=False))
 @click.option("-o", "--output", required=True, type=OutputPath(),
               help="Where the engine goes (its .trtdiff.json sidecar is written beside it).")
@@ -27,13 +37,7 @@ from trtdiff.trt.features import RTX_DEFAULT_DESCRIPTION
 @click.option("--calibration-data", type=InputPath(), default=None, metavar="PATH",
               help="Samples that calibrate INT8/FP8 scales (as in `run`); default: the input options' samples.")
 def build_command(model: str, output: str, calibration_data: str | None, **options: Any) -> None:
-    """Build the TensorRT engine of MODEL in the target precision and save it, without running it.
-
-    The precision options make the same target as `run --target trt` (FP16/BF16 conversion,
-    INT8/FP8 Q/DQ calibrated on the inputs). TensorRT-RTX builds on any machine, GPU or not, for
-    --trt-compute-capability (default: """ + RTX_DEFAULT_DESCRIPTION + """). Compare the engine
-    later, where it can run: trtdiff run MODEL --target trt --load-engine ENGINE (same precision
-    options)."""
+    """`trtdiff build` (BUILD_HELP)."""
     for name in ("load_engine", "save_engine"):
         if options.get(name):
             raise UsageError(f"--{name.replace('_', '-')} does not apply to `trtdiff build`",

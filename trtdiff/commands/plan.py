@@ -1,6 +1,6 @@
 """`trtdiff plan export PLAN --model M --format F -o PATH`: a precision plan in another tool's form.
 
-Registered in cli.py with `cli.add_command(plan.plan_group)`.
+Listed in cli.py's COMMANDS (loaded when `trtdiff plan` runs).
 """
 
 from __future__ import annotations

@@ -1,0 +1,47 @@
+"""`trtdiff --help` and `--version` import no command module (numpy, onnx, ONNX Runtime, rich
+stay unloaded), and the summaries `--help` lists are the commands' own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from trtdiff import cli
+
+HEAVY = ("numpy", "onnx", "onnxruntime", "rich")
+LIGHT_COMMAND_MODULES = {"trtdiff.commands", "trtdiff.commands.verbosity"}  # -v/-q: click only
+
+
+def modules_loaded_by(args: list[str]) -> set[str]:
+    code = ("import sys\nfrom trtdiff.cli import cli\ntry:\n    cli.main(%r, prog_name='trtdiff')\n"
+            "except SystemExit:\n    pass\nprint(' '.join(sys.modules), file=sys.stderr)" % (args,))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(done.stderr.split())
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["-h"]])
+def test_help_and_version_import_no_command_module(args):
+    loaded = modules_loaded_by(args)
+    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY
+                   or (m.startswith("trtdiff.commands") and m not in LIGHT_COMMAND_MODULES))
+    assert not heavy, f"`trtdiff {' '.join(args)}` imported {heavy[:8]}"
+
+
+@pytest.mark.parametrize("name", sorted(cli.COMMANDS))
+def test_listed_summary_is_the_commands_own(name):
+    command = cli.cli.get_command(None, name)  # type: ignore[arg-type]
+    assert command is not None and command.name == name
+    assert command.get_short_help_str(10_000) == cli.COMMANDS[name][1]
+
+
+def test_help_lists_every_command_and_a_command_still_runs():
+    result = CliRunner().invoke(cli.cli, ["--help"])
+    assert result.exit_code == 0
+    listed = result.output.split("Commands:")[1]
+    assert [line.split()[0] for line in listed.strip().splitlines()] == sorted(cli.COMMANDS)
+    result = CliRunner().invoke(cli.cli, ["plan", "--help"])
+    assert result.exit_code == 0 and "export" in result.output
+    assert CliRunner().invoke(cli.cli, ["nosuch"]).exit_code == 2
