@@ -101,9 +101,10 @@ def ensure_directory_writable(path: str | os.PathLike[str], option: str) -> Path
 def check_paths(outputs: Iterable[tuple[str, PathLike | None]], inputs: Iterable[tuple[str, PathLike | None]] = (),
                 folders: Iterable[tuple[str, PathLike | None]] = ()) -> None:
     """Refuse, before any work: an output (option, path) or output folder that is also an input
-    (what, path; e.g. "the MODEL", "the --load-inputs file"); two outputs on one path (character devices such as /dev/null excepted: they keep
-    nothing); an output that could not be written. `None` paths (options not given) are skipped; a
-    file both read and written (a timing cache) is listed in both under the same name."""
+    (what, path; e.g. "the MODEL", "the --load-inputs file"); two outputs on one path (character
+    devices such as /dev/null excepted: they keep nothing); an output that could not be written.
+    `None` paths (options not given) are skipped; a file both read and written (a timing cache)
+    is listed in both, the input under the option's own name."""
     given_inputs = [(what, os.fspath(path)) for what, path in inputs if path is not None]
     seen: dict[str, str] = {}
     for option, path, is_folder in [*((o, p, False) for o, p in outputs), *((o, p, True) for o, p in folders)]:
