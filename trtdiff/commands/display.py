@@ -31,9 +31,11 @@ def display_options(func: F) -> F:
     return func
 
 
-def show_comparison(comparison: Comparison, table_mode: str = "auto", wide: bool = False) -> None:
-    """Print `comparison` for the terminal (see trtdiff.terminal)."""
+def show_comparison(comparison: Comparison, table_mode: str = "auto", wide: bool = False,
+                    stdout_taken: bool = False) -> None:
+    """Print `comparison` for the terminal (see trtdiff.terminal); all of it on stderr when stdout
+    carries a file (`--json -`)."""
     from trtdiff.terminal import consoles, print_comparison
 
     out, err = consoles()
-    print_comparison(comparison, out, err, mode=table_mode, wide=wide, quiet=is_quiet())
+    print_comparison(comparison, err if stdout_taken else out, err, mode=table_mode, wide=wide, quiet=is_quiet())
