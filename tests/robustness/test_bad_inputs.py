@@ -147,6 +147,10 @@ OPTION_VALUES = [
     case("shapes-wrong-rank", "run dyn.onnx --fp16 --input-shapes x:1x3", 2, "rank"),
     case("shapes-fixed-dim-changed", "run dyn.onnx --fp16 --input-shapes x:1x4x8x8", 2, "fixed at 3"),
     case("shapes-too-large-for-memory", "run dyn.onnx --fp16 --input-shapes x:100000x3x1024x1024", 2, "would take", "TiB"),
+    case("static-shape-too-large-for-memory", "run huge.onnx --fp16", 2, "would take", "x[100000,3,1024,1024]",
+         files={"huge.onnx": onnx_file(make_model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [100000, 3, 1024, 1024])],
+                                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [100000, 3, 1024, 1024])]))}),
     case("shapes-absurd", "run dyn.onnx --fp16 --input-shapes x:1x3x99999999999999999999x8", 2, "would take"),
     case("shapes-garbage", f"{RUN} --input-shapes x", 2, "--input-shapes"),
     case("shapes-negative", "run dyn.onnx --fp16 --input-shapes x:1x3x-1x8", 2, "--input-shapes"),
@@ -272,6 +276,7 @@ OUTPUT_PATHS = [
     case("baseline-save-to-stdout", "baseline save m.onnx --fp16 -o -", 2, "-o"),
     case("check-report-over-the-model", "check m.onnx --baseline base --report m.onnx", 2, "--report", "the MODEL",
          files={"base/baseline.json": "{}"}),
+    case("build-engine-to-stdout", "build m.onnx --fp16 -o -", 2, "-o -", "sidecar"),
     case("build-engine-over-the-model", "build m.onnx --fp16 -o m.onnx", 2, "-o", "the MODEL"),
     case("json-to-full-device", "run m.onnx --fp16 --json full", 2, "full", files={"full": device_copy(1, 7)}),
 ]
