@@ -102,7 +102,9 @@ def precision_command(**options: Any) -> None:
     files = session.write_outputs(found, setup, mine["output_dir"], mine["emulated_model"])
     found = session.with_next_step(found, setup, files)
     data = {"model": setup.model_path, "target": setup.target, **found.to_dict(),
-            "files": {k: str(v) for k, v in files.items()}}
+            "files": {k: str(v) for k, v in files.items()}, "warnings": setup.data.warnings}
+    for warning in setup.data.warnings:
+        click.echo(f"trtdiff: warning: {warning}", err=True)
     _emit_json(data, mine["json_path"])
     if mine["report_path"]:
         session.write_html_report(setup, data, mine["report_path"])
