@@ -15,6 +15,7 @@ plans refuse them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import types
@@ -26,6 +27,7 @@ from typing import Any, Literal, NoReturn, Union
 from trtdiff.errors import UsageError
 
 NUMBER_STRINGS = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+_SCALARS = (bool, int, float, str)
 MAX_JSON_BYTES = 1 << 30  # a result of a model with every tensor marked stays far below this
 
 
@@ -113,6 +115,8 @@ def unknown_keys(cls: Any, data: dict[str, Any], extra: tuple[str, ...] = ()) ->
 def decode(hint: Any, value: Any, doc: Document, where: str = "") -> Any:
     """`value` (parsed JSON) as type `hint`: dataclasses field by field, tuple[X, ...] from lists,
     dict[str, X], X | None, Literal[...], bool, int, float (numbers or "inf"/"nan"), str, Any."""
+    if hint in _SCALARS:
+        return _decode_scalar(hint, value, doc, where)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
         return value
@@ -136,15 +140,21 @@ def decode_dataclass(cls: Any, data: Any, doc: Document, where: str = "") -> Any
     decoded by its type; a field without a default must be present; other keys are ignored."""
     if not isinstance(data, dict):
         doc.fail(where, "should be an object", data)
-    hints = typing.get_type_hints(cls)
     kwargs = {}
-    for spec in dataclasses.fields(cls):
-        at = f"{where}.{spec.name}" if where else spec.name
-        if spec.name in data:
-            kwargs[spec.name] = decode(hints[spec.name], data[spec.name], doc, at)
-        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-            doc.fail(at, "is missing")
+    for name, hint, required in _fields(cls):
+        if name in data:
+            kwargs[name] = decode(hint, data[name], doc, f"{where}.{name}" if where else name)
+        elif required:
+            doc.fail(f"{where}.{name}" if where else name, "is missing")
     return cls(**kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _fields(cls: Any) -> tuple[tuple[str, Any, bool], ...]:
+    """(name, type, required) of each field of dataclass `cls`: resolved once per class."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name], f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+                 for f in dataclasses.fields(cls))
 
 
 def _decode_union(args: tuple[Any, ...], value: Any, doc: Document, where: str) -> Any:
@@ -171,6 +181,8 @@ def _decode_sequence(hint: Any, value: Any, doc: Document, where: str) -> Any:
             doc.fail(where, f"should be a list of {len(args)}", value)
         return tuple(decode(a, v, doc, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
     item = args[0] if args else Any
+    if item in (int, str, bool) and all(type(v) is item for v in value):  # the common case, fast
+        return tuple(value) if origin is tuple else list(value)
     items = [decode(item, v, doc, f"{where}[{i}]") for i, v in enumerate(value)]
     return tuple(items) if origin is tuple else items
 

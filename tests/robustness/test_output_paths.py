@@ -135,6 +135,7 @@ def test_run_json_to_a_device_copy_keeps_the_device(here):
     (["report", "result.json", "-o", "-"], lambda text: text.startswith("<!DOCTYPE html>") or None),
     (["plan", "export", "plan.json", "--model", "m.onnx", "--format", "trtdiff", "-o", "-"], json.loads),
     (["bisect", "m.onnx", "--fp16", "--json", "-"], json.loads),
+    (["bisect", "m.onnx", "--fp16", "--report", "-"], lambda text: text.startswith("<!DOCTYPE html>") or None),
     (["split", "m.onnx", "--json", "-", "-o", "pieces"], json.loads),
     (["diff", "result.json", "result.json", "--json", "-"], json.loads),
 ])

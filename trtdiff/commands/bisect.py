@@ -19,7 +19,7 @@ from trtdiff.commands.options import bisect_data_options, input_options, toleran
 from trtdiff.commands.paths import CheckedCommand, InOutPath, InputPath, OutputFolder, OutputPath
 from trtdiff.commands.targets import target_options
 from trtdiff.errors import ExitCode
-from trtdiff.fileio import write_text_atomic
+from trtdiff.fileio import is_stdout, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ def precision_command(**options: Any) -> None:
     mine = {k: options.pop(k) for k in ("by_op_type", "max_evals", "state_path", "ranking_path", "no_progress",
                                         "json_path", "output_dir", "report_path", "emulated_model",
                                         "allow_nonfinite_reference")}
-    show = not mine["no_progress"] and mine["json_path"] != "-"
+    stdout_taken = is_stdout(mine["json_path"]) or is_stdout(mine["report_path"])  # then it carries only that
+    show = not mine["no_progress"] and not stdout_taken
     setup = session.prepare(options.pop("model"), dict(options, no_progress=not show))
     session.check_reference(setup, mine["allow_nonfinite_reference"])
     interrupt_path = Path(f"{Path(setup.model_path).stem}.bisect-state.json")
@@ -107,7 +108,7 @@ def precision_command(**options: Any) -> None:
     _emit_json(data, mine["json_path"])
     if mine["report_path"]:
         session.write_html_report(setup, data, mine["report_path"])
-    if mine["json_path"] != "-":
+    if not stdout_taken:
         session.print_bisect(found, files)
     click.get_current_context().exit(int(ExitCode.PASSED if found.passed else ExitCode.MISMATCH))
 

@@ -14,6 +14,7 @@ from trtdiff.commands.precision_options import plan_from_options, precision_opti
 from trtdiff.commands.trt_options import trt_options, trt_options_from_cli
 from trtdiff.engine_build import build_engine_for_plan
 from trtdiff.errors import UsageError
+from trtdiff.fileio import is_stdout
 from trtdiff.trt.features import RTX_DEFAULT_DESCRIPTION
 
 
@@ -38,6 +39,9 @@ BUILD_HELP = """Build the TensorRT engine of MODEL in the target precision and s
               help="Samples that calibrate INT8/FP8 scales (as in `run`); default: the input options' samples.")
 def build_command(model: str, output: str, calibration_data: str | None, **options: Any) -> None:
     """`trtdiff build` (BUILD_HELP)."""
+    if is_stdout(output):
+        raise UsageError("-o - is not a file", "an engine is saved with its .trtdiff.json sidecar beside it",
+                         "Name a file, e.g. -o model.engine")
     for name in ("load_engine", "save_engine"):
         if options.get(name):
             raise UsageError(f"--{name.replace('_', '-')} does not apply to `trtdiff build`",

@@ -124,4 +124,7 @@ def tolerances_from(atol: tuple[str, ...], rtol: tuple[str, ...], check: str | t
 
 def pop_tolerances(options: dict[str, Any]) -> ToleranceSpec:
     """The ToleranceSpec of a command's options, taking the tolerance options out of `options`."""
+    if not any("topk" in check for check in options.get("check") or ()):
+        refuse_given(("topk_axis",), "it sets the axis of a topk:K check, and no --check is topk",
+                     "Drop --topk-axis, or add --check topk:K")
     return tolerances_from(**{key: options.pop(key) for key in TOLERANCE_KEYS})

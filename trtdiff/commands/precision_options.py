@@ -80,8 +80,8 @@ def plan_from_options(**kwargs: Any) -> PrecisionPlan | None:
     ops = tuple(kwargs.get("keep_fp32_op") or ())
     lowest = changes.get("default", base.default if base else "fp32")
     if lowest not in ("int8", "fp8"):
-        refuse_given(("calibration",), "calibration sets INT8/FP8 scales, and this target is not INT8 or FP8",
-                     "Drop --calibration, or use --int8/--fp8")
+        refuse_given(("calibration", "calibration_data"), "calibration sets INT8/FP8 scales, and this target "
+                     "is not INT8 or FP8", "Drop the option, or use --int8/--fp8")
     if lowest == "int8":
         refuse_given(("out_of_range",), "INT8 has no fixed range (its scales are calibrated)", "Drop --out-of-range")
     if base is None and "default" not in changes:
