@@ -292,16 +292,13 @@ def _encode_tensor(tensor: TensorResult) -> dict[str, Any]:
     return data
 
 
-def _decode_tensor(row: Any, doc: Document, where: str) -> TensorResult:
+def tensor_from_dict(row: Any, doc: Document, where: str) -> TensorResult:
     """A tensor row, its flat cumulative metrics gathered back into `metrics` (when it has any)."""
     if not isinstance(row, dict):
         doc.fail(where, "should be an object", row)
-    own = {k: v for k, v in row.items() if k not in _METRIC_FIELDS}
-    tensor: TensorResult = decode_dataclass(TensorResult, {**own, "metrics": None}, doc, where)
-    if row.get("max_abs") is None:
-        return tensor
-    metrics = decode_dataclass(ErrorMetrics, {k: row[k] for k in _METRIC_FIELDS if k in row}, doc, where)
-    return dataclasses.replace(tensor, metrics=metrics)
+    metrics = decode_dataclass(ErrorMetrics, row, doc, where) if row.get("max_abs") is not None else None
+    tensor: TensorResult = decode_dataclass(TensorResult, row, doc, where, given={"metrics": metrics})
+    return tensor
 
 
 def _encode(value: Any) -> Any:
@@ -340,7 +337,7 @@ def comparison_from_dict(data: Any, doc: Document | None = None) -> Comparison:
         doc.fail("tensors", "is missing")
     if not isinstance(rows, list):
         doc.fail("tensors", "should be a list", rows)
-    tensors = tuple(_decode_tensor(row, doc, f"tensors[{i}]") for i, row in enumerate(rows))
+    tensors = tuple(tensor_from_dict(row, doc, f"tensors[{i}]") for i, row in enumerate(rows))
     comparison: Comparison = decode_dataclass(Comparison, {**data, "tensors": []}, doc)
     return dataclasses.replace(comparison, tensors=tensors)
 

@@ -20,6 +20,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NoReturn, Union
@@ -112,86 +113,114 @@ def unknown_keys(cls: Any, data: dict[str, Any], extra: tuple[str, ...] = ()) ->
     return sorted(k for k in data if k not in known)
 
 
+Decoder = Callable[[Any, Document, str], Any]
+
+
 def decode(hint: Any, value: Any, doc: Document, where: str = "") -> Any:
     """`value` (parsed JSON) as type `hint`: dataclasses field by field, tuple[X, ...] from lists,
     dict[str, X], X | None, Literal[...], bool, int, float (numbers or "inf"/"nan"), str, Any."""
-    if hint in _SCALARS:
-        return _decode_scalar(hint, value, doc, where)
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        return _decode_union(args, value, doc, where)
-    if origin is Literal:
-        if value not in args:
-            doc.fail(where, f"should be one of {', '.join(map(str, args))}", value)
-        return value
-    if dataclasses.is_dataclass(hint):
-        return decode_dataclass(hint, value, doc, where)
-    if origin in (tuple, list):
-        return _decode_sequence(hint, value, doc, where)
-    if origin is dict or hint is dict:
-        return _decode_mapping(args, value, doc, where)
-    return _decode_scalar(hint, value, doc, where)
+    return _decoder(hint)(value, doc, where)
 
 
-def decode_dataclass(cls: Any, data: Any, doc: Document, where: str = "") -> Any:
+def decode_dataclass(cls: Any, data: Any, doc: Document, where: str = "",
+                     given: dict[str, Any] | None = None) -> Any:
     """An instance of dataclass `cls` from a JSON object: every declared field that is present is
-    decoded by its type; a field without a default must be present; other keys are ignored."""
+    decoded by its type; a field without a default must be present; other keys are ignored.
+    `given` holds fields the caller has decoded itself."""
     if not isinstance(data, dict):
         doc.fail(where, "should be an object", data)
-    kwargs = {}
-    for name, hint, required in _fields(cls):
+    kwargs = dict(given or {})
+    for name, decoder, required, exact in _fields(cls):
+        if name in kwargs:
+            continue
         if name in data:
-            kwargs[name] = decode(hint, data[name], doc, f"{where}.{name}" if where else name)
+            value = data[name]
+            if type(value) is exact:  # already of its type: the common case, checked inline for speed
+                kwargs[name] = value
+            else:
+                kwargs[name] = decoder(value, doc, f"{where}.{name}" if where else name)
         elif required:
             doc.fail(f"{where}.{name}" if where else name, "is missing")
     return cls(**kwargs)
 
 
 @functools.lru_cache(maxsize=None)
-def _fields(cls: Any) -> tuple[tuple[str, Any, bool], ...]:
-    """(name, type, required) of each field of dataclass `cls`: resolved once per class."""
+def _fields(cls: Any) -> tuple[tuple[str, Decoder, bool, type | None], ...]:
+    """(name, decoder, required, exact scalar type or None) of each field of dataclass `cls`:
+    worked out once per class."""
     hints = typing.get_type_hints(cls)
-    return tuple((f.name, hints[f.name], f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    return tuple((f.name, _decoder(hints[f.name]),
+                  f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, _exact(hints[f.name]))
                  for f in dataclasses.fields(cls))
 
 
-def _decode_union(args: tuple[Any, ...], value: Any, doc: Document, where: str) -> Any:
+def _exact(hint: Any) -> type | None:
+    """The scalar type a value of `hint` (or `hint | None`) has when it needs no conversion."""
+    arms = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) in (
+        Union, types.UnionType) else [hint]
+    return arms[0] if len(arms) == 1 and arms[0] in _SCALARS else None
+
+
+@functools.lru_cache(maxsize=None)
+def _decoder(hint: Any) -> Decoder:
+    """The function that decodes values of type `hint`, worked out once per type: reading a result
+    of thousands of tensors asks the same few types again and again."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return lambda value, doc, where: value
+    if hint in _SCALARS or hint is type(None):
+        return functools.partial(_decode_scalar, hint)
+    if origin in (Union, types.UnionType):
+        return functools.partial(_decode_union, tuple(a for a in args if a is not type(None)), type(None) in args)
+    if origin is Literal:
+        return functools.partial(_decode_literal, args)
+    if dataclasses.is_dataclass(hint):
+        return functools.partial(decode_dataclass, hint)
+    if origin in (tuple, list) or hint in (tuple, list):
+        return functools.partial(_decode_sequence, origin or hint, args)
+    if origin is dict or hint is dict:
+        return functools.partial(_decode_mapping, _decoder(args[1] if len(args) == 2 else Any))
+    return lambda value, doc, where: value
+
+
+def _decode_literal(choices: tuple[Any, ...], value: Any, doc: Document, where: str) -> Any:
+    if value not in choices:
+        doc.fail(where, f"should be one of {', '.join(map(str, choices))}", value)
+    return value
+
+
+def _decode_union(arms: tuple[Any, ...], nullable: bool, value: Any, doc: Document, where: str) -> Any:
     if value is None:
-        if type(None) in args:
+        if nullable:
             return None
-    arms = [a for a in args if a is not type(None)]
+        doc.fail(where, f"should be {_name(arms[-1])}", value)
     for arm in arms[:-1]:
         try:
-            return decode(arm, value, doc, where)
+            return _decoder(arm)(value, doc, where)
         except UsageError:
             continue
-    if value is None:
-        doc.fail(where, f"should be {_name(arms[-1])}", value)
-    return decode(arms[-1], value, doc, where)
+    return _decoder(arms[-1])(value, doc, where)
 
 
-def _decode_sequence(hint: Any, value: Any, doc: Document, where: str) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
+def _decode_sequence(kind: type, args: tuple[Any, ...], value: Any, doc: Document, where: str) -> Any:
     if not isinstance(value, (list, tuple)):
         doc.fail(where, "should be a list", value)
-    if origin is tuple and args and args[-1] is not Ellipsis:
+    if kind is tuple and args and args[-1] is not Ellipsis:
         if len(value) != len(args):
             doc.fail(where, f"should be a list of {len(args)}", value)
-        return tuple(decode(a, v, doc, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(_decoder(a)(v, doc, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
     item = args[0] if args else Any
     if item in (int, str, bool) and all(type(v) is item for v in value):  # the common case, fast
-        return tuple(value) if origin is tuple else list(value)
-    items = [decode(item, v, doc, f"{where}[{i}]") for i, v in enumerate(value)]
-    return tuple(items) if origin is tuple else items
+        return tuple(value) if kind is tuple else list(value)
+    decoder = _decoder(item)
+    items = [decoder(v, doc, f"{where}[{i}]") for i, v in enumerate(value)]
+    return tuple(items) if kind is tuple else items
 
 
-def _decode_mapping(args: tuple[Any, ...], value: Any, doc: Document, where: str) -> dict[str, Any]:
+def _decode_mapping(item: Decoder, value: Any, doc: Document, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         doc.fail(where, "should be an object", value)
-    item = args[1] if len(args) == 2 else Any
-    return {str(k): decode(item, v, doc, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    return {str(k): item(v, doc, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
 
 
 def _decode_scalar(hint: Any, value: Any, doc: Document, where: str) -> Any:

@@ -122,11 +122,12 @@ def test_check_paths_refuses_input_and_duplicate_outputs_but_not_sinks(tmp_path)
 # -- through the commands -----------------------------------------------------------------------
 
 @needs_root
-def test_run_json_to_a_device_copy_keeps_the_device(here):
+def test_run_outputs_to_a_device_copy_keep_the_device(here):
     device_copy(1, 3)(here / "null")
-    result = invoke(["run", "m.onnx", "--fp16", "--json", "null", "--save-inputs", "null2"])
+    before = snapshot(here)
+    result = invoke(["run", "m.onnx", "--fp16", "--json", "null", "--save-inputs", "null", "--report", "null"])
     assert result.exit_code in (0, 1), result.output
-    assert stat.S_ISCHR((here / "null").lstat().st_mode)
+    assert stat.S_ISCHR((here / "null").lstat().st_mode) and snapshot(here).keys() == before.keys()
 
 
 @pytest.mark.parametrize("args, parse", [

@@ -123,8 +123,12 @@ def test_a_state_file_round_trips_and_bad_entries_are_named(tmp_path):
         SearchState.load(path, "h")
 
 
-def test_decode_any_and_plain_dict_pass_through():
+def test_decode_any_and_plain_containers():
     from typing import Any
 
     assert decode(Any, {"x": [1]}, DOC) == {"x": [1]}
     assert decode(dict, {"x": 1}, DOC) == {"x": 1}
+    assert decode(tuple, [1, "a"], DOC) == (1, "a") and decode(list, [1], DOC) == [1]
+    for hint, value in ((list, 5), (dict, []), (tuple, "ab")):
+        with pytest.raises(UsageError, match="should be"):
+            decode(hint, value, DOC, "f")
