@@ -237,24 +237,34 @@ def print_bisect(found: PrecisionBisect, files: dict[str, Path]) -> None:
     print_next_steps(found.next_steps, console)
 
 
-def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set[str]) -> str:
+def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set[str], tensors: set[str]) -> str:
     """`trtdiff run` on the reduced model with the same precision and tolerance options (the
-    --keep-fp32 nodes limited to those left in the piece)."""
+    --keep-fp32 nodes limited to those left in the piece, and the NAME:-prefixed tolerances and
+    checks to its `tensors`: `trtdiff run` refuses names the model lacks)."""
     import shlex
 
+    from trtdiff.compare.checks import parse_check
+
     words = ["trtdiff", "run", str(model), "--load-inputs", str(inputs)]
-    if options.get("target_backend") not in (None, "onnxrt"):
+    on_trt = options.get("target_backend") not in (None, "onnxrt")
+    if on_trt:
         words += ["--target", str(options["target_backend"])]
     for flag in ("fp16", "bf16", "int8", "fp8", "native"):
         if options.get(flag):
             words.append(f"--{flag}")
-    for key in ("emulate", "precision_plan", "calibration", "out_of_range", "target_providers", "check",
-                "rel_floor"):
-        if options.get(key) is not None:
+    for key in ("emulate", "precision_plan", "calibration", "out_of_range", "target_providers", "rel_floor"):
+        if options.get(key) is not None and not (on_trt and key == "target_providers"):
             words += [f"--{key.replace('_', '-')}", str(options[key])]
-    for key, flag in (("keep_fp32_op", "--keep-fp32-op"), ("atol", "--atol"), ("rtol", "--rtol")):
+    for value in options.get("keep_fp32_op") or ():
+        words += ["--keep-fp32-op", str(value)]
+    for value in options.get("check") or ():
+        if parse_check(str(value)).tensor in (None, *tensors):
+            words += ["--check", str(value)]
+    for key in ("atol", "rtol"):
         for value in options.get(key) or ():
-            words += [flag, str(value)]
+            name, sep, _ = str(value).rpartition(":")
+            if not sep or name in tensors:
+                words += [f"--{key}", str(value)]
     for node in options.get("keep_fp32") or ():
         if node in nodes:
             words += ["--keep-fp32", node]
