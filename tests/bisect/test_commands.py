@@ -64,6 +64,19 @@ def test_bisect_json_names_the_culprits_and_writes_the_fixed_model(tmp_path):
     onnx.checker.check_model(fixed)
 
 
+def test_bisect_prints_node_names_that_look_like_markup(tmp_path):
+    """Node names are the model's own strings: `culprit[/div]` is printed as it is, not read as a
+    rich closing tag (which crashed the table with an internal error after the files were written)."""
+    model = onnx.load(fixture("one_culprit"))
+    for node in model.graph.node:
+        node.name = {"culprit_div": "culprit[/div]", "tanh_3": "tanh[red]"}.get(node.name, node.name)
+    path = tmp_path / "markup.onnx"
+    onnx.save(model, str(path))
+    result = invoke(bisect_group, [str(path), *COMMON, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "culprit[/div]" in result.output and "evaluations: " in result.output
+
+
 def test_bisect_paired_overflow_with_the_default_plan(tmp_path):
     result = invoke(bisect_group, [fixture("paired_overflow"), "--emulate", "fp16", "--atol", "1e-2", "--rtol", "0",
                                    "--load-inputs", INPUTS, "--json", "-", "--no-progress"])

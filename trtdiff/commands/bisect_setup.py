@@ -205,33 +205,34 @@ def with_next_step(found: PrecisionBisect, setup: Setup, files: dict[str, Path])
 
 def print_bisect(found: PrecisionBisect, files: dict[str, Path]) -> None:
     """The whole FP32 set (each node with what kept it and why), output errors before/after,
-    evaluations, how the plan was evaluated, files, and the command that applies the plan."""
-    from rich.console import Console
+    evaluations, how the plan was evaluated, files, and the command that applies the plan. Model
+    strings (node names, reasons, paths) are printed as text, never read as rich markup."""
     from rich.table import Table
+    from rich.text import Text
 
-    from trtdiff.terminal import print_next_steps
+    from trtdiff.terminal import consoles, print_next_steps
 
-    console = Console()
-    console.print(found.message, highlight=False)
+    console = consoles()[0]
+    console.print(Text(found.message))
     if found.fp32_nodes:
         table = Table("node", "op", "source", "rank", "why it is in FP32", title="keep in FP32", title_justify="left")
         for row in found.fp32_nodes:
-            table.add_row(row["node"], row["op_type"], row.get("source", "search"), str(row["rank"] or "-"),
-                          row["reason"])
+            table.add_row(*(Text(str(cell)) for cell in (row["node"], row["op_type"], row.get("source", "search"),
+                                                         row["rank"] or "-", row["reason"])))
         console.print(table)
     for name in found.outputs_before:
         after = found.outputs_after.get(name)
-        console.print(f"output {name}: max_abs {found.outputs_before[name]:.3g} before"
-                      + (f", {after:.3g} after" if after is not None else ""))
+        console.print(Text(f"output {name}: max_abs {found.outputs_before[name]:.3g} before"
+                           + (f", {after:.3g} after" if after is not None else "")))
     phases = ", ".join(f"{k} {v}" for k, v in found.search.phases.items())
-    console.print(f"evaluations: {found.search.evaluations} ({phases}); ranking: {found.ranking_source}",
-                  highlight=False)
+    console.print(Text(f"evaluations: {found.search.evaluations}" + (f" ({phases})" if phases else "")
+                       + f"; ranking: {found.ranking_source}"))
     if found.evaluated.get("note"):
-        console.print(f"evaluated: {found.evaluated.get('target', '')}: {found.evaluated['note']}", highlight=False)
+        console.print(Text(f"evaluated: {found.evaluated.get('target', '')}: {found.evaluated['note']}"))
     for warning in found.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(Text.assemble(("warning: ", "yellow"), warning))
     for kind, path in files.items():
-        console.print(f"wrote {kind}: {path}", highlight=False)
+        console.print(Text(f"wrote {kind}: {path}"))
     if not files and found.passed and found.fp32_nodes:
         console.print("add -o DIR to write the mixed-precision model and the plan's exports")
     print_next_steps(found.next_steps, console)
