@@ -109,9 +109,10 @@ def bench_real(names: list[str], with_occ: bool = True) -> list[dict[str, Any]]:
 def print_real_row(r: dict[str, Any]) -> None:
     other = r["occ"]
     theirs = (other.get("note") or f"{other['fp32']} nodes, {other['evaluations']} evaluations, {other['wall_s']:.0f} s")
-    print(f"{r['model']:13} tol {r['tolerance']}: trtdiff {r['fp32']} of {r['candidates']} nodes in FP32, "
+    per_eval = f"{r['s_per_eval']:.2f} s per evaluation" if r["evaluations"] > 1 else "one evaluation"
+    print(f"{r['model']:13} tol {r['tolerance']}: trtdiff {r['status']}, {r['fp32']} of {r['candidates']} nodes in FP32, "
           f"{r['evaluations']} evaluations (target <= {r['target']:.0f}: {'MET' if r['evaluations'] <= r['target'] else 'NOT MET'}; "
-          f"phases {r['phases']}), {r['wall_s']:.0f} s, {r['s_per_eval']:.2f} s per evaluation | "
+          f"phases {r['phases']}), {r['wall_s']:.0f} s, {per_eval} | "
           f"onnxconverter-common: {theirs}", flush=True)
 
 
