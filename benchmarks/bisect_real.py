@@ -2,7 +2,7 @@
 
 - real: `trtdiff bisect MODEL --fp16 --load-inputs X.npz --json` as a whole process, at the default
   tolerances (1e-3) and at --atol/--rtol 1e-2, on the PP-OCRv4 recognizer and detector that
-  rapidocr-onnxruntime ships: evaluations, FP32 set size, wall time, and seconds per evaluation
+  rapidocr-onnxruntime ships, on drawn text: evaluations, FP32 set size, wall time, and seconds per evaluation
   (wall minus a `--max-evals 1` run of the same command, over the evaluations after the first);
   next to onnxconverter-common's `auto_convert_mixed_precision` on the same model, input and
   tolerances, in its own process, stopped after 10 minutes.
