@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast bench fixtures clean
+.PHONY: venv demo test test-fast bench fixtures conformance clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,11 @@ test-fast: venv
 ## Benchmarks print their figures; run on demand, not in CI
 bench: venv
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit $$?; done
+
+## ONNX conformance: every ONNX backend node test ONNX Runtime runs, through `run --fp16 --mark-all`
+## and `run --emulate int8 --mark-all`; prints the counts (minutes; CI runs a fixed sample of 240)
+conformance: venv
+	$(BIN)/python tests/conformance.py
 
 fixtures: venv
 	$(BIN)/python fixtures/build_fixtures.py

@@ -56,8 +56,15 @@ class NodeCase:
         model_path = directory / "model.onnx"
         onnx.save(self.model, model_path)
         inputs_path = directory / "inputs.npz"
-        np.savez(inputs_path, **{k: v for k, v in self.inputs.items() if isinstance(v, np.ndarray)})
+        np.savez(inputs_path, **{k: _storable(v) for k, v in self.inputs.items() if isinstance(v, np.ndarray)})
         return model_path, inputs_path
+
+
+def _storable(array: np.ndarray) -> np.ndarray:
+    """String tensors (object arrays) as numpy str/bytes arrays: .npz keeps those without pickle."""
+    if array.dtype != object:
+        return array
+    return array.astype(bytes if all(isinstance(v, bytes) for v in array.flat) else str)
 
 
 @functools.lru_cache(maxsize=1)

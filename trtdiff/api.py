@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from trtdiff.compare.tolerance import ToleranceSpec, tolerance_spec_from_options
+from trtdiff.dataset.script import is_script
 from trtdiff.errors import UsageError
 from trtdiff.inputs import InputSettings
 from trtdiff.pipeline import RunRequest, TargetSpec, TensorSelection, run_comparison
@@ -100,7 +101,7 @@ def _inputs(inputs: Any, iterations: int, seed: int, max_samples: int | None,
     given = {name: tuple(int(d) for d in dims) for name, dims in (shapes or {}).items()}
     if inputs is None or isinstance(inputs, (str, os.PathLike)):
         path = os.fspath(inputs) if inputs is not None else None
-        script = path if path is not None and path.split(":")[0].endswith(".py") else None
+        script = path if path is not None and is_script(path) else None
         return InputSettings(given, {}, seed, None if script else path, iterations, max_samples,
                              loader_script=script), None
     samples = (inputs,) if isinstance(inputs, Mapping) else tuple(inputs)

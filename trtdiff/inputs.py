@@ -14,6 +14,7 @@ import onnx
 from onnx import helper
 
 from trtdiff.errors import UsageError, close_names
+from trtdiff.resources import check_fits_in_memory
 from trtdiff.model import user_input_names, value_shape
 from trtdiff.runners.base import TensorSpec
 
@@ -118,12 +119,7 @@ def resolve_shapes(specs: Sequence[TensorSpec], shapes: Mapping[str, tuple[int, 
     resolved = {}
     for spec in specs:
         if spec.name in shapes:
-            shape = shapes[spec.name]
-            if spec.shape is not None and len(shape) != len(spec.shape):
-                raise UsageError(f"--input-shapes gives {spec.name} rank {len(shape)}",
-                                 f"the model declares rank {len(spec.shape)} {_fmt(spec.shape)}",
-                                 f"give {len(spec.shape)} dimensions")
-            resolved[spec.name] = shape
+            resolved[spec.name] = _override(spec, shapes[spec.name])
         elif spec.is_static:
             resolved[spec.name] = tuple(int(d) for d in spec.shape or ())  # type: ignore[arg-type]
         else:
@@ -134,7 +130,36 @@ def resolve_shapes(specs: Sequence[TensorSpec], shapes: Mapping[str, tuple[int, 
             raise UsageError(f"input '{spec.name}' has dynamic dimensions {_fmt(spec.shape)}",
                              "trtdiff needs a concrete shape to generate data",
                              f"pass --input-shapes {spec.name}:[{example}]")
+    _check_sample_memory(specs, resolved)
     return resolved
+
+
+def _override(spec: TensorSpec, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """An --input-shapes value checked against what the model declares: the same rank, and the
+    model's fixed dimensions kept (only its dynamic ones can be chosen)."""
+    if spec.shape is None:
+        return shape
+    if len(shape) != len(spec.shape):
+        raise UsageError(f"--input-shapes gives {spec.name} rank {len(shape)}",
+                         f"the model declares rank {len(spec.shape)} {_fmt(spec.shape)}",
+                         f"give {len(spec.shape)} dimensions")
+    fixed = [i for i, (want, got) in enumerate(zip(spec.shape, shape)) if isinstance(want, int) and want > 0
+             and want != got]
+    if fixed:
+        example = "[" + ",".join(str(d if isinstance(d, int) else s) for d, s in zip(spec.shape, shape)) + "]"
+        raise UsageError(f"--input-shapes gives {spec.name} {_fmt(shape)}",
+                         f"the model declares {_fmt(spec.shape)}, and dimension {fixed[0]} is fixed at "
+                         f"{spec.shape[fixed[0]]}",
+                         f"Drop --input-shapes for {spec.name}: its shape is fixed" if spec.is_static
+                         else f"Choose only the dynamic dimensions, e.g. {spec.name}:{example}")
+    return shape
+
+
+def _check_sample_memory(specs: Sequence[TensorSpec], shapes: Mapping[str, tuple[int, ...]]) -> None:
+    """Refuse, before allocating, one sample of inputs larger than the memory available."""
+    sizes = {spec.name: math.prod(shapes[spec.name]) * spec.dtype.itemsize for spec in specs}
+    check_fits_in_memory(f"one sample of inputs ({', '.join(f'{n}{_fmt(shapes[n])}' for n in sizes)})",
+                         sum(sizes.values()), "Give smaller --input-shapes")
 
 
 def _fmt(shape: Sequence[object] | None) -> str:
@@ -198,6 +223,8 @@ def validate_feeds(feeds: Mapping[str, np.ndarray], specs: Sequence[TensorSpec],
     checked: Feeds = {}
     for spec in specs:
         array = np.asarray(feeds[spec.name])
+        if spec.dtype == object and array.dtype.kind in "US":  # strings: .npz keeps them as str_/bytes_
+            array = array.astype(object)
         _check_one(spec, array, lead)
         checked[spec.name] = array
     return checked
@@ -206,7 +233,8 @@ def validate_feeds(feeds: Mapping[str, np.ndarray], specs: Sequence[TensorSpec],
 def _check_one(spec: TensorSpec, array: np.ndarray, lead: str) -> None:
     if array.dtype != spec.dtype:
         raise UsageError(f"{lead}input '{spec.name}' is {array.dtype}", f"the model expects {spec.dtype}",
-                         f"save it as {spec.dtype} (array.astype(np.{spec.dtype}))")
+                         "save it as a string array (array.astype(str))" if spec.dtype == object
+                         else f"save it as {spec.dtype} (array.astype(np.{spec.dtype}))")
     if spec.shape is None:
         return
     if array.ndim != len(spec.shape):

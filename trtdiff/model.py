@@ -61,14 +61,26 @@ def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
     except Exception as err:  # onnx raises DecodeError, OSError, ValidationError...
         raise ModelError(
             f"cannot read {file} as an ONNX model",
-            f"{type(err).__name__}: {err}".strip(": "),
+            f"{type(err).__name__}: {str(err)[:200]}".strip(": "),
             "check that it is a complete .onnx file and that its external data files sit beside it",
         ) from err
     if not model.graph.node:
         raise ModelError(f"{file} has no nodes", "the graph is empty or the file is not an ONNX model",
                          "pass a model exported by your framework")
+    _check_opsets(model, file)
     ensure_node_names(model)
     return model
+
+
+def _check_opsets(model: onnx.ModelProto, file: Path) -> None:
+    """Refuse an ai.onnx opset newer than any the installed onnx defines: no operator of it has a
+    known meaning, and ONNX Runtime's own refusal names a C++ source line instead of the model."""
+    newest = onnx.defs.onnx_opset_version()
+    for imported in model.opset_import:
+        if imported.domain in ("", "ai.onnx") and imported.version > newest:
+            raise ModelError(f"{file} imports ai.onnx opset {imported.version}",
+                             f"the newest opset the installed onnx {onnx.__version__} knows is {newest}",
+                             "export the model with an older opset, or upgrade onnx and onnxruntime")
 
 
 def exceeds_protobuf_limit(model: onnx.ModelProto) -> bool:
@@ -144,14 +156,47 @@ def topological_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
             else:
                 rest.append(node)
         if not progressed:
-            missing = sorted({n for node in rest for n in node_inputs(node)} - available)[:5]
-            raise ModelError(
-                "the graph cannot be put in topological order",
-                f"{len(rest)} nodes wait on tensors nobody produces ({', '.join(missing)})",
-                "check the model with onnx.checker.check_model",
-            )
+            raise _unorderable(rest, available)
         pending = rest
     return ordered
+
+
+def _unorderable(stuck: list[onnx.NodeProto], available: set[str]) -> ModelError:
+    """The error for nodes that can never run: a cycle among them, or inputs nobody produces."""
+    cycle = _cycle(stuck)
+    if cycle:
+        path = " -> ".join(f"'{n.name}'" if n.name else f"{n.op_type} '{n.output[0]}'" for n in [*cycle, cycle[0]])
+        return ModelError("the graph has a cycle", f"{path} feed each other, so none of them can run first",
+                          "check how the model was exported or edited (onnx.checker.check_model)")
+    missing = sorted({n for node in stuck for n in node_inputs(node)} - available)[:5]
+    return ModelError("the graph cannot be put in topological order",
+                      f"{len(stuck)} nodes wait on tensors nobody produces ({', '.join(missing)})",
+                      "check the model with onnx.checker.check_model")
+
+
+def _cycle(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+    """Some cycle among `nodes` (each feeding the next, the last feeding the first), or []."""
+    producer = {name: index for index, node in enumerate(nodes) for name in node.output}
+    feeds = [[producer[name] for name in node_inputs(node) if name in producer] for node in nodes]
+    state = [0] * len(nodes)  # 0 unseen, 1 on the current path, 2 done
+    for start in range(len(nodes)):
+        path: list[int] = []
+        stack = [(start, iter(feeds[start]))] if state[start] == 0 else []
+        while stack:
+            index, following = stack[-1]
+            if state[index] == 0:
+                state[index] = 1
+                path.append(index)
+            step = next(following, None)
+            if step is None:
+                state[index] = 2
+                path.pop()
+                stack.pop()
+            elif state[step] == 1:
+                return [nodes[i] for i in reversed(path[path.index(step):])]
+            elif state[step] == 0:
+                stack.append((step, iter(feeds[step])))
+    return []
 
 
 def subgraphs(node: onnx.NodeProto) -> Iterator[onnx.GraphProto]:

@@ -62,7 +62,19 @@ def prepare(request: RunRequest, model: onnx.ModelProto | None = None) -> Prepar
                 for u in unmarked]
     warnings += [golden.note] if golden is not None and golden.note else []
     gated = frozenset(graph_outputs) | frozenset(request.selection.outputs)
+    _check_some_tensor_gated(model, request.selection.outputs)
     return Prepared(model, tensors, unmarked, selected, dataset, infos, warnings, golden, gated)
+
+
+def _check_some_tensor_gated(model: onnx.ModelProto, outputs: tuple[str, ...]) -> None:
+    """A verdict needs a tensor to judge: refuse a model whose outputs are all sequences, maps or
+    optionals when --outputs names no tensor either (it would fail with '0 of 0 outputs')."""
+    kinds = {o.name: o.type.WhichOneof("value") for o in model.graph.output}
+    if outputs or any(kind in (None, "tensor_type") for kind in kinds.values()):
+        return
+    raise UsageError("no graph output is a tensor, so there is nothing to compare",
+                     f"the outputs {', '.join(kinds)} are sequences, maps or optionals",
+                     "name tensors to judge with --outputs TENSOR (e.g. the one the sequence is made from)")
 
 
 def _check_attribute_sample(request: RunRequest, dataset: DataSet) -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
+
+from trtdiff.errors import UsageError
+from trtdiff.typed import Document, decode_dataclass
 
 SCHEMA_VERSION = 1
+RESULT_FIX = "Pass the file written by `trtdiff run MODEL --json RESULT.json`"
 # A tensor whose SNR falls below this (relative RMS error 1 %) diverges in a way that means
 # something, whatever the tolerances say (see trtdiff.compare.divergence).
 DEFAULT_DIVERGENCE_SNR_DB = 40.0
@@ -290,13 +292,13 @@ def _encode_tensor(tensor: TensorResult) -> dict[str, Any]:
     return data
 
 
-def _decode_tensor(data: dict[str, Any]) -> TensorResult:
-    data = dict(data)
-    has_metrics = data.get("max_abs") is not None
-    metric_values = {name: data.pop(name, None) for name in _METRIC_FIELDS}
-    if has_metrics:
-        data["metrics"] = metric_values
-    return typing.cast(TensorResult, _dataclass_from_dict(TensorResult, data))
+def tensor_from_dict(row: Any, doc: Document, where: str) -> TensorResult:
+    """A tensor row, its flat cumulative metrics gathered back into `metrics` (when it has any)."""
+    if not isinstance(row, dict):
+        doc.fail(where, "should be an object", row)
+    metrics = decode_dataclass(ErrorMetrics, row, doc, where) if row.get("max_abs") is not None else None
+    tensor: TensorResult = decode_dataclass(TensorResult, row, doc, where, given={"metrics": metrics})
+    return tensor
 
 
 def _encode(value: Any) -> Any:
@@ -317,46 +319,27 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def _decode(hint: Any, value: Any) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if value is None:
-        return None
-    if origin in (Union, types.UnionType):
-        non_none = [a for a in args if a is not type(None)]
-        return _decode(non_none[0], value) if len(non_none) == 1 else value
-    if hint is float:
-        return float(value)
-    if hint is TensorResult:
-        return _decode_tensor(value)
-    if dataclasses.is_dataclass(hint):
-        return _dataclass_from_dict(hint, value)
-    if origin is tuple:
-        item_hint = args[0] if args else Any
-        return tuple(_decode(item_hint, v) for v in value)
-    if origin is dict:
-        value_hint = args[1] if len(args) == 2 else Any
-        return {k: _decode(value_hint, v) for k, v in value.items()}
-    if hint is Any:
-        return value
-    return value
-
-
-def _dataclass_from_dict(cls: Any, data: dict[str, Any]) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {name: _decode(hints[name], data[name]) for name in known if name in data}
-    return cls(**kwargs)
-
-
 def comparison_to_dict(comparison: Comparison) -> dict[str, Any]:
     data: dict[str, Any] = _encode(comparison)
     data["histogram_labels"] = list(HISTOGRAM_LABELS)
     return data
 
 
-def comparison_from_dict(data: dict[str, Any]) -> Comparison:
-    return typing.cast(Comparison, _dataclass_from_dict(Comparison, data))
+def comparison_from_dict(data: Any, doc: Document | None = None) -> Comparison:
+    """The Comparison in parsed `--json` data, every field checked against its type; a UsageError
+    naming the field (and `doc`'s file) when one is wrong. Keys this version does not know are
+    ignored; fields added after the file was written take their defaults."""
+    doc = doc or Document("the result JSON", "trtdiff result", RESULT_FIX)
+    if not isinstance(data, dict):
+        doc.fail("", "should be a JSON object", data)
+    rows = data.get("tensors", ...)
+    if rows is ...:
+        doc.fail("tensors", "is missing")
+    if not isinstance(rows, list):
+        doc.fail("tensors", "should be a list", rows)
+    tensors = tuple(tensor_from_dict(row, doc, f"tensors[{i}]") for i, row in enumerate(rows))
+    comparison: Comparison = decode_dataclass(Comparison, {**data, "tensors": []}, doc)
+    return dataclasses.replace(comparison, tensors=tensors)
 
 
 def comparison_to_json(comparison: Comparison) -> str:
@@ -364,4 +347,9 @@ def comparison_to_json(comparison: Comparison) -> str:
 
 
 def comparison_from_json(text: str) -> Comparison:
-    return comparison_from_dict(json.loads(text))
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UsageError("the result is not valid JSON", f"{err.msg} at line {err.lineno}, column {err.colno}",
+                         RESULT_FIX) from err
+    return comparison_from_dict(data)

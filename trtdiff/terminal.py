@@ -9,7 +9,6 @@ terminal or NO_COLOR is set.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 
@@ -19,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trtdiff import formatting as fmt
+from trtdiff.compare.checks import describe_check
 from trtdiff.result import Comparison, NextStep, TensorResult
 from trtdiff.summary import (
     OFFENDER_FLOOR_TEXT,
@@ -197,7 +197,7 @@ def sample_lines(comparison: Comparison) -> list[str]:
         verdicts = t.sample_verdicts
         if verdicts is None or (verdicts.count == 1 and all(c.check == "elementwise" for c in verdicts.checks)):
             continue
-        parts = [check_text(c.check, c.value) for c in verdicts.checks]
+        parts = [describe_check(c.check, c.value) for c in verdicts.checks]
         failing = f"{verdicts.failed} of {verdicts.count} samples fail"
         if verdicts.failing:
             more = ", ..." if verdicts.failed > len(verdicts.failing) else ""
@@ -208,17 +208,3 @@ def sample_lines(comparison: Comparison) -> list[str]:
     if samples is not None and samples.attribution_sample is not None and samples.count > 1:
         lines.append(f"Attribution ran on sample {samples.attribution_sample}")
     return lines
-
-
-def check_text(check: str, value: float) -> str:
-    """A check's task metric in words: "top-1 agreement 99.4%", "cosine (worst sample) 0.99912"."""
-    kind, _, threshold = check.partition(":")
-    if kind == "topk":
-        return f"top-{threshold} agreement {value:.1%}" if not math.isnan(value) else f"top-{threshold}: no positions"
-    if kind == "cosine":
-        return f"cosine {value:.6f} in the worst sample (>= {threshold})"
-    if kind == "snr":
-        return f"SNR {value:.1f} dB in the worst sample (>= {threshold} dB)"
-    if kind == "elementwise":
-        return f"elementwise: at most {value:.0f} mismatches in one sample"
-    return f"{kind} error {fmt.fmt_error(value)} in the worst sample"

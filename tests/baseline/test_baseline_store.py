@@ -92,14 +92,14 @@ def test_an_older_trtdiff_with_the_same_format_loads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("change, field", [
     (lambda d: d.pop("model"), "'model' is missing"),
-    (lambda d: d["model"].update(digest=5), "'model.digest' should be str"),
-    (lambda d: d.update(format="1"), "'format' should be int"),
-    (lambda d: d.update(profile={}), "'profile' should be list"),
+    (lambda d: d["model"].update(digest=5), "'model.digest' should be a string"),
+    (lambda d: d.update(format="1"), "'format' should be a whole number"),
+    (lambda d: d.update(profile={}), "'profile' should be a list"),
     (lambda d: d["profile"][2].update(max_abs="lots"), "'profile[2].max_abs' should be a number"),
-    (lambda d: d["profile"][0].update(size=1.5), "'profile[0].size' should be int"),
-    (lambda d: d["profile"][1].update(histogram=[1, "x"]), "'profile[1].histogram' should be a list of counts"),
+    (lambda d: d["profile"][0].update(size=1.5), "'profile[0].size' should be a whole number"),
+    (lambda d: d["profile"][1].update(histogram=[1, "x"]), "'profile[1].histogram[1]' should be a whole number"),
     (lambda d: d["profile"][1].update(status="lost"), "'profile[1].status' should be one of"),
-    (lambda d: d["profile"][3].update(is_output="yes"), "'profile[3].is_output' should be bool"),
+    (lambda d: d["profile"][3].update(is_output="yes"), "'profile[3].is_output' should be true or false"),
     (lambda d: d["tolerances"].update(atol=None), "'tolerances.atol' should be"),
     (lambda d: d["outputs"].append(3), "'outputs[1]' should be a string"),
 ])

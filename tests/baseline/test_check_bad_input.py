@@ -65,7 +65,7 @@ CASES = [
     (["check", DEMO, "--baseline", "base", "--junit", "afile/junit.xml"], 2, "cannot create the folder for --junit"),
     (["check", DEMO, "--baseline", "base", "--against", "gold"], 2, "unknown --against 'gold'"),
     (["check", "missing.onnx", "--baseline", "base"], 2, "model file not found"),
-    (["baseline", "save", DEMO, "--emulate", "fp16", "-o", "afile"], 2, "-o afile is a file"),
+    (["baseline", "save", DEMO, "--emulate", "fp16", "-o", "afile"], 2, "afile is a file"),
     (["baseline", "save", DEMO, "-o", "new"], 2, "no target given"),
     (["baseline", "save", "corrupt/baseline.json", "--fp16", "-o", "new"], 3, "cannot read"),
 ]

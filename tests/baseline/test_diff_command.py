@@ -68,7 +68,7 @@ def test_diff_reads_a_baseline_directory_as_the_old_side(cli_run, tmp_path: Path
     (["old.json", "new.json", "--gate-metric", "out:worst"], "unknown gate metric 'worst'"),
     (["old.json", "new.json", "--junit", "afile/junit.xml"], "cannot create the folder for --junit"),
     (["old.json", "other.json"], "shares no compared tensor"),
-    (["badfield.json", "new.json"], "badfield.json is not a trtdiff result: field 'tensors[1].max_abs' should be"),
+    (["badfield.json", "new.json"], "badfield.json is not a usable trtdiff result: field 'tensors[1].max_abs' should be"),
     (["newer.json", "new.json"], "newer.json was written by a newer trtdiff"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli_run, tmp_path: Path, monkeypatch, args, message) -> None:

@@ -140,7 +140,7 @@ def test_state_from_another_model_is_refused(tmp_path):
     with pytest.raises(UsageError, match="other settings"):
         SearchState.load(path, "model-a", "t")
     path.write_text("{not json")
-    with pytest.raises(UsageError, match="cannot read"):
+    with pytest.raises(UsageError, match="not valid JSON"):
         SearchState.load(path, "model-a", "s")
 
 

@@ -22,6 +22,8 @@ def test_compare_returns_the_comparison_the_command_writes(cli_run, tmp_path):
     from_cli = trtdiff.comparison_from_json((tmp_path / "r.json").read_text())
     assert cli.exit_code == (0 if result.passed else 1)
     assert [t.metrics for t in from_cli.tensors] == [t.metrics for t in result.tensors]
+    assert [t.sample_verdicts for t in from_cli.tensors] == [t.sample_verdicts for t in result.tensors]
+    assert from_cli.samples.fingerprint == result.samples.fingerprint and from_cli.samples.count == 3
 
 
 def test_run_command_calls_compare(cli_run, tmp_path, monkeypatch):

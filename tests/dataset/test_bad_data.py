@@ -115,3 +115,14 @@ def test_min_agreement_outside_zero_to_one(cli_run, tmp_path, model, value):
 ])
 def test_bad_data_options(cli_run, tmp_path, model, args, fragment):
     _refused(cli_run("run", model, "--fp16", *args, *_outputs(tmp_path)), tmp_path, fragment)
+
+
+def test_golden_outputs_for_fewer_samples_than_a_loader_script_yields(cli_run, tmp_path, model):
+    first = cli_run("run", model, "--fp16", "--iterations", "2", "--save-outputs", tmp_path / "two.npz")
+    assert first.exit_code in (0, 1), first.output
+    script = tmp_path / "three.py"
+    script.write_text("import numpy as np\n"
+                      "def load_data():\n"
+                      "    return [{'x': np.zeros((1, 4), np.float32)} for _ in range(3)]\n")
+    _refused(cli_run("run", model, "--fp16", "--data-loader-script", script, "--load-outputs", tmp_path / "two.npz",
+                     *_outputs(tmp_path)), tmp_path, "holds reference outputs for 2 samples", "sample 2")

@@ -92,3 +92,28 @@ def _ranking(tmp_path) -> str:
     path = tmp_path / "ranking.txt"
     path.write_text("mul_a\nmul_b\n")
     return str(path)
+
+
+def test_int8_scales_are_calibrated_once_on_the_calibration_data(cli_run, tmp_path, monkeypatch):
+    from model_builders import conv_relu_model
+    from trtdiff.precision import calibrate
+
+    model = save(conv_relu_model(), tmp_path / "conv.onnx")
+    seen: list[int] = []
+    real = calibrate._run_calibrator
+    monkeypatch.setattr(calibrate, "_run_calibrator",
+                        lambda m, feeds, *a: seen.append(sum(1 for _ in feeds)) or real(m, feeds, *a))
+    common = ["bisect", model, "--int8", "--iterations", "4", "--atol", "1", "--no-progress"]
+    judged = cli_run(*common)
+    assert judged.exit_code == 0 and "calibrated on the samples being judged" in judged.output, judged.output
+    # once for every evaluation of the search, on the 4 judged samples (the local-error ranking
+    # calibrates its own target on the one sample it runs on)
+    assert seen[0] == 4 and seen.count(4) == 1
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    for i in range(2):
+        np.savez(folder / f"{i}.npz", x=np.full((1, 3, 8, 8), i, np.float32))
+    seen.clear()
+    apart = cli_run(*common, "--calibration-data", folder)
+    assert apart.exit_code == 0 and "calibrated on the samples being judged" not in apart.output, apart.output
+    assert seen[0] == 2 and seen.count(2) == 1 and 4 not in seen

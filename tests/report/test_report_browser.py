@@ -320,6 +320,9 @@ def test_demo_leads_with_the_overflow_and_ends_with_the_settings(demo):
     command = page.locator("#environment code.cmd").first.inner_text()
     assert command == f"trtdiff run fixtures/demo_convnet.onnx --fp16 --mark-all --report {demo.url[7:]}"
     assert "pooled" in page.locator("#histograms-left-out").inner_text()
+    last = page.evaluate("document.querySelector('main').lastElementChild.id")
+    assert last == "next-step"  # a failing report ends with the next command to try
+    assert "trtdiff bisect fixtures/demo_convnet.onnx --fp16" in page.locator("#next-step").inner_text()
     assert demo.errors() == [] and demo.requests == [demo.url]
 
 

@@ -87,3 +87,18 @@ def test_cli_boundary_prints_one_line_and_exits_2(tmp_path, monkeypatch):
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("trtdiff: error: cannot read"), run.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+def test_a_result_written_before_the_significant_divergence_gets_it_on_reading(tmp_path, result_text):
+    """An older --json has no `significant_divergence`: reading it names one, by the same rule."""
+    from trtdiff.report import comparison_from_file
+
+    data = json.loads(result_text)
+    expected = data.pop("significant_divergence")
+    assert expected == "/blocks.7/attn/Exp_output_0"
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data))
+    assert comparison_from_file(old).significant_divergence == expected
+    data["significant_divergence"] = None  # a newer file that found none keeps saying so
+    old.write_text(json.dumps(data))
+    assert comparison_from_file(old).significant_divergence is None

@@ -154,7 +154,7 @@ def test_build_refuses_options_that_do_not_apply_and_the_model_as_output(cli_run
     line = one_line_error(cli_run("build", model, "--save-engine", tmp_path / "e", "-o", tmp_path / "x"), 2)
     assert "--save-engine does not apply to `trtdiff build`" in line
     line = one_line_error(cli_run("build", model, "-o", model), 2)
-    assert "is the model itself" in line and model.read_bytes() == DEMO.read_bytes()
+    assert "is also the MODEL" in line and model.read_bytes() == DEMO.read_bytes()
 
 
 @needs_no_driver

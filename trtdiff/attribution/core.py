@@ -55,7 +55,7 @@ def attribute(model: onnx.ModelProto, target_model: onnx.ModelProto, selected: S
     # sequences, maps and optionals have no local error of their own: only tensors take part
     tensors = {k: v for k, v in reference.items() if isinstance(v, np.ndarray)}
     lookup = collections.ChainMap(tensors, dict(feeds))
-    wanted = _selected_producers(model, selected)
+    wanted = [(tensor, node) for tensor, node in _selected_producers(model, selected) if tensor in tensors]
     index = TargetIndex.build(model, target_model, {k: (v.dtype, v.shape) for k, v in lookup.items()})
     sizes = {k: int(v.nbytes) for k, v in lookup.items()}
     shadows: Iterator[ShadowModel] = chunk_tensors(index, wanted, sizes, memory_budget or DEFAULT_BUDGET)

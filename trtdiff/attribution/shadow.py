@@ -183,13 +183,10 @@ class ShadowBuilder:
         self.done.add(key)
 
     def _feed(self, x: str, reference_name: str) -> str:
-        elem = self.index.types.get(x, 0)
-        if elem:
-            dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem))
-        elif reference_name in self.index.ref_specs:
-            dtype = np.dtype(self.index.ref_specs[reference_name][0])
-        else:
+        if reference_name not in self.index.ref_specs:  # not held: a shape tensor --mark-all skips, a sequence
             raise Unresolvable(x)
+        elem = self.index.types.get(x, 0)
+        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem) if elem else self.index.ref_specs[reference_name][0])
         self.feeds[x + REF] = (reference_name, dtype)
         self.held.add(reference_name)
         return x + REF

@@ -26,7 +26,7 @@ def load_baseline(path: str | Path) -> Baseline:
     if not file.is_file():
         why = "no such directory" if not file.parent.exists() else f"it has no {BASELINE_FILE}"
         raise UsageError(f"cannot read the baseline {directory}", why, FIX)
-    source = Source(file, "a usable baseline", FIX)
+    source = Source(file, "baseline", FIX)
     return baseline_from_dict(source.read_json(), source)
 
 

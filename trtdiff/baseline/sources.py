@@ -30,7 +30,7 @@ def load_profile(path: str | Path) -> tuple[Profile, dict[str, str]]:
         return baseline.profile, baseline.environment
     if not path.is_file():
         raise UsageError(f"cannot read {path}", "no such file", RESULT_FIX)
-    source = Source(path, "a trtdiff result", RESULT_FIX)
+    source = Source(path, "trtdiff result", RESULT_FIX)
     top = Fields(source.read_json(), "", source)
     version = top.get("schema_version", (int,), SCHEMA_VERSION)
     if version > SCHEMA_VERSION:

@@ -24,6 +24,7 @@ from typing import Any, Union
 
 from trtdiff.errors import UsageError
 from trtdiff.fileio import write_text_atomic
+from trtdiff.typed import Document, check_version, decode_dataclass, read_json
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,23 @@ def model_hash(serialized: bytes) -> str:
     return hashlib.sha256(serialized).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class _StateEntry:
+    """One evaluation as the state file stores it (read back through `trtdiff.typed`)."""
+
+    fp32: tuple[str, ...]
+    passed: bool
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _StateFile:
+    model_hash: str
+    evaluations: tuple[_StateEntry, ...]
+    settings_hash: str = ""
+    version: int = STATE_VERSION
+
+
 @dataclass
 class SearchState:
     """Every evaluation made so far for one model and one set of settings."""
@@ -89,18 +107,12 @@ class SearchState:
     def load(cls, path: str | os.PathLike[str], model_hash: str, settings_hash: str = "") -> SearchState:
         """Read a state file, refusing one written for another model or other settings."""
         file = Path(path)
-        try:
-            data = json.loads(file.read_text())
-            entries = data["evaluations"]
-            found_model, found_settings = str(data["model_hash"]), str(data.get("settings_hash", ""))
-            version = int(data.get("version", STATE_VERSION))
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise UsageError(f"cannot read the bisect state file {file}", f"{type(err).__name__}: {err}",
-                             "pass a state file written by `trtdiff bisect --state`, or a new path") from err
-        if version > STATE_VERSION:
-            raise UsageError(f"the bisect state file {file} was written by a newer trtdiff",
-                             f"it has format version {version}, this trtdiff reads up to {STATE_VERSION}",
-                             "upgrade trtdiff, or pass a new --state path to start a fresh search")
+        doc = Document(str(file), "bisect state file",
+                       "pass a state file written by `trtdiff bisect --state`, or a new path")
+        data = read_json(file, doc)
+        check_version(data, "version", STATE_VERSION, doc, default=STATE_VERSION)
+        stored: _StateFile = decode_dataclass(_StateFile, data, doc)
+        found_model, found_settings = stored.model_hash, stored.settings_hash
         if found_model != model_hash:
             raise UsageError(
                 f"the state file {file} was written for another model",
@@ -112,8 +124,8 @@ class SearchState:
                 "the precision, tolerances, inputs or ranking differ, so its answers do not apply",
                 "rerun with the same options, or pass a new --state path")
         state = cls(model_hash, settings_hash)
-        for entry in entries:
-            state.add(frozenset(entry["fp32"]), Outcome(bool(entry["passed"]), dict(entry.get("info", {}))))
+        for entry in stored.evaluations:
+            state.add(frozenset(entry.fp32), Outcome(entry.passed, dict(entry.info)))
         return state
 
 

@@ -10,20 +10,21 @@ from typing import Any
 import click
 
 from trtdiff.baseline.save import save_baseline
+from trtdiff.commands.paths import CheckedGroup, InputPath, OutputFolder
 from trtdiff.commands.display import display_options, show_comparison
 from trtdiff.commands.run_options import comparison_options
 from trtdiff.terminal import consoles
 
 
-@click.group("baseline")
+@click.group("baseline", cls=CheckedGroup)
 def baseline_group() -> None:
     """Baselines for the regression gate (`trtdiff check`)."""
 
 
 @baseline_group.command("save")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=InputPath(dir_okay=False))
 @comparison_options
-@click.option("-o", "--output", required=True, type=click.Path(),
+@click.option("-o", "--output", required=True, type=OutputFolder(),
               help="The baseline directory to write (an earlier baseline there is replaced).")
 @display_options
 def save_command(model: str, output: str, table_mode: str, wide: bool, divergence_snr: float, **options: Any) -> None:

@@ -16,15 +16,18 @@ from trtdiff.bisect.precision import SearchInterrupted, bisect_precision
 from trtdiff.bisect.reduce import FAIL_ON, ReduceResult, reduce_failure, save_reduced
 from trtdiff.commands import bisect_setup as session
 from trtdiff.commands.options import bisect_data_options, input_options, tolerance_options
+from trtdiff.commands.paths import CheckedCommand, InOutPath, InputPath, OutputFolder, OutputPath
 from trtdiff.commands.targets import target_options
 from trtdiff.errors import ExitCode
-from trtdiff.fileio import ensure_writable, write_text_atomic
+from trtdiff.fileio import is_stdout, write_text_atomic
 
 log = logging.getLogger(__name__)
 
 
 class _DefaultToPrecision(click.Group):
     """A group whose first word may be a model path: `bisect MODEL` means `bisect precision MODEL`."""
+
+    command_class = CheckedCommand
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
@@ -40,11 +43,11 @@ def bisect_group() -> None:
 
 def _common(func: Any) -> Any:
     for option in reversed([
-        click.argument("model", type=click.Path(dir_okay=False)),
+        click.argument("model", type=InputPath(dir_okay=False)),
         target_options, input_options, bisect_data_options, tolerance_options,
-        click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+        click.option("--json", "json_path", type=OutputPath(), default=None,
                      help="Write the result as JSON ('-' for stdout)."),
-        click.option("-o", "--output-dir", type=click.Path(file_okay=False), default=None,
+        click.option("-o", "--output-dir", type=OutputFolder(), default=None,
                      help="Where to write models and files."),
     ]):
         func = option(func)
@@ -56,11 +59,11 @@ def _common(func: Any) -> Any:
 @click.option("--by-op-type", is_flag=True, help="Search op types first, then nodes of the kept types.")
 @click.option("--max-evals", type=click.IntRange(min=1), default=None,
               help="Stop after this many evaluations and return the best passing set found.")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--state", "state_path", type=InOutPath(), default=None,
               help="Keep every evaluation in this file and resume from it (same model and options).")
-@click.option("--ranking", "ranking_path", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--ranking", "ranking_path", type=InputPath(exists=True, dir_okay=False), default=None,
               help="Node names, one per line, worst first (default: attribution's local-error ranking).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--report", "report_path", type=OutputPath(), default=None,
               help="Write an HTML report: the original target's comparison with these results.")
 @click.option("--emulated-model", is_flag=True,
               help="With -o, also write the emulated model (FP32 compute, Cast pairs): for checking, not deployment.")
@@ -76,8 +79,8 @@ def precision_command(**options: Any) -> None:
     mine = {k: options.pop(k) for k in ("by_op_type", "max_evals", "state_path", "ranking_path", "no_progress",
                                         "json_path", "output_dir", "report_path", "emulated_model",
                                         "allow_nonfinite_reference")}
-    _check_writable(json_path=mine["json_path"], report=mine["report_path"], state=mine["state_path"])
-    show = not mine["no_progress"] and mine["json_path"] != "-"
+    stdout_taken = is_stdout(mine["json_path"]) or is_stdout(mine["report_path"])  # then it carries only that
+    show = not mine["no_progress"] and not stdout_taken
     setup = session.prepare(options.pop("model"), dict(options, no_progress=not show))
     session.check_reference(setup, mine["allow_nonfinite_reference"])
     interrupt_path = Path(f"{Path(setup.model_path).stem}.bisect-state.json")
@@ -85,7 +88,8 @@ def precision_command(**options: Any) -> None:
         with session.progress_bar(show) as hook:
             found = bisect_precision(
                 setup.model, setup.plan, setup.feeds, setup.reference, setup.tolerances,
-                infer=setup.infer, apply=setup.data.apply, ranking=session.read_ranking(mine["ranking_path"]),
+                infer=setup.infer, apply=setup.data.apply,
+                ranking=session.read_ranking(mine["ranking_path"], setup.model),
                 by_op_type=mine["by_op_type"], max_evals=mine["max_evals"], state_path=mine["state_path"],
                 interrupt_path=interrupt_path, progress=hook, target=setup.target, judge=setup.data.judge,
                 data_digest=setup.data.digest)
@@ -98,11 +102,13 @@ def precision_command(**options: Any) -> None:
     files = session.write_outputs(found, setup, mine["output_dir"], mine["emulated_model"])
     found = session.with_next_step(found, setup, files)
     data = {"model": setup.model_path, "target": setup.target, **found.to_dict(),
-            "files": {k: str(v) for k, v in files.items()}}
+            "files": {k: str(v) for k, v in files.items()}, "warnings": setup.data.warnings}
+    for warning in setup.data.warnings:
+        click.echo(f"trtdiff: warning: {warning}", err=True)
     _emit_json(data, mine["json_path"])
     if mine["report_path"]:
         session.write_html_report(setup, data, mine["report_path"])
-    if mine["json_path"] != "-":
+    if not stdout_taken:
         session.print_bisect(found, files)
     click.get_current_context().exit(int(ExitCode.PASSED if found.passed else ExitCode.MISMATCH))
 
@@ -118,7 +124,6 @@ def reduce_command(**options: Any) -> None:
     Intermediate tensors are judged with the same tolerances as outputs: give --rtol so that
     large-valued tensors are judged relative to their size."""
     mine = {k: options.pop(k) for k in ("fail_on", "json_path", "output_dir")}
-    _check_writable(json_path=mine["json_path"])
     given = dict(options)
     setup = session.prepare(options.pop("model"), dict(options, no_progress=mine["json_path"] == "-"),
                             capture_all=True)
@@ -149,13 +154,6 @@ def _print_reduce(result: ReduceResult, paths: dict[str, Path], rerun: str) -> N
         click.echo(f"  error:   {result.outcome.info['error']}")
     click.echo(f"  saved:   {paths['model']} and {paths['inputs']}")
     click.echo(f"  reproduce: {rerun}")
-
-
-def _check_writable(**paths: str | None) -> None:
-    """Fail before a long search, not after it, when an output file cannot be written."""
-    for option, path in paths.items():
-        if path is not None and path != "-":
-            ensure_writable(path, f"--{option.replace('_path', '').replace('_', '-')}")
 
 
 def _emit_json(data: dict[str, Any], path: str | None) -> None:

@@ -4,7 +4,6 @@ every sample, and the one sample the ranking (or the reduction) runs on."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,6 @@ from trtdiff.inputs import Feeds, InputSettings, input_specs
 from trtdiff.progress import progress
 from trtdiff.reference import reference_runner
 
-log = logging.getLogger(__name__)
 DATA_KEYS = ("load_outputs", "calibration_data", "attribute_sample")
 
 
@@ -65,8 +63,6 @@ def prepare_data(model: onnx.ModelProto, plan: Any, settings: InputSettings, tol
                          f"choose an index below {len(store)}")
     if sample is None:  # the worst sample of the plan as asked (every node lowered)
         sample = worst_sample(judge(plan, exhaustive=True)) if len(store) > 1 else 0
-    for warning in warnings:
-        log.warning("%s", warning)
     return DataSetup(dataset, store, judge, apply, digest, sample, warnings)
 
 

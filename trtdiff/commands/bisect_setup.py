@@ -20,7 +20,7 @@ from trtdiff.bisect.precision import PrecisionBisect
 from trtdiff.bisect.reduce import capture_reference
 from trtdiff.bisect.state import Outcome, ProgressHook
 from trtdiff.commands.bisect_data import DataSetup, prepare_data
-from trtdiff.errors import ModelError, UsageError
+from trtdiff.errors import ModelError, UsageError, close_names
 from trtdiff.fileio import write_text_atomic
 from trtdiff.model import load_model, save_model
 from trtdiff.progress import progress
@@ -116,16 +116,28 @@ def write_html_report(setup: Setup, bisect: dict[str, Any], path: str) -> None:
     write_report(comparison, path)
 
 
-def read_ranking(path: str | None) -> list[str] | None:
-    """Node names from a text file (one per line, '#' comments) or a JSON list; None: attribution."""
+def read_ranking(path: str | None, model: onnx.ModelProto) -> list[str] | None:
+    """Node names from a text file (one per line, '#' comments) or a JSON list of strings; None:
+    attribution's ranking. A name the model does not have is refused (a typo would be ignored)."""
     if path is None:
         return None
-    text = Path(path).read_text()
-    if text.lstrip().startswith("["):
-        import json
+    from trtdiff.precision.plan import all_node_names
+    from trtdiff.typed import Document, decode, read_json
 
-        return [str(n) for n in json.loads(text)]
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    doc = Document(path, "ranking", "list node names, one per line, or as a JSON list of strings")
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    if text.lstrip().startswith("["):
+        names = list(decode(tuple[str, ...], read_json(path, doc), doc, "ranking"))
+    else:
+        names = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    known = all_node_names(model.graph)
+    unknown = [name for name in names if name not in set(known)]
+    if unknown:
+        raise UsageError(f"--ranking {path} names node '{unknown[0]}', which is not in the model"
+                         + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""),
+                         f"close names: {close_names(unknown[0], known)}",
+                         "use node names (not tensor names) as `trtdiff run` shows them")
+    return names
 
 
 @contextlib.contextmanager

@@ -8,11 +8,13 @@ from typing import Any
 
 import click
 
+from trtdiff.commands.paths import CheckedCommand, InputPath, OutputPath
 from trtdiff.commands.options import input_options, pop_input_settings
 from trtdiff.commands.precision_options import plan_from_options, precision_options
 from trtdiff.commands.trt_options import trt_options, trt_options_from_cli
 from trtdiff.engine_build import build_engine_for_plan
 from trtdiff.errors import UsageError
+from trtdiff.fileio import is_stdout
 from trtdiff.trt.features import RTX_DEFAULT_DESCRIPTION
 
 
@@ -26,20 +28,20 @@ BUILD_HELP = """Build the TensorRT engine of MODEL in the target precision and s
     options)."""
 
 
-@click.command("build", help=BUILD_HELP)
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.command("build", cls=CheckedCommand, help=BUILD_HELP)
+@click.argument("model", type=InputPath(dir_okay=False))
+@click.option("-o", "--output", required=True, type=OutputPath(),
               help="Where the engine goes (its .trtdiff.json sidecar is written beside it).")
 @precision_options
 @trt_options
 @input_options
-@click.option("--calibration-data", default=None, metavar="PATH",
+@click.option("--calibration-data", type=InputPath(), default=None, metavar="PATH",
               help="Samples that calibrate INT8/FP8 scales (as in `run`); default: the input options' samples.")
 def build_command(model: str, output: str, calibration_data: str | None, **options: Any) -> None:
     """`trtdiff build` (BUILD_HELP)."""
-    if Path(output).resolve() == Path(model).resolve():
-        raise UsageError(f"-o {output} is the model itself", "the engine would replace the model",
-                         "name another file, e.g. model.engine")
+    if is_stdout(output):
+        raise UsageError("-o - is not a file", "an engine is saved with its .trtdiff.json sidecar beside it",
+                         "Name a file, e.g. -o model.engine")
     for name in ("load_engine", "save_engine"):
         if options.get(name):
             raise UsageError(f"--{name.replace('_', '-')} does not apply to `trtdiff build`",

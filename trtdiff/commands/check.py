@@ -7,23 +7,23 @@ import sys
 from typing import Any
 
 import click
+from rich.console import Console
 
 from trtdiff.baseline.check import AGAINST, CheckResult, check
 from trtdiff.baseline.terminal import print_diff
 from trtdiff.baseline.wording import environment_facts
 from trtdiff.commands.display import display_options, show_comparison
-from trtdiff.commands.gate_options import check_output_paths, gate_options, policy_from, write_gate_files
+from trtdiff.commands.gate_options import gate_options, policy_from, table_console, write_gate_files
+from trtdiff.commands.paths import CheckedCommand, InputPath, OutputPath
 from trtdiff.commands.run_options import comparison_option_names, comparison_options
 from trtdiff.commands.verbosity import is_quiet
 from trtdiff.errors import ExitCode
-from trtdiff.fileio import ensure_writable
 from trtdiff.result import comparison_to_json
-from trtdiff.terminal import consoles
 
 
-@click.command("check")
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--baseline", "baseline_dir", required=True, type=click.Path(),
+@click.command("check", cls=CheckedCommand)
+@click.argument("model", type=InputPath(dir_okay=False))
+@click.option("--baseline", "baseline_dir", required=True, type=InputPath(),
               help="The baseline directory written by `trtdiff baseline save`.")
 @comparison_options
 @gate_options
@@ -32,7 +32,7 @@ from trtdiff.terminal import consoles
 @click.option("--allow-different-data", is_flag=True, help="Run even when the data set differs from the baseline's.")
 @click.option("--allow-model-change", is_flag=True,
               help="Accept a baseline of another model (a re-export): tensors are matched by name.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--report", "report_path", type=OutputPath(), default=None,
               help="Write the HTML report (with the baseline and candidate error curves).")
 @display_options
 def check_command(model: str, baseline_dir: str, against: str, allow_different_data: bool, allow_model_change: bool,
@@ -43,17 +43,15 @@ def check_command(model: str, baseline_dir: str, against: str, allow_different_d
     data, tolerances) come from the baseline unless given again.
 
     Exit code: 0 the gate holds, 1 it does not, 2 usage error, 3 model or tool error."""
-    check_output_paths(options)
-    if report_path:
-        ensure_writable(report_path, "--report")
     policy = policy_from(options)
     given = _given(options)
     result = check(model, baseline_dir, max_regression=policy.max_regression, regression_floor=policy.floor,
                    gate_metric=policy.metric, output_metrics=policy.output_metrics, fail_on=policy.fail_on,
                    against=against, allow_different_data=allow_different_data, allow_model_change=allow_model_change,
                    command=shlex.join(["trtdiff", *sys.argv[1:]]), divergence_snr_db=divergence_snr, **given)
-    show_comparison(result.candidate, table_mode, wide)
-    _show_gate(result)
+    console = table_console({**options, "report_path": report_path})  # stderr when a file goes to stdout
+    show_comparison(result.candidate, table_mode, wide, stdout_taken=console.stderr)
+    _show_gate(result, console)
     facts = {"baseline": baseline_dir, "model": model,
              **environment_facts(result.baseline.environment, result.candidate.environment)}
     write_gate_files(result.diff, options, facts, json_text=comparison_to_json(result.candidate),
@@ -73,8 +71,7 @@ def _given(options: dict[str, Any]) -> dict[str, Any]:
             and context.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)}
 
 
-def _show_gate(result: CheckResult) -> None:
-    console = consoles()[0]
+def _show_gate(result: CheckResult, console: Console) -> None:
     if result.golden is not None:
         failing = [t.name for t in result.golden.tensors if t.name in result.golden.outputs and t.passed is not True]
         console.print(f"against golden outputs: {'all outputs match' if not failing else 'FAIL ' + ', '.join(failing)}",

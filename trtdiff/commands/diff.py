@@ -10,15 +10,15 @@ from trtdiff.baseline.profile_diff import compare_profiles
 from trtdiff.baseline.sources import load_profile
 from trtdiff.baseline.terminal import print_diff
 from trtdiff.baseline.wording import environment_facts
-from trtdiff.commands.gate_options import check_output_paths, gate_options, policy_from, write_gate_files
+from trtdiff.commands.gate_options import gate_options, policy_from, table_console, write_gate_files
+from trtdiff.commands.paths import CheckedCommand, InputPath
 from trtdiff.commands.verbosity import is_quiet
 from trtdiff.errors import ExitCode
-from trtdiff.terminal import consoles
 
 
-@click.command("diff")
-@click.argument("old", type=click.Path())
-@click.argument("new", type=click.Path())
+@click.command("diff", cls=CheckedCommand)
+@click.argument("old", type=InputPath())
+@click.argument("new", type=InputPath())
 @gate_options
 def diff_command(old: str, new: str, **options: Any) -> None:
     """Compare two saved results: NEW against OLD (each a `trtdiff run --json` file, or a baseline
@@ -29,12 +29,11 @@ def diff_command(old: str, new: str, **options: Any) -> None:
     that grew most, new NaN/Inf, and the tensors on one side only.
 
     Exit code: 0 the gate holds, 1 it does not, 2 usage error."""
-    check_output_paths(options)
     policy = policy_from(options)
     old_profile, old_environment = load_profile(old)
     new_profile, new_environment = load_profile(new)
     diff = compare_profiles(old_profile, new_profile, policy)
-    print_diff(diff, consoles()[0], quiet=is_quiet())
+    print_diff(diff, table_console(options), quiet=is_quiet())
     facts = {"old": old, "new": new, **environment_facts(old_environment, new_environment)}
     write_gate_files(diff, options, facts)
     click.get_current_context().exit(int(ExitCode.PASSED if diff.passed else ExitCode.MISMATCH))

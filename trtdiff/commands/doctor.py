@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 
 import click
 
+from trtdiff.commands.paths import CheckedCommand
+
 from trtdiff import __version__
 from trtdiff.environment import package_version
 from trtdiff.errors import ToolError, TrtDiffError
@@ -144,7 +146,7 @@ def render(checks: list[Check]) -> str:
                      for c in checks)
 
 
-@click.command("doctor")
+@click.command("doctor", cls=CheckedCommand)
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @click.option("--require", type=click.Choice(list(REQUIREMENTS)), multiple=True,
               help="Fail (exit 3) when this is missing: trt (a TensorRT that builds), trt-run (one "

@@ -9,13 +9,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
 
 from trtdiff.baseline.gate_json import diff_to_dict
 from trtdiff.baseline.junit import junit_xml
 from trtdiff.baseline.markdown import markdown_summary
 from trtdiff.baseline.profile_diff import DEFAULT_MAX_REGRESSION, FAIL_ON, GatePolicy, ProfileDiff
+from trtdiff.commands.paths import OutputPath
 from trtdiff.errors import UsageError
-from trtdiff.fileio import ensure_writable, write_text_atomic
+from trtdiff.fileio import is_stdout, write_text_atomic
+from trtdiff.terminal import consoles
 
 F = TypeVar("F", bound=Callable[..., Any])
 OUTPUT_OPTIONS = (("json_path", "--json"), ("junit_path", "--junit"), ("markdown_path", "--markdown"))
@@ -37,11 +40,11 @@ def gate_options(func: F) -> F:
         click.option("--fail-on", "fail_on", type=click.Choice(FAIL_ON), default="outputs", show_default=True,
                      help="outputs: the graph outputs decide; all: any tensor whose error grew beyond the "
                           "margin (or gained NaN/Inf) fails the gate too."),
-        click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+        click.option("--json", "json_path", type=OutputPath(), default=None,
                      help="Write the gate as JSON."),
-        click.option("--junit", "junit_path", type=click.Path(dir_okay=False), default=None,
+        click.option("--junit", "junit_path", type=OutputPath(), default=None,
                      help="Write the gate as JUnit XML (one testcase per output, one for 'no new error')."),
-        click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), default=None,
+        click.option("--markdown", "markdown_path", type=OutputPath(), default=None,
                      help="Write a short markdown summary (for a CI step summary)."),
     ]
     for option in reversed(options):
@@ -80,11 +83,10 @@ def policy_from(options: dict[str, Any]) -> GatePolicy:
                       metric=default_metric, output_metrics=per_output, fail_on=options.pop("fail_on"))
 
 
-def check_output_paths(options: dict[str, Any]) -> None:
-    """Fail before any work when an output file could not be written."""
-    for key, flag in OUTPUT_OPTIONS:
-        if options.get(key):
-            ensure_writable(options[key], flag)
+def table_console(options: dict[str, Any]) -> Console:
+    """Where the gate's table goes: stdout, or stderr when one of the files goes to stdout ('-')."""
+    out, err = consoles()
+    return err if any(is_stdout(options.get(key)) for key in (*dict(OUTPUT_OPTIONS), "report_path")) else out
 
 
 def write_gate_files(diff: ProfileDiff, options: dict[str, Any], facts: dict[str, str],

@@ -8,11 +8,15 @@ from typing import Any, TypeVar
 
 import click
 
+from trtdiff.commands.given import refuse_given
+from trtdiff.commands.paths import InputPath
+
 from trtdiff.compare.checks import CHECK_HELP
 from trtdiff.compare.tolerance import DEFAULT_REL_FLOOR, ToleranceSpec, tolerance_spec_from_options
 from trtdiff.inputs import InputSettings, parse_range_arg, parse_shape_arg
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_SEED = 2**32 - 1  # numpy and Polygraphy take any 32-bit seed; larger ones are a typo
 
 
 def _apply(options: list[Callable[[F], F]], func: F) -> F:
@@ -33,15 +37,15 @@ def input_options(func: F) -> F:
                      help="Shape for a dynamic input: images:[1,3,224,224] or images:1x3x224x224. Repeatable."),
         click.option("--val-range", "val_ranges", multiple=True, metavar="[LO,HI]|NAME:[LO,HI]",
                      help="Range of generated values, for every input or one. Default [0,1]."),
-        click.option("--seed", type=int, default=1, show_default=True, help="Seed for generated inputs."),
+        click.option("--seed", type=click.IntRange(0, MAX_SEED), default=1, show_default=True, help="Seed for generated inputs."),
         click.option("--iterations", type=int, default=1, show_default=True,
                      help="How many samples to generate (sample i is drawn from the seed and i)."),
-        click.option("--load-inputs", "load_inputs", type=click.Path(), default=None,
+        click.option("--load-inputs", "load_inputs", type=InputPath(), default=None,
                      help="Samples from an .npz, .npy, Polygraphy --save-inputs JSON, or a directory of .npz "
                           "files (one sample each), ONNX test_data_set_* folders, input_N.pb or NAME.npy files."),
         click.option("--batched-npz", is_flag=True,
                      help="The --load-inputs .npz holds arrays with a leading sample axis."),
-        click.option("--data-loader-script", "data_loader_script", default=None, metavar="FILE.py[:FUNC]",
+        click.option("--data-loader-script", "data_loader_script", type=InputPath(), default=None, metavar="FILE.py[:FUNC]",
                      help="Samples from a Python function (default load_data) returning an iterable of "
                           "dicts input name -> array (Polygraphy's convention)."),
         click.option("--max-samples", type=int, default=None, help="Use at most this many samples of any source."),
@@ -57,7 +61,15 @@ def input_settings_from(input_shapes: tuple[str, ...], val_ranges: tuple[str, ..
 
 
 def pop_input_settings(options: dict[str, Any]) -> InputSettings:
-    """The InputSettings of a command's options, taking the input options out of `options`."""
+    """The InputSettings of a command's options, taking the input options out of `options`.
+    Options of generated inputs are refused when the inputs are loaded, and the other way round."""
+    if options.get("load_inputs") or options.get("data_loader_script"):
+        source = "--data-loader-script" if options.get("data_loader_script") else "--load-inputs"
+        refuse_given(("val_ranges", "seed", "iterations", "input_shapes", "load_inputs" * bool(
+            options.get("data_loader_script"))), f"options of generated inputs do nothing when the inputs come "
+            f"from {source}", f"Drop the option, or drop {source}")
+    else:
+        refuse_given(("batched_npz",), "it describes the file --load-inputs reads", "Drop it, or add --load-inputs")
     return input_settings_from(**{key: options.pop(key) for key in INPUT_KEYS})
 
 
@@ -69,10 +81,10 @@ def data_options(func: F) -> F:
 def bisect_data_options(func: F) -> F:
     """--load-outputs, --calibration-data, --attribute-sample (bisect has its own --no-progress)."""
     return _apply([
-        click.option("--load-outputs", "load_outputs", type=click.Path(dir_okay=False), default=None,
+        click.option("--load-outputs", "load_outputs", type=InputPath(dir_okay=False), default=None,
                      help="Reference outputs from an earlier run (trtdiff --save-outputs .npz or Polygraphy "
                           "--save-outputs JSON) instead of running the FP32 model for them."),
-        click.option("--calibration-data", "calibration_data", default=None, metavar="PATH",
+        click.option("--calibration-data", "calibration_data", type=InputPath(), default=None, metavar="PATH",
                      help="Samples that calibrate --int8/--fp8 scales (same sources as --load-inputs, or a "
                           "FILE.py[:FUNC] loader). Default: the samples being judged, with a warning."),
         click.option("--attribute-sample", "attribute_sample", type=click.IntRange(min=0), default=None,
@@ -112,4 +124,7 @@ def tolerances_from(atol: tuple[str, ...], rtol: tuple[str, ...], check: str | t
 
 def pop_tolerances(options: dict[str, Any]) -> ToleranceSpec:
     """The ToleranceSpec of a command's options, taking the tolerance options out of `options`."""
+    if not any("topk" in check for check in options.get("check") or ()):
+        refuse_given(("topk_axis",), "it sets the axis of a topk:K check, and no --check is topk",
+                     "Drop --topk-axis, or add --check topk:K")
     return tolerances_from(**{key: options.pop(key) for key in TOLERANCE_KEYS})

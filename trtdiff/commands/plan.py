@@ -10,30 +10,33 @@ from pathlib import Path
 import click
 import numpy as np
 
+from trtdiff.commands.paths import CheckedGroup, InputPath, OutputFileOrFolder
+
 from trtdiff.errors import UsageError
+from trtdiff.fileio import is_stdout
 from trtdiff.model import load_model
 from trtdiff.precision.export import FORMATS, export_all, export_plan
 from trtdiff.precision.plan import PrecisionPlan
 
 
-@click.group("plan")
+@click.group("plan", cls=CheckedGroup)
 def plan_group() -> None:
     """Precision plans: which nodes run in FP32, exported for other tools."""
 
 
 @plan_group.command("export")
-@click.argument("plan_file", metavar="PLAN", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("plan_file", metavar="PLAN", type=InputPath(dir_okay=False, path_type=Path))
+@click.option("--model", "model_path", required=True, type=InputPath(dir_okay=False, path_type=Path),
               help="The FP32 ONNX model the plan is for.")
 @click.option("--format", "fmt", type=click.Choice((*FORMATS, "all")), default="onnx", show_default=True,
               help="onnx: the mixed-precision model; trtdiff: plan JSON; modelopt: AutoCast/quantization "
                    "excludes; onnxruntime: onnxconverter-common node_block_list (fp16) or quantize_static "
                    "(int8); trtexec / polygraphy: layer precisions (TensorRT <= 10.x only); all: every "
                    "format into the directory -o names.")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", required=True, type=OutputFileOrFolder(path_type=Path),
               help="File to write (a directory with --format all).")
 @click.option("--calibration-data", "calibration", multiple=True,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              type=InputPath(dir_okay=False, exists=True, path_type=Path),
               help="INT8/FP8: an .npz of inputs (name -> array) to calibrate scales on (repeatable).")
 @click.option("--emulated", is_flag=True,
               help="onnx: write the emulated model (FP32 compute, Cast pairs or fake quantization: for checking, "
@@ -55,7 +58,7 @@ def export_command(plan_file: Path, model_path: Path, fmt: str, output: Path,
     if fmt == "onnx" and plan.lowers:
         what = (" (emulated: FP32 compute, for checking, not deployment)" if emulated
                 else f" (native {plan.default}: the model to deploy)")
-    click.echo(f"{fmt:12s} {path}{what}")
+    click.echo(f"{fmt:12s} {'stdout' if is_stdout(output) else path}{what}", err=is_stdout(output))
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:

@@ -14,6 +14,9 @@ from typing import Any, TypeVar
 
 import click
 
+from trtdiff.commands.paths import InputPath
+
+from trtdiff.commands.given import refuse_given
 from trtdiff.errors import UsageError
 from trtdiff.precision.plan import CALIBRATIONS, OUT_OF_RANGE, PrecisionPlan
 
@@ -34,7 +37,7 @@ def precision_options(func: F) -> F:
                      help="Target: FP8 (E4M3) Q/DQ model, scales calibrated on the inputs."),
         click.option("--emulate", type=click.Choice(EMULATED), default=None,
                      help="Target: FP32 compute with tensors rounded to this type (runs on any CPU)."),
-        click.option("--precision-plan", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        click.option("--precision-plan", type=InputPath(dir_okay=False, path_type=Path), default=None,
                      help="A precision plan JSON (from `trtdiff plan export --format trtdiff` or bisect)."),
         click.option("--keep-fp32", "keep_fp32", multiple=True, metavar="NODE",
                      help="Keep this node in FP32 (repeatable)."),
@@ -75,6 +78,12 @@ def plan_from_options(**kwargs: Any) -> PrecisionPlan | None:
             changes[key] = kwargs[option]
     nodes = tuple(kwargs.get("keep_fp32") or ())
     ops = tuple(kwargs.get("keep_fp32_op") or ())
+    lowest = changes.get("default", base.default if base else "fp32")
+    if lowest not in ("int8", "fp8"):
+        refuse_given(("calibration", "calibration_data"), "calibration sets INT8/FP8 scales, and this target "
+                     "is not INT8 or FP8", "Drop the option, or use --int8/--fp8")
+    if lowest == "int8":
+        refuse_given(("out_of_range",), "INT8 has no fixed range (its scales are calibrated)", "Drop --out-of-range")
     if base is None and "default" not in changes:
         if nodes or ops:
             raise UsageError("--keep-fp32/--keep-fp32-op need a reduced precision",

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import click
 
+from trtdiff.commands.paths import CheckedCommand, InputPath, OutputPath
+from trtdiff.errors import UsageError
+from trtdiff.fileio import is_stdout
+
 from trtdiff.report.html import write_report
 from trtdiff.report.load import comparison_from_file
 
 
-@click.command("report")
-@click.argument("result", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+@click.command("report", cls=CheckedCommand)
+@click.argument("result", type=InputPath(path_type=Path))
+@click.option("-o", "--output", type=OutputPath(path_type=Path), default=None,
               help="Where to write the HTML report [default: RESULT with the suffix .html].")
 def report_command(result: Path, output: Path | None) -> None:
     """Write the HTML precision report for RESULT, the JSON written by `trtdiff run --json`.
@@ -21,8 +25,11 @@ def report_command(result: Path, output: Path | None) -> None:
     The report is one self-contained file: open it offline, attach it to a bug or publish it
     from CI. Exit 0 when it is written (whatever the verdict), 2 when RESULT is not a result.
     """
-    comparison = comparison_from_file(result)
     target = output if output is not None else result.with_suffix(".html")
+    if output is None and target.exists() and target.resolve() == result.resolve():
+        raise UsageError(f"the report would be written over {result}", "without -o it goes to RESULT with the "
+                         "suffix .html, and RESULT is that file", "Pass -o REPORT.html")
+    comparison = comparison_from_file(result)
     command = shlex.join(["trtdiff", "report", str(result), "-o", str(target)])
     write_report(comparison, target, command=command)
-    click.echo(f"report written to {target}")
+    click.echo(f"report written to {'stdout' if is_stdout(target) else target}", err=is_stdout(target))

@@ -9,22 +9,23 @@ from typing import Any
 import click
 
 from trtdiff.commands.display import display_options, show_comparison
+from trtdiff.commands.paths import CheckedCommand, InputPath, OutputPath
 from trtdiff.commands.run_options import compare_from_options, comparison_options
 from trtdiff.errors import ExitCode
-from trtdiff.fileio import ensure_writable, write_text_atomic
+from trtdiff.fileio import is_stdout, write_text_atomic
 from trtdiff.result import comparison_to_json
 
 
-@click.command("run")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.command("run", cls=CheckedCommand)
+@click.argument("model", type=InputPath(dir_okay=False))
 @comparison_options
 @click.option("--fail-on", type=click.Choice(["outputs", "all"]), default="outputs", show_default=True,
               help="What decides the verdict: the graph outputs (and --outputs), or every compared tensor.")
-@click.option("--save-inputs", type=click.Path(dir_okay=False), default=None, help="Write the inputs used to .npz.")
-@click.option("--save-outputs", type=click.Path(dir_okay=False), default=None,
+@click.option("--save-inputs", type=OutputPath(), default=None, help="Write the inputs used to .npz.")
+@click.option("--save-outputs", type=OutputPath(), default=None,
               help="Write reference and target graph outputs (and --outputs) to .npz.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Write the result as JSON.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--json", "json_path", type=OutputPath(), default=None, help="Write the result as JSON.")
+@click.option("--report", "report_path", type=OutputPath(), default=None,
               help="Write a self-contained HTML report.")
 @display_options
 def run_command(model: str, fail_on: str, save_inputs: str | None, save_outputs: str | None,
@@ -33,14 +34,11 @@ def run_command(model: str, fail_on: str, save_inputs: str | None, save_outputs:
     """Run MODEL in FP32 (reference) and in the target precision, and compare every tensor.
 
     Exit code: 0 pass, 1 accuracy mismatch, 2 usage error, 3 model or tool error."""
-    for path, option in ((json_path, "--json"), (report_path, "--report"), (save_inputs, "--save-inputs"),
-                         (save_outputs, "--save-outputs")):
-        if path:
-            ensure_writable(path, option)
     comparison = compare_from_options(model, options, fail_on=fail_on, command=shlex.join(["trtdiff", *sys.argv[1:]]),
                                       save_inputs=save_inputs, save_outputs=save_outputs,
                                       divergence_snr_db=divergence_snr)
-    show_comparison(comparison, table_mode, wide)
+    # the table goes to stderr when stdout carries one of the files ('-')
+    show_comparison(comparison, table_mode, wide, any(map(is_stdout, (json_path, report_path, save_inputs, save_outputs))))
     if json_path:
         write_text_atomic(json_path, comparison_to_json(comparison))
     if report_path:

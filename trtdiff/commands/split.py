@@ -11,20 +11,21 @@ import numpy as np
 
 from trtdiff.bisect.split import TARGETS, run_chain, split_model, unsupported_nodes, write_json
 from trtdiff.commands.options import input_options
+from trtdiff.commands.paths import CheckedCommand, InputPath, OutputFolder, OutputPath
 from trtdiff.errors import ModelError
 from trtdiff.model import load_model
 
 
-@click.command("split")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.command("split", cls=CheckedCommand)
+@click.argument("model", type=InputPath(dir_okay=False))
 @click.option("--target", type=click.Choice(TARGETS), default="trt", show_default=True,
               help="Whose operator support decides the split.")
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False), default=None,
+@click.option("-o", "--output-dir", type=OutputFolder(), default=None,
               help="Where the pieces and summary.json go (default: MODEL_split/).")
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="Run the pieces in a chain on ONNX Runtime and check they reproduce the model's outputs.")
 @input_options
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--json", "json_path", type=OutputPath(), default=None,
               help="Write the summary as JSON ('-' for stdout).")
 def split_command(model: str, target: str, output_dir: str | None, verify: bool, json_path: str | None,
                   **input_kwargs: Any) -> None:

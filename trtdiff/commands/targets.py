@@ -19,8 +19,10 @@ import click
 import onnx
 
 from trtdiff.commands.plan_target import plan_builder
+from trtdiff.commands.paths import InputPath
 from trtdiff.commands.precision_options import precision_options, plan_from_options
-from trtdiff.commands.trt_options import trt_options, trt_target_from_options
+from trtdiff.commands.given import refuse_given
+from trtdiff.commands.trt_options import TRT_OPTION_NAMES, trt_options, trt_target_from_options
 from trtdiff.errors import UsageError
 from trtdiff.model import load_model
 from trtdiff.next_step import target_words
@@ -38,7 +40,7 @@ def target_options(func: F) -> F:
     options = [
         click.option("--target", "target_backend", type=click.Choice(["onnxrt", "trt"]), default="onnxrt",
                      show_default=True, help="What runs the target: ONNX Runtime, or TensorRT 10/11 on a GPU."),
-        click.option("--target-model", type=click.Path(dir_okay=False), default=None,
+        click.option("--target-model", type=InputPath(dir_okay=False), default=None,
                      help="Target: another ONNX model (e.g. converted elsewhere); compared over shared tensor names."),
         click.option("--target-providers", default="cpu", show_default=True,
                      help="ONNX Runtime providers for the target, comma-separated (cpu, cuda, ...)."),
@@ -58,7 +60,9 @@ def target_options(func: F) -> F:
 
 def target_from_options(options: dict[str, Any]) -> TargetSpec:
     """Build the TargetSpec from the command's keyword arguments (with the words that ask for it
-    again, for the next-step commands)."""
+    again, for the next-step commands); options that do not apply to the chosen target (TensorRT's
+    on ONNX Runtime, ONNX Runtime's on TensorRT) are refused."""
+    _refuse_other_backends_options(options.get("target_backend", "onnxrt"))
     words = target_words(options)
     if options.get("target_backend") == "trt":
         return dataclasses.replace(trt_target_from_options(options), cli_words=words)
@@ -67,6 +71,9 @@ def target_from_options(options: dict[str, Any]) -> TargetSpec:
 
 def _onnxrt_target(options: dict[str, Any]) -> TargetSpec:
     plan = plan_from_options(**options)
+    if plan is None or not plan.hidden_by_onnxruntime_cpu:
+        refuse_given(("native",), "it runs a converted FP16/BF16 model natively on ONNX Runtime's CPU provider, "
+                     "and this target is no such model", "drop --native")
     target_model = options.get("target_model")
     providers = providers_from(options.get("target_providers", "cpu"))
     runner_factory = _onnxrt_factory(providers, options.get("target_graph_optimization", "all"))
@@ -89,6 +96,20 @@ def _onnxrt_target(options: dict[str, Any]) -> TargetSpec:
         plan = plan.for_onnxruntime_cpu()
     return TargetSpec(f"{plan.describe()} on onnxruntime {list(providers)}", plan_builder(plan),
                       runner_factory, plan=plan.to_dict(), notes=notes, segmentable=True)
+
+
+def _refuse_other_backends_options(target_backend: str) -> None:
+    ctx = click.get_current_context(silent=True)
+    reference = ctx.params.get("reference_backend", "onnxrt") if ctx is not None else "onnxrt"
+    if "trt" not in (target_backend, reference):
+        refuse_given(TRT_OPTION_NAMES, "TensorRT options need a TensorRT target or reference; this run uses "
+                     "ONNX Runtime for both", "Add --target trt (or --reference trt), or drop the option")
+    if target_backend == "trt":
+        refuse_given(("target_providers", "target_graph_optimization"), "ONNX Runtime target options do "
+                     "nothing when --target trt runs TensorRT", "Drop the option, or drop --target trt")
+    if reference == "trt":
+        refuse_given(("providers",), "it chooses ONNX Runtime providers for the reference, and --reference trt "
+                     "runs TensorRT", "Drop --providers, or drop --reference trt")
 
 
 def providers_from(text: str) -> tuple[str, ...]:

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 import click
 import onnx
 
+from trtdiff.commands.paths import InOutPath, InputPath, OutputPath
+
 from trtdiff.errors import UsageError
 from trtdiff.trt.marked import split_marked_outputs
 from trtdiff.trt.features import RTX_DEFAULT_DESCRIPTION
@@ -38,7 +40,6 @@ TRT_OPTION_NAMES = (
     "trt_weak_typing", "trt_layer_precision",
 )
 
-_PATH = click.Path(dir_okay=False, path_type=Path)
 _SHAPES_HELP = ("{} shapes of the optimization profile: NAME:[1,3,224,224] or trtexec's "
                 "NAME:1x3x224x224; several per value (comma-separated) or repeat the option.")
 
@@ -67,9 +68,9 @@ _OPTIONS = [
                  help="Allow TF32 for FP32 layers (off: FP32 layers compute in true FP32)."),
     click.option("--trt-opt-level", type=click.IntRange(0, 5), default=None,
                  help="Builder optimisation level 0-5 (TensorRT's default: 3)."),
-    click.option("--trt-timing-cache", type=_PATH, default=None,
+    click.option("--trt-timing-cache", type=InOutPath(path_type=Path), default=None,
                  help="Timing cache file: read if present, written back after the build."),
-    click.option("--trt-plugins", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    click.option("--trt-plugins", multiple=True, type=InputPath(dir_okay=False, path_type=Path),
                  help="Plugin library (.so) to load; repeat for several."),
     click.option("--trt-version-compatible", is_flag=True,
                  help="Build a version-compatible engine (runs on later TensorRT versions)."),
@@ -77,9 +78,9 @@ _OPTIONS = [
                  help="With --trt-version-compatible: leave the lean runtime out of the plan."),
     click.option("--trt-hardware-compatibility", type=click.Choice(HARDWARE_COMPATIBILITY),
                  default=None, help="Hardware compatibility level of the engine."),
-    click.option("--load-engine", type=_PATH, default=None,
+    click.option("--load-engine", type=InputPath(dir_okay=False, path_type=Path), default=None,
                  help="Load this serialized TensorRT engine instead of building one."),
-    click.option("--save-engine", type=_PATH, default=None,
+    click.option("--save-engine", type=OutputPath(path_type=Path), default=None,
                  help="Save the built engine here (with a .trtdiff.json sidecar)."),
     click.option("--trt-weak-typing", multiple=True, type=click.Choice(WEAK_TYPES),
                  help="TensorRT < 10.12 only: weakly typed build with these precision flags "

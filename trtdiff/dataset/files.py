@@ -140,10 +140,28 @@ def _read_test_set(directory: Path) -> Feeds:
         raise ValueError(f"{directory} holds no input_N.pb files")
     feeds = {}
     for path in files:
-        tensor = onnx.TensorProto()
-        tensor.ParseFromString(path.read_bytes())
+        tensor = _tensor_proto(path)
         feeds[tensor.name or path.stem] = numpy_helper.to_array(tensor)
     return feeds
+
+
+def _tensor_proto(path: Path) -> onnx.TensorProto:
+    """The TensorProto in `path`; a clear error for the other ONNX value protos test sets hold
+    (a sequence or optional input), which parse as a nonsense TensorProto."""
+    data = path.read_bytes()
+    tensor = onnx.TensorProto()
+    try:
+        tensor.ParseFromString(data)
+    except DecodeError as err:
+        raise UsageError(f"{path} is not a TensorProto", str(err) or "it does not parse",
+                         "save each input with onnx.numpy_helper.from_array(...).SerializeToString()") from err
+    if tensor.data_type and not tensor.HasField("segment"):
+        return tensor
+    sequence = onnx.SequenceProto()
+    sequence.ParseFromString(data)
+    kind = "an ONNX SequenceProto (a sequence input)" if sequence.elem_type else "not a TensorProto"
+    raise UsageError(f"{path} is {kind}", "trtdiff feeds tensor inputs only",
+                     "save each input as a TensorProto (onnx.numpy_helper.from_array) or in an .npz")
 
 
 class NpzSource:

@@ -35,6 +35,14 @@ class GoldenOutputs:
         self.location, self.kind, self.names, self.count, self.note = location, kind, tuple(names), count, note
 
     def sample(self, index: int) -> dict[str, np.ndarray]:
+        """Sample `index`'s reference outputs (a UsageError past the last one)."""
+        if not 0 <= index < self.count:
+            raise UsageError(f"{self.location} holds reference outputs for {self.count} samples",
+                             f"the data set has a sample {index}", "save the outputs of every sample, or "
+                             f"compare at most {self.count} samples (--max-samples {self.count})")
+        return self._read(index)
+
+    def _read(self, index: int) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
     def check_against(self, outputs: Sequence[str], samples: int | None) -> None:
@@ -72,7 +80,7 @@ class _OwnNpz(GoldenOutputs):
         self._path = path
         super().__init__(str(path), "trtdiff-npz", list(self._keys[0]), len(self._keys))
 
-    def sample(self, index: int) -> dict[str, np.ndarray]:
+    def _read(self, index: int) -> dict[str, np.ndarray]:
         return {name: np.array(member_array(self._path, key)) for name, key in self._keys[index].items()}
 
 
@@ -91,7 +99,7 @@ class _PolygraphyRunResults(GoldenOutputs):
         names = list(self._outputs[0]) if self._outputs else []
         super().__init__(str(path), "polygraphy-json", names, len(self._outputs), note)
 
-    def sample(self, index: int) -> dict[str, np.ndarray]:
+    def _read(self, index: int) -> dict[str, np.ndarray]:
         try:
             return {name: decode_polygraphy_array(value) for name, value in self._outputs[index].items()}
         except (ValueError, TypeError, OSError) as err:

@@ -27,6 +27,7 @@ from onnx import helper
 
 from trtdiff.errors import ModelError, UsageError
 from trtdiff.model import save_model, user_input_names, value_shape
+from trtdiff.quiet import quiet_backends
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def _run_calibrator(model: onnx.ModelProto, feeds: Feeds, method: str, percentil
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
-            self.samples = ({k: np.asarray(v) for k, v in feed.items()} for feed in feeds)  # one at a time
+            self.samples = (_Sample({k: np.asarray(v) for k, v in feed.items()}) for feed in feeds)  # one at a time
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.samples, None)
@@ -110,10 +111,11 @@ def _run_calibrator(model: onnx.ModelProto, feeds: Feeds, method: str, percentil
         path = os.path.join(tmp, "model.onnx")
         save_model(model, path)
         try:
-            calibrator = create_calibrator(path, None, os.path.join(tmp, "augmented.onnx"),
-                                           calibrate_method=methods[method], extra_options=options)
-            calibrator.collect_data(Reader())
-            data = calibrator.compute_data()
+            with quiet_backends(f"{method} calibration"):
+                calibrator = create_calibrator(path, None, os.path.join(tmp, "augmented.onnx"),
+                                               calibrate_method=methods[method], extra_options=options)
+                calibrator.collect_data(Reader())
+                data = calibrator.compute_data()
         except Exception as err:  # ONNX Runtime raises its own exception types and ValueError
             raise ModelError(f"{method} calibration failed", f"{type(err).__name__}: {err}",
                              "check that the model runs in ONNX Runtime on these inputs") from err
@@ -181,6 +183,14 @@ def _float_activations(model: onnx.ModelProto) -> dict[str, int]:
             if info.type.tensor_type.elem_type in wanted:
                 found[name] = info.type.tensor_type.elem_type
     return found
+
+
+class _Sample(dict):  # type: ignore[type-arg]
+    """One calibration sample. True even when empty (a model without inputs): ONNX Runtime's
+    calibrators take a false sample for the end of the data and would collect nothing."""
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def _fingerprint(model: onnx.ModelProto, feeds: Feeds, method: str, percentile: float) -> str:

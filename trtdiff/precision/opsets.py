@@ -70,7 +70,20 @@ def convert_opset(model: onnx.ModelProto, version: int, why: str) -> onnx.ModelP
                          f"onnx.version_converter failed: {err}",
                          f"convert it yourself to opset {version} or later, or use --emulate fp16") from err
     converted.ir_version = max(converted.ir_version, min_ir_version(converted))
+    _check_same_inputs(model, converted, version, why)
     return converted
+
+
+def _check_same_inputs(model: onnx.ModelProto, converted: onnx.ModelProto, version: int, why: str) -> None:
+    """Refuse a conversion that changes what the model is fed (test_scan_sum: Scan 8 -> 9 drops the
+    batch axis of its state input), since the user's samples would no longer fit it."""
+    before = {i.name: i.type for i in model.graph.input}
+    for value in converted.graph.input:
+        if value.name in before and value.type != before[value.name]:
+            raise UsageError(f"cannot convert the model from opset {default_opset(model)} to {version} ({why})",
+                             f"onnx.version_converter changes the type or shape of input '{value.name}', so "
+                             "the model's samples would not fit it",
+                             f"export the model at opset {version} or later yourself, or use --emulate fp16")
 
 
 def _with_default_opset(model: onnx.ModelProto, version: int) -> onnx.ModelProto:

@@ -21,6 +21,7 @@ import onnx
 from trtdiff.fileio import write_text_atomic
 from trtdiff.errors import UsageError, check_choice, close_names
 from trtdiff.model import subgraphs
+from trtdiff.typed import Document, check_version, decode, decode_dataclass, read_json, unknown_keys
 
 PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8")
 LOWER_PRECISIONS = PRECISIONS[1:]
@@ -29,6 +30,8 @@ CALIBRATIONS = ("minmax", "percentile", "entropy")
 OUT_OF_RANGE = ("keep", "clamp")
 PLAN_FORMAT = "trtdiff-precision-plan"
 PLAN_VERSION = 1
+PLAN_FIX = "Write it with `trtdiff plan export --format trtdiff`, or pass the plan.json bisect writes"
+_CHOICES = {"default": PRECISIONS, "mode": MODES, "calibration": CALIBRATIONS, "out_of_range": OUT_OF_RANGE}
 NOTE_KEYS = ("format", "version", "fp32_nodes", "evaluated")  # read back as notes, not settings
 
 
@@ -101,39 +104,30 @@ class PrecisionPlan:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PrecisionPlan:
-        if not isinstance(data, dict):
-            raise UsageError("a precision plan must be a JSON object", f"got {type(data).__name__}",
-                             "write it with `trtdiff plan export ... --format trtdiff`")
-        fields = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(data) - fields - set(NOTE_KEYS))
+    def from_dict(cls, data: Any, doc: Document | None = None) -> PrecisionPlan:
+        """The plan in parsed JSON, checked field by field (`doc` names the file in errors). A plan
+        of a newer version is refused: its fields may mean what this trtdiff cannot know."""
+        doc = doc or Document("the precision plan", "precision plan", PLAN_FIX)
+        check_version(data, "version", PLAN_VERSION, doc, default=PLAN_VERSION)
+        extra = unknown_keys(cls, data, NOTE_KEYS)
         if extra:
-            raise UsageError(f"unknown key{'s' * (len(extra) > 1)} in precision plan: {', '.join(extra)}",
-                             f"valid keys: {', '.join(sorted(fields))}", "remove or rename them")
+            raise UsageError(f"unknown key{'s' * (len(extra) > 1)} in {doc.name}: {', '.join(extra)}",
+                             f"valid keys: {', '.join(f.name for f in dataclasses.fields(cls))}",
+                             "remove or rename them")
         if data.get("format", PLAN_FORMAT) != PLAN_FORMAT:
-            raise UsageError(f"not a trtdiff precision plan (format '{data.get('format')}')",
-                             f"expected format '{PLAN_FORMAT}'", "pass a plan written by trtdiff")
-        kwargs = {k: v for k, v in data.items() if k in fields}
-        for key in ("keep_fp32_nodes", "keep_fp32_ops"):
-            if key in kwargs:
-                if isinstance(kwargs[key], str) or not isinstance(kwargs[key], list):
-                    raise UsageError(f"'{key}' in a precision plan must be a list of names",
-                                     f"got {kwargs[key]!r}", 'write e.g. ["node_a", "node_b"]')
-                kwargs[key] = tuple(kwargs[key])
-        return cls(**kwargs)
+            doc.fail("format", f"should be \"{PLAN_FORMAT}\"", data["format"])
+        for key, choices in _CHOICES.items():
+            if key in data and data[key] not in choices:
+                doc.fail(key, f"should be one of {', '.join(choices)}", data[key])
+        if "percentile" in data and not 0.0 < decode(float, data["percentile"], doc, "percentile") <= 100.0:
+            doc.fail("percentile", "should be a number in (0, 100]", data["percentile"])
+        plan: PrecisionPlan = decode_dataclass(cls, data, doc)
+        return plan
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PrecisionPlan:
-        file = Path(path)
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except FileNotFoundError as err:
-            raise UsageError(f"precision plan not found: {file}", "no such file",
-                             "check the path given to --precision-plan") from err
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise UsageError(f"cannot read precision plan {file}", str(err),
-                             "pass a JSON file written by `trtdiff plan export --format trtdiff`") from err
-        return cls.from_dict(data)
+        doc = Document(str(path), "precision plan", PLAN_FIX)
+        return cls.from_dict(read_json(path, doc), doc)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         file = Path(path)

@@ -18,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from trtdiff.precision.decide import FULL, LOW
 from trtdiff.precision.emulate import store_constant
 from trtdiff.precision.rewrite import Entry, GraphWalk
+from trtdiff.quiet import numpy_warnings_logged
 
 QMAX: dict[int, float] = {TensorProto.INT8: 127.0, TensorProto.FLOAT8E4M3FN: 448.0}
 SUFFIX: dict[int, str] = {TensorProto.INT8: "int8", TensorProto.FLOAT8E4M3FN: "fp8"}
@@ -31,11 +32,13 @@ def scale_of(amax: float | np.ndarray, elem: int) -> np.ndarray:
 
 
 def quantize(values: np.ndarray, scale: np.ndarray, elem: int) -> np.ndarray:
-    """What QuantizeLinear computes: round half to even (INT8) or to nearest (FP8), saturate."""
-    scaled = values / scale
-    if elem == TensorProto.INT8:
-        return np.clip(np.round(scaled), -128, 127).astype(np.int8)
-    return np.clip(scaled, -448.0, 448.0).astype(ml_dtypes.float8_e4m3fn)
+    """What QuantizeLinear computes: round half to even (INT8) or to nearest (FP8), saturate.
+    NaN weights (whose scale is NaN too) are logged, shown with -v, rather than warned about."""
+    with numpy_warnings_logged("quantizing a constant"):
+        scaled = values / scale
+        if elem == TensorProto.INT8:
+            return np.clip(np.round(scaled), -128, 127).astype(np.int8)
+        return np.clip(scaled, -448.0, 448.0).astype(ml_dtypes.float8_e4m3fn)
 
 
 def weight_scale(values: np.ndarray, axis: int | None, elem: int) -> np.ndarray:
@@ -104,7 +107,8 @@ class QDQEmulation(_QDQ):
                      clamp: bool, in_place: bool) -> str:
         values = numpy_helper.to_array(value).astype(np.float32)
         scale = _broadcast(weight_scale(values, axis, self.elem), axis, values.ndim)
-        fake = quantize(values, scale, self.elem).astype(np.float32) * scale
+        with numpy_warnings_logged(f"fake-quantizing {tensor}"):
+            fake = quantize(values, scale, self.elem).astype(np.float32) * scale
         return store_constant(walk, tensor, fake.astype(np.float32), in_place, f"fakequant_{self.suffix}")
 
 

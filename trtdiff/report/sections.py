@@ -110,7 +110,7 @@ def _bin_edges() -> list[float]:
     return [0.0] + [10.0 ** d for d in HISTOGRAM_DECADES] + [math.inf, math.inf]
 
 
-def _bars(histogram: tuple[int, ...], atol: float) -> list[dict[str, str]]:
+def decade_bars(histogram: tuple[int, ...], atol: float) -> list[dict[str, str]]:
     labels = list(HISTOGRAM_LABELS) if len(histogram) == len(HISTOGRAM_LABELS) else [
         f"bin {i}" for i in range(len(histogram))]
     edges = _bin_edges() if len(histogram) == len(HISTOGRAM_LABELS) else [math.inf] * len(histogram)
@@ -145,7 +145,7 @@ def histograms(comparison: Comparison, ids: dict[str, str]) -> dict[str, Any]:
             "tensor": t.name, "anchor": ids.get(t.name, ""), "op_type": t.op_type,
             "max_abs": fmt.fmt_error(t.metrics.max_abs),  # type: ignore[union-attr]
             "atol": fmt.fmt_error(t.atol),
-            "bars": _bars(t.metrics.histogram, t.atol),  # type: ignore[union-attr]
+            "bars": decade_bars(t.metrics.histogram, t.atol),  # type: ignore[union-attr]
         } for t in shown],
         "left_out": [{"tensor": t.name, "anchor": ids.get(t.name, "")} for t in left_out],
         "left_out_count": f"{len(left_out):,}",

@@ -17,6 +17,7 @@ from trtdiff import formatting as fmt
 from trtdiff.report.gate import gate_view
 from trtdiff.report.plots import ChartPoint, chart_data_from_comparison, error_chart
 from trtdiff.report.sections import bisect_view, histograms, neighbourhoods, offender_rows, offenders_left_out
+from trtdiff.report.samples import samples_view
 from trtdiff.report.tables import anchors, engine_layer_table, status_css, status_text, tensor_table
 from trtdiff.result import Comparison, TensorResult
 from trtdiff.summary import counts, divergence_summary, next_steps, worst_key
@@ -53,6 +54,7 @@ def view_from_comparison(comparison: Comparison, *, command: str | None = None) 
         "table": tensor_table(comparison, ids),
         "neighbourhoods": neighbourhoods(comparison, ids, offenders),
         "histograms": histograms(comparison, ids),
+        "samples": samples_view(comparison, ids),
         "bisect": bisect_view(comparison.bisect),
         "gate": gate_view(comparison.gate),
         "engine_layers": engine_layer_table(comparison.engine_layers),
