@@ -16,7 +16,7 @@ def test_one_pass_minmax_equals_onnxruntimes_calibrator(name: str) -> None:
     model: onnx.ModelProto = getattr(build, name)()
     samples = [feeds_for(model, seed=i) for i in range(3)]
     ours = calibrate._minmax_ranges(model, samples)
-    theirs = calibrate._run_calibrator(model, samples, "minmax", 99.999)
+    theirs = calibrate._onnxruntime_calibrator(model, samples, "minmax", 99.999)
     assert ours.keys() == theirs.keys() and ours
     for tensor, (low, high) in theirs.items():
         np.testing.assert_array_equal(ours[tensor], (low, high), err_msg=tensor)
@@ -28,6 +28,6 @@ def test_a_tensor_nan_on_one_sample_takes_its_range_from_the_others() -> None:
     first = next(iter(samples[0]))
     samples[0][first] = np.full_like(samples[0][first], np.nan)
     ours = calibrate._minmax_ranges(model, samples)
-    theirs = calibrate._run_calibrator(model, samples, "minmax", 99.999)
+    theirs = calibrate._onnxruntime_calibrator(model, samples, "minmax", 99.999)
     np.testing.assert_array_equal(ours[first], theirs[first])
     assert np.isfinite(ours[first]).all()

@@ -82,7 +82,7 @@ def calibrate_ranges(model: onnx.ModelProto, feeds: Feeds, method: str = "minmax
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return dict(_CACHE[key])
-    ranges = _minmax_ranges(model, feeds) if method == "minmax" else _run_calibrator(model, feeds, method, percentile)
+    ranges = _run_calibrator(model, feeds, method, percentile)
     _CACHE[key] = ranges
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -90,6 +90,13 @@ def calibrate_ranges(model: onnx.ModelProto, feeds: Feeds, method: str = "minmax
 
 
 def _run_calibrator(model: onnx.ModelProto, feeds: Feeds, method: str, percentile: float) -> Ranges:
+    """The ranges `method` measures: min-max in one pass here, the others by ONNX Runtime."""
+    if method == "minmax":
+        return _minmax_ranges(model, feeds)
+    return _onnxruntime_calibrator(model, feeds, method, percentile)
+
+
+def _onnxruntime_calibrator(model: onnx.ModelProto, feeds: Feeds, method: str, percentile: float) -> Ranges:
     from onnxruntime.quantization.calibrate import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -150,8 +157,9 @@ def _minmax_ranges(model: onnx.ModelProto, feeds: Feeds) -> Ranges:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
-        session = ort.InferenceSession(augmented.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        runs = [session.run(outputs, {k: np.asarray(v) for k, v in feed.items()}) for feed in feeds]
+        with quiet_backends("minmax calibration"):
+            session = ort.InferenceSession(augmented.SerializeToString(), options, providers=["CPUExecutionProvider"])
+            runs = [session.run(outputs, {k: np.asarray(v) for k, v in feed.items()}) for feed in feeds]
     except Exception as err:  # ONNX Runtime raises its own exception types
         raise ModelError("minmax calibration failed", f"{type(err).__name__}: {err}",
                          "check that the model runs in ONNX Runtime on these inputs") from err
