@@ -88,7 +88,8 @@ def occ_evaluator(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> Calla
     return lambda fp32: passes(ref, infer(occ_convert(model, sorted(fp32)), feeds))
 
 
-def run_occ(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, object]:
+def run_occ(model: onnx.ModelProto, feeds: dict[str, np.ndarray], rtol: float = max(fixtures.RTOL, 1e-12),
+            atol: float = fixtures.ATOL) -> dict[str, object]:
     """onnxconverter-common's own search, counting its conversions (= evaluations)."""
     from onnxconverter_common import auto_mixed_precision, float16
 
@@ -103,8 +104,7 @@ def run_occ(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, o
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            auto_mixed_precision.auto_convert_mixed_precision(model, feeds, rtol=max(fixtures.RTOL, 1e-12),
-                                                             atol=fixtures.ATOL, keep_io_types=True)
+            auto_mixed_precision.auto_convert_mixed_precision(model, feeds, rtol=rtol, atol=atol, keep_io_types=True)
     finally:
         float16.convert_float_to_float16 = original
     return {"fp32": sorted(calls[-1]), "evaluations": len(calls)}

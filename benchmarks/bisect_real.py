@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import random
@@ -24,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,25 +51,15 @@ def trtdiff_bisect(model: Path, inputs: Path, flags: tuple[str, ...], out: Path)
 
 
 def occ_child(model_path: str, inputs_path: str, atol: float, rtol: float) -> dict[str, Any]:
-    """onnxconverter-common's own search in this process, counting its conversions (= evaluations)."""
-    from onnxconverter_common import auto_mixed_precision, float16
+    """onnxconverter-common's own search in this process (bench_bisect's counting of its
+    conversions = evaluations)."""
+    from bench_bisect import run_occ
 
-    model = onnx.load(model_path)
     with np.load(inputs_path) as data:
         feeds = {k: data[k] for k in data.files}
-    calls: list[list[str]] = []
-    original = float16.convert_float_to_float16
-
-    def counted(*args: Any, **kwargs: Any) -> onnx.ModelProto:
-        calls.append(list(kwargs.get("node_block_list") or []))
-        return original(*args, **kwargs)
-
-    float16.convert_float_to_float16 = counted
     start = time.perf_counter()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        auto_mixed_precision.auto_convert_mixed_precision(model, feeds, rtol=rtol, atol=atol, keep_io_types=True)
-    return {"evaluations": len(calls), "fp32": len(calls[-1]), "wall_s": time.perf_counter() - start}
+    found = run_occ(onnx.load(model_path), feeds, rtol, atol)
+    return {"evaluations": found["evaluations"], "fp32": len(found["fp32"]), "wall_s": time.perf_counter() - start}
 
 
 def occ(model: Path, inputs: Path, atol: float, rtol: float) -> dict[str, Any]:
