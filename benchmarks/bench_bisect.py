@@ -20,7 +20,14 @@ overflowing tensors moved up), plus the project's demo ConvNet at `trtdiff run`'
 Target (issue 5): an FP32 set no larger than theirs with at most a third of their evaluations. Each
 row says whether the expected (planted) set was found; the summary compares per model.
 
+Issue 17 adds (benchmarks/bisect_real.py): `--real`, `trtdiff bisect` on the PP-OCRv4 recognizer and
+detector shipped by rapidocr-onnxruntime at 1e-3 and 1e-2 next to onnxconverter-common (10 minutes
+at most each), and `--sweep`, the search's evaluations at densities 1%-70% on synthetic monotone
+functions against k*log2(n/k) + 2k + 10.
+
 Run: python benchmarks/bench_bisect.py [--json out.json] [--no-plans]   (needs `pip install -e .[bench]`)
+     python benchmarks/bench_bisect.py --sweep          (seconds)
+     python benchmarks/bench_bisect.py --real [--no-occ] [--models ppocr_v4_rec,ppocr_v4_det]   (an hour with occ)
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import onnxruntime as ort
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "fixtures" / "bisect"))
+sys.path.insert(0, str(Path(__file__).parent))
 
 import build_bisect_fixtures as fixtures  # noqa: E402
 
@@ -80,7 +88,8 @@ def occ_evaluator(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> Calla
     return lambda fp32: passes(ref, infer(occ_convert(model, sorted(fp32)), feeds))
 
 
-def run_occ(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, object]:
+def run_occ(model: onnx.ModelProto, feeds: dict[str, np.ndarray], rtol: float = max(fixtures.RTOL, 1e-12),
+            atol: float = fixtures.ATOL) -> dict[str, object]:
     """onnxconverter-common's own search, counting its conversions (= evaluations)."""
     from onnxconverter_common import auto_mixed_precision, float16
 
@@ -95,8 +104,7 @@ def run_occ(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, o
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            auto_mixed_precision.auto_convert_mixed_precision(model, feeds, rtol=max(fixtures.RTOL, 1e-12),
-                                                             atol=fixtures.ATOL, keep_io_types=True)
+            auto_mixed_precision.auto_convert_mixed_precision(model, feeds, rtol=rtol, atol=atol, keep_io_types=True)
     finally:
         float16.convert_float_to_float16 = original
     return {"fp32": sorted(calls[-1]), "evaluations": len(calls)}
@@ -275,7 +283,21 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="filler blocks per model")
     parser.add_argument("--no-plans", dest="plans", action="store_false",
                         help="skip the searches over trtdiff's precision plans")
+    parser.add_argument("--sweep", action="store_true", help="only the density sweep on synthetic functions")
+    parser.add_argument("--real", action="store_true", help="only the real trained models")
+    parser.add_argument("--models", default="ppocr_v4_rec,ppocr_v4_det", help="real models for --real")
+    parser.add_argument("--no-occ", dest="occ", action="store_false", help="--real without onnxconverter-common")
     args = parser.parse_args()
+    if args.sweep or args.real:
+        import bisect_real
+
+        if args.sweep:
+            bisect_real.sweep()
+        if args.real:
+            rows = bisect_real.bench_real(args.models.split(","), args.occ)
+            if args.json:
+                Path(args.json).write_text(json.dumps(rows, indent=1))
+        return
     sizes = [int(b) for b in args.sizes.split(",")]
     rows = [r for blocks in sizes for kind in KINDS for r in bench_model(kind, blocks)]
     if args.plans:

@@ -1,21 +1,23 @@
-"""Benchmark: `trtdiff run --fp16 --mark-all --json` against a plain ONNX Runtime mark-all inference
-of the same generated conv net (marked intermediates >= 500 MB), each in a fresh process.
+"""Benchmark: whole-process `trtdiff run` against a plain ONNX Runtime inference of the same model
+and input, each a fresh process, side by side (A B A B ...), medians; wall time and peak RSS from
+the operating system's accounting of each child (os.wait4).
 
-Prints median wall time and peak RSS over repeats, and the two ratios the issue sets targets for:
-wall <= 4x the plain inference, peak RSS <= 2.5x (one side's marked bytes + model bytes). The
-command is measured as the issue writes it (attribution then runs only if the verdict fails; on
-this model it passes), and also with attribution forced on and with a verdict that fails.
+Cases (issue 17's targets):
+- `--fp16 --mark-all --json` on the generated conv net (marked tensors >= 500 MB) and on the PP-OCRv4
+  detector (a real trained model, 330 tensors; shipped by rapidocr-onnxruntime, the bench extra)
+  against a plain mark-all inference: wall <= 2.5x, peak RSS <= 2 x (one side's marked bytes) + model;
+- `--emulate int8 --mark-all` and `--int8 --mark-all` on the same models: wall <= 4x plain mark-all;
+- an outputs-only `--fp16 --json` run of a 2,000-node chain against the plain inference of its
+  outputs: wall <= 1.5x.
 
-    .venv/bin/python benchmarks/bench_run.py [--repeats 5] [--blocks 32] [--size 256]
+    .venv/bin/python benchmarks/bench_run.py [--repeats 5] [--cases convnet,det,chain,int8]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -27,6 +29,8 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def build_convnet(blocks: int, size: int, channels: int = 32) -> onnx.ModelProto:
@@ -45,104 +49,121 @@ def build_convnet(blocks: int, size: int, channels: int = 32) -> onnx.ModelProto
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def child_plain(model_path: str) -> dict[str, float]:
-    """Plain ONNX Runtime: every node output marked, one inference (session creation included)."""
+def build_chain(nodes: int, width: int = 64) -> onnx.ModelProto:
+    """nodes/2 x (MatMul width x width + Tanh) on a [16, width] input: many small tensors."""
+    rng = np.random.default_rng(0)
+    graph_nodes, inits, x = [], [], "x"
+    for i in range(nodes // 2):
+        w = rng.normal(0, width ** -0.5, (width, width)).astype(np.float32)
+        inits.append(numpy_helper.from_array(w, f"w{i}"))
+        graph_nodes.append(helper.make_node("MatMul", [x, f"w{i}"], [f"mm{i}"], name=f"mm{i}"))
+        graph_nodes.append(helper.make_node("Tanh", [f"mm{i}"], [f"act{i}"], name=f"act{i}"))
+        x = f"act{i}"
+    graph = helper.make_graph(graph_nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16, width])],
+                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, [16, width])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def plain_child(model_path: str, inputs_path: str, mark_all: str) -> None:
+    """Plain ONNX Runtime in this (child) process: load, mark every node output if asked, one
+    inference; prints the bytes of the outputs."""
     import onnxruntime as ort
 
     model = onnx.load(model_path)
-    names = [o for n in model.graph.node for o in n.output]
-    for name in names[:-1]:
-        model.graph.output.append(helper.make_empty_tensor_value_info(name))
-    feeds = {"images": np.random.default_rng(1).uniform(0, 1, (1, 32, *_hw(model))).astype(np.float32)}
+    if mark_all == "1":
+        outputs = {o.name for o in model.graph.output}
+        for name in (o for n in model.graph.node for o in n.output if o and o not in outputs):
+            model.graph.output.append(helper.make_empty_tensor_value_info(name))
+    with np.load(inputs_path) as data:
+        feeds = {k: data[k] for k in data.files}
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    print(json.dumps({"marked_bytes": sum(np.asarray(o).nbytes for o in session.run(None, feeds))}))
+
+
+def timed(command: list[str]) -> dict[str, Any]:
+    """Wall seconds and peak RSS (bytes) of one child process, from os.wait4."""
     start = time.perf_counter()
-    session = ort.InferenceSession(model.SerializeToString())
-    created = time.perf_counter()
-    outputs = session.run(None, feeds)
-    done = time.perf_counter()
-    return {"wall_s": done - start, "run_s": done - created, "marked_bytes": float(sum(o.nbytes for o in outputs))}
-
-
-def _hw(model: onnx.ModelProto) -> tuple[int, int]:
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    return dims[2].dim_value, dims[3].dim_value
-
-
-def child_trtdiff(model_path: str, json_path: str, *extra: str) -> dict[str, Any]:
-    """The command in-process after importing the CLI module (imports the command itself makes,
-    such as onnxruntime and numba, are timed); its terminal output goes to /dev/null."""
-    from trtdiff.cli import cli
-
-    start = time.perf_counter()
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        try:
-            cli(["run", model_path, "--fp16", "--mark-all", "--json", json_path, *extra], standalone_mode=False)
-        except SystemExit:
-            pass
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = child.stdout.read() if child.stdout else ""
+    _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
-    result = json.loads(Path(json_path).read_text())
-    return {"wall_s": wall, "passed": result["passed"], "attribution": result["settings"]["attribution"]}
+    code = os.waitstatus_to_exitcode(status)
+    if code > 1:
+        raise SystemExit(f"{' '.join(command[:6])} ... exited {code}")
+    return {"wall_s": wall, "rss": usage.ru_maxrss * 1024.0, "out": out}
 
 
-def measure(mode: str, *args: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, *args], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def case(label: str, model: Path, inputs: Path, flags: list[str], plain_mark_all: bool, repeats: int,
+         target: float, json_path: Path) -> dict[str, Any]:
+    plain_cmd = [sys.executable, __file__, "--plain", str(model), str(inputs), "1" if plain_mark_all else "0"]
+    mine_cmd = [sys.executable, "-m", "trtdiff", "run", str(model), "--load-inputs", str(inputs), *flags,
+                "--json", str(json_path), "-q"]
+    plain, mine = [], []
+    for _ in range(repeats):  # round robin: a machine slowing down hits both alike
+        plain.append(timed(plain_cmd))
+        mine.append(timed(mine_cmd))
+    marked = json.loads(plain[0]["out"].strip().splitlines()[-1])["marked_bytes"]
+    ratios = [m["wall_s"] / p["wall_s"] for m, p in zip(mine, plain)]
+    row = {"case": label, "plain_s": statistics.median(p["wall_s"] for p in plain),
+           "trtdiff_s": statistics.median(m["wall_s"] for m in mine), "ratio": statistics.median(ratios),
+           "target": target, "rss": statistics.median(m["rss"] for m in mine), "marked": marked,
+           "model_bytes": model.stat().st_size}
+    rss_limit = 2 * marked + row["model_bytes"]
+    memory = (f"peak RSS {row['rss'] / 2**20:.0f} MiB vs 2 x marked {marked / 2**20:.0f} MiB + model "
+              f"{row['model_bytes'] / 2**20:.1f} MiB = {rss_limit / 2**20:.0f} MiB "
+              f"({'within' if row['rss'] <= rss_limit else 'OVER'})" if plain_mark_all
+              else f"peak RSS {row['rss'] / 2**20:.0f} MiB")
+    print(f"{label}: trtdiff {row['trtdiff_s']:.2f} s, plain {row['plain_s']:.2f} s, ratio {row['ratio']:.2f}x "
+          f"(pairwise {min(ratios):.2f}-{max(ratios):.2f}; target <= {target}x: {'MET' if row['ratio'] <= target else 'NOT MET'}); "
+          f"{memory}", flush=True)
+    return row
+
+
+def models(tmp: Path, names: list[str]) -> dict[str, tuple[Path, Path]]:
+    made: dict[str, tuple[Path, Path]] = {}
+    rng = np.random.default_rng(1)
+    if "convnet" in names or "int8" in names:
+        onnx.save(build_convnet(32, 256), tmp / "convnet.onnx")
+        np.savez(tmp / "convnet.npz", images=rng.uniform(0, 1, (1, 32, 256, 256)).astype(np.float32))
+        made["convnet"] = (tmp / "convnet.onnx", tmp / "convnet.npz")
+    if "det" in names or "int8" in names:
+        import real_models
+
+        made["det"] = (real_models.model_path("ppocr_v4_det"), real_models.write_inputs("ppocr_v4_det", tmp / "det.npz"))
+    if "chain" in names:
+        onnx.save(build_chain(2000), tmp / "chain.onnx")
+        np.savez(tmp / "chain.npz", x=rng.standard_normal((16, 64)).astype(np.float32))
+        made["chain"] = (tmp / "chain.onnx", tmp / "chain.npz")
+    return made
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--blocks", type=int, default=32)
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--child", nargs=argparse.REMAINDER)
+    parser.add_argument("--cases", default="convnet,det,chain,int8")
+    parser.add_argument("--plain", nargs=3, metavar=("MODEL", "INPUTS", "MARK_ALL"))
     args = parser.parse_args()
-    if args.child:
-        mode, *rest = args.child
-        result = child_plain(*rest) if mode == "plain" else child_trtdiff(*rest)
-        result["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
-        print(json.dumps(result))
+    if args.plain:
+        plain_child(*args.plain)
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        model_path = str(Path(tmp) / "convnet.onnx")
-        onnx.save(build_convnet(args.blocks, args.size), model_path)
-        model_bytes = Path(model_path).stat().st_size
-        json_path = str(Path(tmp) / "r.json")
-        plain: list[dict[str, Any]] = []
-        variants: dict[str, list[dict[str, Any]]] = {label: [] for label in VARIANTS}
-        for _ in range(args.repeats):  # round robin, so that a machine slowing down hits every variant alike
-            plain.append(measure("plain", model_path))
-            for label, flags in VARIANTS.items():
-                variants[label].append(measure("trtdiff", model_path, json_path, *flags))
-    report(plain, variants, model_bytes, args)
-
-
-VARIANTS = {  # label -> extra flags
-    "(as the issue writes it)": (),
-    "--no-attribute": ("--no-attribute",),
-    "--attribute": ("--attribute",),
-    "--atol 1e-6 --rtol 0 (verdict fails)": ("--atol", "1e-6", "--rtol", "0"),
-}
-
-
-def report(plain: list[dict[str, Any]], variants: dict[str, list[dict[str, Any]]], model_bytes: int,
-           args: argparse.Namespace) -> None:
-    def med(rows: list[dict[str, Any]], key: str) -> float:
-        return statistics.median(r[key] for r in rows)
-
-    marked = plain[0]["marked_bytes"]
-    budget = 2.5 * (marked + model_bytes)
-    print(f"conv net: {args.blocks} x (Conv3x3 32ch + Relu) at {args.size}x{args.size}; "
-          f"marked tensors {marked / 2**20:.0f} MiB, model {model_bytes / 2**20:.1f} MiB; medians of {args.repeats}")
-    print(f"plain onnxruntime mark-all: wall {med(plain, 'wall_s'):.2f} s (run {med(plain, 'run_s'):.2f} s), "
-          f"peak RSS {med(plain, 'peak_rss_bytes') / 2**20:.0f} MiB")
-    for label, rows in variants.items():
-        ratio = med(rows, "wall_s") / med(plain, "wall_s")
-        rss = med(rows, "peak_rss_bytes")
-        walls = ", ".join(f"{r['wall_s']:.2f}" for r in rows)
-        print(f"trtdiff run --fp16 --mark-all --json {label}: wall {med(rows, 'wall_s'):.2f} s = {ratio:.2f}x "
-              f"(target <= 4x: {'MET' if ratio <= 4 else 'NOT MET'}); peak RSS {rss / 2**20:.0f} MiB = "
-              f"{rss / (marked + model_bytes):.2f}x of marked + model (target <= 2.5x = {budget / 2**20:.0f} MiB: "
-              f"{'MET' if rss <= budget else 'NOT MET'})\n    verdict {'PASS' if rows[0]['passed'] else 'FAIL'}, "
-              f"attribution {rows[0]['attribution']}; walls {walls}")
+    names = args.cases.split(",")
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        made, out = models(tmp, names), tmp / "r.json"
+        print(f"medians of {args.repeats}, whole processes side by side")
+        for name in ("convnet", "det"):
+            if name in names:
+                case(f"{name} --fp16 --mark-all", *made[name], ["--fp16", "--mark-all"], True, args.repeats, 2.5, out)
+        if "det" in names:  # its verdict fails, so attribution runs: the same without it
+            case("det --fp16 --mark-all --no-attribute", *made["det"], ["--fp16", "--mark-all", "--no-attribute"],
+                 True, args.repeats, 2.5, out)
+        if "chain" in names:
+            case("chain (2,000 nodes) --fp16, outputs only", *made["chain"], ["--fp16"], False, args.repeats, 1.5, out)
+        if "int8" in names:
+            for name, flags in (("convnet", []), ("det", []), ("det", ["--no-attribute"])):
+                for precision in (["--emulate", "int8"], ["--int8"]):
+                    chosen = [*precision, "--mark-all", *flags]
+                    case(f"{name} {' '.join(chosen)}", *made[name], chosen, True, args.repeats, 4.0, out)
 
 
 if __name__ == "__main__":

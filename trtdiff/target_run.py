@@ -47,10 +47,14 @@ class TargetRun:
 
     def __init__(self, request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
                  aligned: AlignedResults) -> None:
+        self._infos: dict[str, onnx.ValueInfoProto] | None
         self._request, self._model, self._aligned = request, target_model, aligned
-        # shape inference once for the target (the reference's when the target is the same model)
-        self._infos = prepared.infos if target_model is prepared.model else inferred_value_info(target_model)
-        self.wanted = target_tensors(request, prepared, target_model, self._infos)
+        # shape inference once for the target (the reference's when the target is the same model), and
+        # none when only graph outputs are compared: nothing is marked, no segment is cut
+        marks = request.selection.mark_all or bool(request.selection.outputs)
+        self._infos = prepared.infos if target_model is prepared.model else (
+            inferred_value_info(target_model) if marks else None)
+        self.wanted = target_tensors(request, prepared, target_model, self._infos or {})
         self._stack = ExitStack()
         self._runner: Runner | None = None
         self._segments: SegmentedRun | None = None
