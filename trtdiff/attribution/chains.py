@@ -64,7 +64,7 @@ def _effects(tensors: Sequence[TensorResult], on_path: set[str], root: str, prod
         if hint is None or t.node not in on_path or t.node in seen:
             continue
         sources = charged.get(t.name, ()) if charged is not None and hint.kind != "nan_origin" else None
-        if sources is not None and not any(s in producers and producers[s].name in seen for s in sources):
+        if sources is not None and not any(producers[s].name in seen for s in sources if s in producers):
             continue  # its error is charged to a producer outside this chain
         seen.add(t.node)
         steps.append(CauseStep(t.node, t.name, hint.kind, hint.summary))

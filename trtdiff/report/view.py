@@ -168,7 +168,8 @@ def environment_view(comparison: Comparison, command: str | None) -> dict[str, A
         ("reference", settings.reference or fmt.MISSING),
         ("target", settings.target or fmt.MISSING),
         ("tolerances", (f"atol {fmt.fmt_error(tol.atol)}, rtol {fmt.fmt_error(tol.rtol)}, "
-                        f"check {', '.join(tol.checks) or tol.check}, relative-error floor {fmt.fmt_error(tol.rel_floor)}")),
+                        f"check {', '.join(tol.checks) or tol.check}, "
+                        f"relative-error floor {fmt.fmt_error(tol.rel_floor)}")),
     ]
     if tol.min_agreement < 1:
         rows.append(("min agreement", f"{tol.min_agreement:.1%} of the samples must pass"))
