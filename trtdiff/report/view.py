@@ -23,7 +23,7 @@ from trtdiff.result import Comparison, TensorResult
 from trtdiff.summary import counts, divergence_summary, next_steps, worst_key
 from trtdiff.verdict_checks import nothing_compared
 
-VERSION_KEYS = ("trtdiff", "onnx", "onnxruntime", "tensorrt", "cuda", "providers", "cpu", "gpu")
+VERSION_KEYS = ("trtdiff", "onnx", "onnxruntime", "tensorrt", "tensorrt-rtx", "cuda", "providers", "cpu", "gpu")
 SUMMARY_OFFENDERS = 5
 
 
