@@ -89,3 +89,23 @@ def test_tensorrt_is_imported_in_one_module_only() -> None:
             if any(name.split(".")[0] in TENSORRT_MODULES for name in names):
                 importers.add(_module_name(path))
     assert importers <= {TENSORRT_IMPORTER}
+
+
+def test_only_the_command_line_imports_the_commands() -> None:
+    """`trtdiff/commands/` is the thin shell: one module per command. The library (the Python API,
+    baselines, the pipeline) and the shared options never reach up into it."""
+    shell = {"trtdiff.cli", "trtdiff.__main__"}
+    upward = sorted(f"{name} -> {other}" for name, imported in _graph().items() for other in imported
+                    if other.startswith("trtdiff.commands") and not name.startswith("trtdiff.commands")
+                    and name not in shell)
+    assert upward == []
+
+
+def test_the_public_names_are_not_shadowed_by_modules() -> None:
+    """`trtdiff.compare` is a function: a module of the same name would replace it as the package's
+    attribute once imported."""
+    import trtdiff
+
+    shadowed = [name for name in trtdiff.__all__
+                if (PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").exists()]
+    assert shadowed == []

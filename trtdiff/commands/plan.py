@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from trtdiff.commands.paths import CheckedGroup, InputPath, OutputFileOrFolder
+from trtdiff.options.paths import CheckedGroup, InputPath, OutputFileOrFolder
 
 from trtdiff.errors import UsageError
 from trtdiff.fileio import is_stdout
