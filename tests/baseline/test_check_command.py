@@ -117,6 +117,17 @@ def test_against_golden_outputs(cli_run, baseline: Path, tmp_path: Path) -> None
     assert not cases["output probs matches golden"].is_passed
 
 
+def test_names_that_look_like_markup_are_printed_as_they_are(cli_run, tmp_path: Path) -> None:
+    """A baseline folder and output names are the user's strings: 'b[/x]' crashed the
+    "baseline written" line (rich markup) after the baseline was written."""
+    folder = tmp_path / "b[/x]"
+    result = cli_run("baseline", "save", DEMO, *FIXED, "--no-progress", "-o", folder)
+    assert result.exit_code == 0, result.output
+    assert f"baseline written to {folder} (1 tensor, 1 sample)" in " ".join(result.output.split())
+    result = cli_run("check", DEMO, "--baseline", folder, "--against", "golden", "--emulate", "fp16", "--no-progress")
+    assert result.exit_code == 1 and "against golden outputs: FAIL probs" in result.output, result.output
+
+
 def test_a_reexported_model_with_renamed_tensors_is_matched_by_name(cli_run, baseline: Path, tmp_path: Path) -> None:
     proto = onnx.load(str(DEMO))
     for node in proto.graph.node:  # rename one intermediate tensor everywhere

@@ -26,15 +26,21 @@ COMMON = ["--emulate", "fp16", "--out-of-range", "clamp", "--atol", "1e-2", "--r
 def _program():
     """The real error boundary (trtdiff.cli.TrtDiffGroup) around the commands under test."""
     from trtdiff.cli import TrtDiffGroup
+    from trtdiff.commands.run import run_command
 
     group = TrtDiffGroup("trtdiff")
     group.add_command(bisect_group)
     group.add_command(split_command)
+    group.add_command(run_command)
     return group
 
 
 def invoke(command, args):
-    name = {bisect_group: "bisect", split_command: "split"}.get(command)
+    """`command` through the error boundary: a TrtDiffError is exit 2/3 with its line, as in the
+    program (called bare, CliRunner would report any exception as exit code 1, a mismatch)."""
+    from trtdiff.commands.run import run_command
+
+    name = {bisect_group: "bisect", split_command: "split", run_command: "run"}.get(command)
     if name is None:  # another command: call it directly
         return CliRunner().invoke(command, args)
     return CliRunner().invoke(_program(), [name, *args])
@@ -56,6 +62,19 @@ def test_bisect_json_names_the_culprits_and_writes_the_fixed_model(tmp_path):
     assert data["exports"], "the plan's export formats are missing"
     fixed = onnx.load(data["files"]["model"])
     onnx.checker.check_model(fixed)
+
+
+def test_bisect_prints_node_names_that_look_like_markup(tmp_path):
+    """Node names are the model's own strings: `culprit[/div]` is printed as it is, not read as a
+    rich closing tag (which crashed the table with an internal error after the files were written)."""
+    model = onnx.load(fixture("one_culprit"))
+    for node in model.graph.node:
+        node.name = {"culprit_div": "culprit[/div]", "tanh_3": "tanh[red]"}.get(node.name, node.name)
+    path = tmp_path / "markup.onnx"
+    onnx.save(model, str(path))
+    result = invoke(bisect_group, [str(path), *COMMON, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "culprit[/div]" in result.output and "evaluations: " in result.output
 
 
 def test_bisect_paired_overflow_with_the_default_plan(tmp_path):
@@ -140,6 +159,26 @@ def test_reduce_saves_a_model_and_inputs_that_reproduce(tmp_path):
         pytest.skip("`trtdiff run` does not take the precision-plan options yet")
     rerun = invoke(run_command, shlex.split(data["reproduce"])[2:])
     assert rerun.exit_code == 1, rerun.output  # the failure reproduces on its own
+    assert "FAIL" in rerun.output
+
+
+def test_reduce_reproduce_command_keeps_checks_and_only_the_tolerances_of_the_piece(tmp_path):
+    """--check is repeatable (written once per value, never as a tuple), and a NAME: tolerance of a
+    tensor the reduced model lacks is left out (`trtdiff run` refuses unknown names)."""
+    result = invoke(bisect_group, ["reduce", fixture("one_culprit"), "--emulate", "fp16", "--out-of-range", "clamp",
+                                   "--atol", "1e-2", "--rtol", "1e-2", "--atol", "tanh_3_out:0.5",
+                                   "--check", "elementwise", "--check", "y:cosine:0.9999",
+                                   "--load-inputs", INPUTS, "-o", str(tmp_path), "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 1, result.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["nodes"] == ["culprit_div"]
+    words = shlex.split(data["reproduce"])
+    assert "()" not in words and "--check" in words and words[words.index("--check") + 1] == "elementwise"
+    assert "tanh_3_out:0.5" not in words and "y:cosine:0.9999" not in words
+    from trtdiff.commands.run import run_command
+
+    rerun = invoke(run_command, words[2:])
+    assert rerun.exit_code == 1 and "FAIL" in rerun.output, rerun.output
 
 
 def test_split_command_writes_pieces_and_verifies_them(tmp_path):

@@ -163,3 +163,48 @@ def test_cli_export(tmp_path) -> None:
     result = runner.invoke(plan_group, ["export", str(tmp_path / "plan.json"), "--model", str(model_path),
                                         "--format", "all", "-o", str(tmp_path / "all")], catch_exceptions=False)
     assert result.exit_code == 0 and len(list((tmp_path / "all").iterdir())) == 6
+
+
+def test_export_all_that_cannot_calibrate_writes_nothing(tmp_path) -> None:
+    """An INT8 plan without calibration data is refused before any file of the set is written."""
+    int8 = PrecisionPlan("int8")
+    with pytest.raises(UsageError, match="calibration"):
+        export_all(int8, build.convnet(), tmp_path / "all")
+    assert not (tmp_path / "all").exists()
+
+
+def test_cli_export_calibrates_on_any_data_source_run_takes(tmp_path) -> None:
+    """--calibration-data takes a directory of .npz and a loader script, as `run` does; the model
+    is the one calibrated on those samples."""
+    model = build.convnet()
+    model_path = tmp_path / "convnet.onnx"
+    onnx.save(model, str(model_path))
+    int8 = PrecisionPlan("int8").save(tmp_path / "int8.json")
+    (tmp_path / "calib").mkdir()
+    samples = [feeds_for(model, seed=seed) for seed in (1, 2)]
+    for i, sample in enumerate(samples):
+        np.savez(tmp_path / "calib" / f"s{i}.npz", **sample)
+    expected = apply_plan(model, PrecisionPlan("int8"), samples).model.SerializeToString()
+    program = _program()
+    result = CliRunner().invoke(program, ["plan", "export", str(int8), "--model", str(model_path), "-o",
+                                          str(tmp_path / "d.onnx"), "--calibration-data", str(tmp_path / "calib")])
+    assert result.exit_code == 0, result.output
+    assert onnx.load(str(tmp_path / "d.onnx")).SerializeToString() == expected
+    np.savez(tmp_path / "all.npz", **{k: np.stack([s[k] for s in samples]) for k in samples[0]})
+    (tmp_path / "loader.py").write_text(
+        "import numpy as np\n"
+        f"def load_data():\n    data = np.load({str(tmp_path / 'all.npz')!r})\n"
+        "    return [{k: data[k][i] for k in data.files} for i in range(2)]\n")
+    result = CliRunner().invoke(program, ["plan", "export", str(int8), "--model", str(model_path), "-o",
+                                          str(tmp_path / "s.onnx"), "--calibration-data", str(tmp_path / "loader.py")])
+    assert result.exit_code == 0, result.output
+    assert onnx.load(str(tmp_path / "s.onnx")).SerializeToString() == expected
+
+
+def _program():
+    """The real error boundary around `plan` (a refusal is exit 2 with its line, as in the program)."""
+    from trtdiff.cli import TrtDiffGroup
+
+    group = TrtDiffGroup("trtdiff")
+    group.add_command(plan_group)
+    return group

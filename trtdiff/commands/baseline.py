@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import click
+from rich.text import Text
 
 from trtdiff.baseline.save import save_baseline
 from trtdiff.options.paths import CheckedGroup, InputPath, OutputFolder
@@ -40,5 +41,6 @@ def save_command(model: str, output: str, table_mode: str, wide: bool, divergenc
     if not comparison.passed:
         errors.print("[yellow]warning:[/] the baseline's outputs fail their tolerances, so `trtdiff check` against "
                       "it fails until they pass (loosen --atol/--rtol/--check, or fix the target)", soft_wrap=True)
-    console.print(f"baseline written to {baseline.directory} ({len(baseline.profile.tensors)} tensors, "
-                  f"{baseline.data.get('count', '?')} samples)", soft_wrap=True)
+    count, tensors = baseline.data.get("count", "?"), len(baseline.profile.tensors)
+    console.print(Text(f"baseline written to {baseline.directory} ({tensors} tensor{'' if tensors == 1 else 's'}, "
+                       f"{count} sample{'' if count == 1 else 's'})"), soft_wrap=True)

@@ -134,7 +134,8 @@ def reduce_command(**options: Any) -> None:
                                 progress=lambda n, size: hook(n, size, False))
     directory = Path(mine["output_dir"] or f"{Path(setup.model_path).stem}_reduced")
     paths = save_reduced(result, directory)
-    rerun = session.rerun_command(paths["model"], paths["inputs"], given, set(result.nodes))
+    tensors = {o for node in result.model.graph.node for o in node.output} | {i.name for i in result.model.graph.input}
+    rerun = session.rerun_command(paths["model"], paths["inputs"], given, set(result.nodes), tensors)
     data = {"model": setup.model_path, **result.to_dict(), "files": {k: str(v) for k, v in paths.items()},
             "reproduce": rerun}
     _emit_json(data, mine["json_path"])

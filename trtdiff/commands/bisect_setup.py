@@ -206,56 +206,67 @@ def with_next_step(found: PrecisionBisect, setup: Setup, files: dict[str, Path])
 
 def print_bisect(found: PrecisionBisect, files: dict[str, Path]) -> None:
     """The whole FP32 set (each node with what kept it and why), output errors before/after,
-    evaluations, how the plan was evaluated, files, and the command that applies the plan."""
-    from rich.console import Console
+    evaluations, how the plan was evaluated, files, and the command that applies the plan. Model
+    strings (node names, reasons, paths) are printed as text, never read as rich markup."""
     from rich.table import Table
+    from rich.text import Text
 
-    from trtdiff.terminal import print_next_steps
+    from trtdiff.terminal import consoles, print_next_steps
 
-    console = Console()
-    console.print(found.message, highlight=False)
+    console = consoles()[0]
+    console.print(Text(found.message))
     if found.fp32_nodes:
         table = Table("node", "op", "source", "rank", "why it is in FP32", title="keep in FP32", title_justify="left")
         for row in found.fp32_nodes:
-            table.add_row(row["node"], row["op_type"], row.get("source", "search"), str(row["rank"] or "-"),
-                          row["reason"])
+            table.add_row(*(Text(str(cell)) for cell in (row["node"], row["op_type"], row.get("source", "search"),
+                                                         row["rank"] or "-", row["reason"])))
         console.print(table)
     for name in found.outputs_before:
         after = found.outputs_after.get(name)
-        console.print(f"output {name}: max_abs {found.outputs_before[name]:.3g} before"
-                      + (f", {after:.3g} after" if after is not None else ""))
+        console.print(Text(f"output {name}: max_abs {found.outputs_before[name]:.3g} before"
+                           + (f", {after:.3g} after" if after is not None else "")))
     phases = ", ".join(f"{k} {v}" for k, v in found.search.phases.items())
-    console.print(f"evaluations: {found.search.evaluations} ({phases}); ranking: {found.ranking_source}",
-                  highlight=False)
+    console.print(Text(f"evaluations: {found.search.evaluations}" + (f" ({phases})" if phases else "")
+                       + f"; ranking: {found.ranking_source}"))
     if found.evaluated.get("note"):
-        console.print(f"evaluated: {found.evaluated.get('target', '')}: {found.evaluated['note']}", highlight=False)
+        console.print(Text(f"evaluated: {found.evaluated.get('target', '')}: {found.evaluated['note']}"))
     for warning in found.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(Text.assemble(("warning: ", "yellow"), warning))
     for kind, path in files.items():
-        console.print(f"wrote {kind}: {path}", highlight=False)
+        console.print(Text(f"wrote {kind}: {path}"))
     if not files and found.passed and found.fp32_nodes:
         console.print("add -o DIR to write the mixed-precision model and the plan's exports")
     print_next_steps(found.next_steps, console)
 
 
-def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set[str]) -> str:
+def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set[str], tensors: set[str]) -> str:
     """`trtdiff run` on the reduced model with the same precision and tolerance options (the
-    --keep-fp32 nodes limited to those left in the piece)."""
+    --keep-fp32 nodes limited to those left in the piece, and the NAME:-prefixed tolerances and
+    checks to its `tensors`: `trtdiff run` refuses names the model lacks)."""
     import shlex
 
+    from trtdiff.compare.checks import parse_check
+
     words = ["trtdiff", "run", str(model), "--load-inputs", str(inputs)]
-    if options.get("target_backend") not in (None, "onnxrt"):
+    on_trt = options.get("target_backend") not in (None, "onnxrt")
+    if on_trt:
         words += ["--target", str(options["target_backend"])]
     for flag in ("fp16", "bf16", "int8", "fp8", "native"):
         if options.get(flag):
             words.append(f"--{flag}")
-    for key in ("emulate", "precision_plan", "calibration", "out_of_range", "target_providers", "check",
-                "rel_floor"):
-        if options.get(key) is not None:
+    for key in ("emulate", "precision_plan", "calibration", "out_of_range", "target_providers", "rel_floor"):
+        if options.get(key) is not None and not (on_trt and key == "target_providers"):
             words += [f"--{key.replace('_', '-')}", str(options[key])]
-    for key, flag in (("keep_fp32_op", "--keep-fp32-op"), ("atol", "--atol"), ("rtol", "--rtol")):
+    for value in options.get("keep_fp32_op") or ():
+        words += ["--keep-fp32-op", str(value)]
+    for value in options.get("check") or ():
+        if parse_check(str(value)).tensor in (None, *tensors):
+            words += ["--check", str(value)]
+    for key in ("atol", "rtol"):
         for value in options.get(key) or ():
-            words += [flag, str(value)]
+            name, sep, _ = str(value).rpartition(":")
+            if not sep or name in tensors:
+                words += [f"--{key}", str(value)]
     for node in options.get("keep_fp32") or ():
         if node in nodes:
             words += ["--keep-fp32", node]

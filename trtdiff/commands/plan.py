@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 import numpy as np
+import onnx
 
 from trtdiff.options.paths import CheckedGroup, InputPath, OutputFileOrFolder
 
-from trtdiff.errors import UsageError
 from trtdiff.fileio import is_stdout
 from trtdiff.model import load_model
 from trtdiff.precision.export import FORMATS, export_all, export_plan
@@ -35,9 +35,10 @@ def plan_group() -> None:
                    "format into the directory -o names.")
 @click.option("-o", "--output", required=True, type=OutputFileOrFolder(path_type=Path),
               help="File to write (a directory with --format all).")
-@click.option("--calibration-data", "calibration", multiple=True,
-              type=InputPath(dir_okay=False, exists=True, path_type=Path),
-              help="INT8/FP8: an .npz of inputs (name -> array) to calibrate scales on (repeatable).")
+@click.option("--calibration-data", "calibration", multiple=True, metavar="PATH",
+              type=InputPath(path_type=Path),
+              help="INT8/FP8: samples to calibrate scales on, any source `run --calibration-data` takes (a .npz, "
+                   "a directory of .npz or test_data_set_*, a Polygraphy JSON, FILE.py[:FUNC]); repeatable.")
 @click.option("--emulated", is_flag=True,
               help="onnx: write the emulated model (FP32 compute, Cast pairs or fake quantization: for checking, "
                    "not deployment) instead of the native one; all: write it as well, as model.TYPE.emulated.onnx.")
@@ -47,7 +48,7 @@ def export_command(plan_file: Path, model_path: Path, fmt: str, output: Path,
     (lower-precision weights and activations) whatever mode the plan was evaluated in."""
     plan = PrecisionPlan.load(plan_file)
     model = load_model(model_path)
-    feeds = [_load_npz(path) for path in calibration] or None
+    feeds = _calibration_feeds(calibration, model)
     if fmt == "all":
         written = export_all(plan, model, output, feeds, model_path=str(model_path), emulated=emulated)
         for name, path in written.items():
@@ -61,10 +62,11 @@ def export_command(plan_file: Path, model_path: Path, fmt: str, output: Path,
     click.echo(f"{fmt:12s} {'stdout' if is_stdout(output) else path}{what}", err=is_stdout(output))
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except (OSError, ValueError) as err:
-        raise UsageError(f"cannot read calibration data {path}", str(err),
-                         "pass an .npz written by numpy.savez with one array per model input") from err
+def _calibration_feeds(paths: tuple[Path, ...], model: onnx.ModelProto) -> list[dict[str, np.ndarray]] | None:
+    """Every sample of every --calibration-data source, checked against the model's inputs as
+    `run` checks them (the sources `run --calibration-data` takes)."""
+    from trtdiff.dataset import DataSet, open_path
+    from trtdiff.inputs import input_specs
+
+    specs = input_specs(model)
+    return [dict(sample) for path in paths for sample in DataSet(open_path(str(path)), specs)] or None

@@ -257,14 +257,19 @@ def export_all(plan: PrecisionPlan, model: onnx.ModelProto, directory: str | Pat
                model_path: str = "model.onnx", fp32: Fp32Set | None = None,
                evaluated: Mapping[str, Any] | None = None, emulated: bool = False) -> dict[str, Path]:
     """Every applicable format into `directory`: format name -> file written. The model is the
-    native one (`onnx`); with `emulated`, the emulated one too (`onnx_emulated`)."""
+    native one (`onnx`); with `emulated`, the emulated one too (`onnx_emulated`). Everything is
+    made before the first file is written: a plan that cannot be applied (INT8 without calibration
+    data) leaves no partial set behind."""
     folder = Path(directory)
+    texts = export_texts(plan, model, model_path, fp32, evaluated)
+    models = {key: (model_file_name(plan, emulate), mixed_model(plan, model, calibration_feeds, ranges=ranges,
+                                                                 emulated=emulate))
+              for key, emulate in (("onnx", False), ("onnx_emulated", True))[: 1 + emulated]} if plan.lowers else {}
     written = {}
-    for fmt, text in export_texts(plan, model, model_path, fp32, evaluated).items():
+    for fmt, text in texts.items():
         written[fmt] = folder / FILE_NAMES[fmt]
         write_text_atomic(written[fmt], text)
-    if plan.lowers:
-        for key, emulate in (("onnx", False), ("onnx_emulated", True))[: 1 + emulated]:
-            written[key] = folder / model_file_name(plan, emulate)
-            save_model(mixed_model(plan, model, calibration_feeds, ranges=ranges, emulated=emulate), written[key])
+    for key, (name, made) in models.items():
+        written[key] = folder / name
+        save_model(made, written[key])
     return written
