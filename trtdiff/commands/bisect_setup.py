@@ -245,7 +245,7 @@ def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set
     checks to its `tensors`: `trtdiff run` refuses names the model lacks)."""
     import shlex
 
-    from trtdiff.compare.checks import parse_check
+    from trtdiff.measure.checks import parse_check
 
     words = ["trtdiff", "run", str(model), "--load-inputs", str(inputs)]
     on_trt = options.get("target_backend") not in (None, "onnxrt")
