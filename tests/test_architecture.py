@@ -109,3 +109,18 @@ def test_the_public_names_are_not_shadowed_by_modules() -> None:
     shadowed = [name for name in trtdiff.__all__
                 if (PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").exists()]
     assert shadowed == []
+
+
+def test_every_import_of_trtdiff_names_a_module_that_exists() -> None:
+    """Imports inside functions run only when called: a module renamed without them would fail late."""
+    modules = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+    missing = []
+    for path in [*PACKAGE.rglob("*.py"), *PACKAGE.parent.joinpath("tests").rglob("*.py"),
+                 *PACKAGE.parent.joinpath("benchmarks").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                     else [])
+            missing += [f"{path.name}: {name}" for name in names
+                        if name.split(".")[0] == "trtdiff" and name not in modules]
+    assert missing == []
