@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from trtdiff.commands.targets import target_from_options
+from trtdiff.options.targets import target_from_options
 from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
 
 WIDTH, ROWS = 256, 64

@@ -89,3 +89,38 @@ def test_tensorrt_is_imported_in_one_module_only() -> None:
             if any(name.split(".")[0] in TENSORRT_MODULES for name in names):
                 importers.add(_module_name(path))
     assert importers <= {TENSORRT_IMPORTER}
+
+
+def test_only_the_command_line_imports_the_commands() -> None:
+    """`trtdiff/commands/` is the thin shell: one module per command. The library (the Python API,
+    baselines, the pipeline) and the shared options never reach up into it."""
+    shell = {"trtdiff.cli", "trtdiff.__main__"}
+    upward = sorted(f"{name} -> {other}" for name, imported in _graph().items() for other in imported
+                    if other.startswith("trtdiff.commands") and not name.startswith("trtdiff.commands")
+                    and name not in shell)
+    assert upward == []
+
+
+def test_the_public_names_are_not_shadowed_by_modules() -> None:
+    """`trtdiff.compare` is a function: a module of the same name would replace it as the package's
+    attribute once imported."""
+    import trtdiff
+
+    shadowed = [name for name in trtdiff.__all__
+                if (PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").exists()]
+    assert shadowed == []
+
+
+def test_every_import_of_trtdiff_names_a_module_that_exists() -> None:
+    """Imports inside functions run only when called: a module renamed without them would fail late."""
+    modules = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+    missing = []
+    for path in [*PACKAGE.rglob("*.py"), *PACKAGE.parent.joinpath("tests").rglob("*.py"),
+                 *PACKAGE.parent.joinpath("benchmarks").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                     else [])
+            missing += [f"{path.name}: {name}" for name in names
+                        if name.split(".")[0] == "trtdiff" and name not in modules]
+    assert missing == []

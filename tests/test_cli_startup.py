@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from trtdiff import cli
 
 HEAVY = ("numpy", "onnx", "onnxruntime", "rich")
-LIGHT_COMMAND_MODULES = {"trtdiff.commands", "trtdiff.commands.verbosity"}  # -v/-q: click only
+LIGHT_COMMAND_MODULES = {"trtdiff.commands", "trtdiff.options.verbosity"}  # -v/-q: click only
 
 
 def modules_loaded_by(args: list[str]) -> set[str]:

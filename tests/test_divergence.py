@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from model_builders import REPO
-from trtdiff.compare.divergence import divergence_reason, diverges, first_significant_divergence
-from trtdiff.compare.metrics import compute_metrics
+from trtdiff.measure.divergence import divergence_reason, diverges, first_significant_divergence
+from trtdiff.measure.metrics import compute_metrics
 from trtdiff.result import (
     Comparison,
     Offender,

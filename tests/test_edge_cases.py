@@ -75,8 +75,8 @@ def test_sequence_values_are_listed_not_compared(cli_run, tmp_path):
 
 
 def test_string_tensors_are_compared_for_equality():
-    from trtdiff.compare.align import compare_pair
-    from trtdiff.compare.tolerance import ToleranceSpec
+    from trtdiff.measure.align import compare_pair
+    from trtdiff.measure.tolerance import ToleranceSpec
 
     same, note = compare_pair("s", np.array(["a", "b"]), np.array(["a", "b"]), ToleranceSpec())
     diff, _ = compare_pair("s", np.array(["a", "b"]), np.array(["a", "c"]), ToleranceSpec())

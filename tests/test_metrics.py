@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from trtdiff.compare import accumulate
-from trtdiff.compare.metrics import compute_metrics
-from trtdiff.compare.quantiles import BUCKET_SHIFT, EDGE_BITS, FINE_BUCKETS, ErrorDistribution
-from trtdiff.compare.tolerance import parse_tolerance_values, tolerance_spec_from_options
+from trtdiff.measure import accumulate
+from trtdiff.measure.metrics import compute_metrics
+from trtdiff.measure.quantiles import BUCKET_SHIFT, EDGE_BITS, FINE_BUCKETS, ErrorDistribution
+from trtdiff.measure.tolerance import parse_tolerance_values, tolerance_spec_from_options
 from trtdiff.errors import UsageError
 
 
@@ -126,7 +126,7 @@ def _kernel_state(size: int) -> tuple[np.ndarray, ...]:
 
 
 def test_simd_pass_agrees_with_the_general_pass():
-    from trtdiff.compare import kernel
+    from trtdiff.measure import kernel
 
     rng = np.random.default_rng(7)
     ref = (rng.normal(0, 1, 50_000) * 10.0 ** rng.integers(-30, 30, 50_000)).astype(np.float32)
@@ -146,7 +146,7 @@ def test_simd_pass_agrees_with_the_general_pass():
 
 
 def test_simd_pass_declines_a_chunk_with_nan_or_inf_and_records_nothing():
-    from trtdiff.compare import kernel
+    from trtdiff.measure import kernel
 
     for bad in (np.nan, np.inf, -np.inf):
         ref = np.ones(1000, np.float32)

@@ -13,11 +13,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-# The subpackage trtdiff.compare (the comparison kernel) is imported first, so that the function
-# `compare` below keeps the name: Python sets a package's attribute for a subpackage only when it
-# first imports it. Reach the subpackage's modules by import (`from trtdiff.compare import metrics`),
-# not as attributes of `trtdiff`.
-import trtdiff.compare as _comparison_package  # noqa: F401
 from trtdiff.version import __version__
 
 __all__ = ["CheckResult", "Comparison", "InputSettings", "TargetSpec", "ToleranceSpec", "__version__", "check",
@@ -55,7 +50,7 @@ def __getattr__(name: str) -> Any:
 
         return InputSettings
     if name == "ToleranceSpec":
-        from trtdiff.compare.tolerance import ToleranceSpec
+        from trtdiff.measure.tolerance import ToleranceSpec
 
         return ToleranceSpec
     raise AttributeError(f"module 'trtdiff' has no attribute {name!r}")

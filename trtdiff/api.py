@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from trtdiff.compare.tolerance import ToleranceSpec, tolerance_spec_from_options
+from trtdiff.measure.tolerance import ToleranceSpec, tolerance_spec_from_options
 from trtdiff.dataset.script import is_script
 from trtdiff.errors import UsageError
 from trtdiff.inputs import InputSettings
@@ -46,7 +46,7 @@ def compare(model: str | os.PathLike[str], target: str | os.PathLike[str] | Targ
         a list of dicts input name -> array, one such dict, an InputSettings, or None for
         `iterations` samples generated from `seed`.
     atol, rtol: a number, or {tensor: value} with "" for the default.
-    check: one check or a list (see `trtdiff.compare.checks`); `tolerances` replaces atol, rtol,
+    check: one check or a list (see `trtdiff.measure.checks`); `tolerances` replaces atol, rtol,
         check, min_agreement and topk_axis when given.
     attribute: None (with mark_all: when the verdict fails), True or False.
     advanced: the other RunRequest fields (fail_on, save_inputs, save_outputs, memory_budget,
@@ -74,7 +74,7 @@ def compare(model: str | os.PathLike[str], target: str | os.PathLike[str] | Targ
 
 def target_spec(target: str | os.PathLike[str], providers: str = "cpu") -> TargetSpec:
     """A target named as `compare` takes it (see there), run on ONNX Runtime."""
-    from trtdiff.commands.targets import target_from_options
+    from trtdiff.options.targets import target_from_options
 
     text = os.fspath(target)
     options: dict[str, Any] = {"target_providers": providers}

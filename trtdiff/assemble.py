@@ -6,8 +6,8 @@ from __future__ import annotations
 import onnx
 
 from trtdiff import environment
-from trtdiff.compare.align import align_results
-from trtdiff.compare.divergence import first_significant_divergence
+from trtdiff.measure.align import align_results
+from trtdiff.measure.divergence import first_significant_divergence
 from trtdiff.inputs import describe_inputs
 from trtdiff.model import topological_nodes
 from trtdiff.request import Prepared, RunRequest

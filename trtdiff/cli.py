@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from trtdiff import __version__
-from trtdiff.commands.verbosity import add_verbosity_options
+from trtdiff.version import __version__
+from trtdiff.options.verbosity import add_verbosity_options
 from trtdiff.errors import ExitCode, TrtDiffError
 
 EXIT_INTERRUPTED = 130

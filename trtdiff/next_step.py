@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trtdiff.compare.tolerance import DEFAULT_ATOL, DEFAULT_REL_FLOOR, DEFAULT_RTOL, ToleranceSpec
+from trtdiff.measure.tolerance import DEFAULT_ATOL, DEFAULT_REL_FLOOR, DEFAULT_RTOL, ToleranceSpec
 from trtdiff.inputs import DEFAULT_RANGE, InputSettings
 from trtdiff.request import RunRequest
 from trtdiff.result import Comparison, NextStep

@@ -17,7 +17,7 @@ import onnx
 
 from trtdiff.assemble import assemble, graph_nodes
 from trtdiff.attribution import Attribution, annotate, attribute, drop_unselected, reference_inputs_needed
-from trtdiff.compare.accumulate import warm_up
+from trtdiff.measure.accumulate import warm_up
 from trtdiff.dataset import DataSet, open_dataset, open_golden, open_path
 from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds, InputSettings, input_specs

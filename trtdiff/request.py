@@ -11,7 +11,7 @@ from typing import Any, Union
 import numpy as np
 import onnx
 
-from trtdiff.compare.tolerance import ToleranceSpec
+from trtdiff.measure.tolerance import ToleranceSpec
 from trtdiff.dataset import DataSet, GoldenOutputs
 from trtdiff.inputs import InputSettings
 from trtdiff.model import TensorInfo
@@ -75,7 +75,7 @@ class RunRequest:
     attribution: str = "off"
     memory_budget: int | None = None  # bytes of tensors a shadow model may feed and produce
     allow_nonfinite_reference: bool = False  # a gated reference output holding NaN/Inf may still pass
-    divergence_snr_db: float = DEFAULT_DIVERGENCE_SNR_DB  # see trtdiff.compare.divergence
+    divergence_snr_db: float = DEFAULT_DIVERGENCE_SNR_DB  # see trtdiff.measure.divergence
     attribute_sample: int | None = None  # the sample attribution runs on (default: the worst)
     load_outputs: str | None = None  # golden reference outputs (trtdiff .npz or Polygraphy RunResults JSON)
     calibration_data: str | None = None  # samples that calibrate INT8/FP8 (default: the evaluated ones)

@@ -1,5 +1,5 @@
 """The result of a comparison: frozen dataclasses that every output (terminal, JSON, HTML report,
-baseline) is built from. Nothing here computes numbers; `trtdiff.compare` and
+baseline) is built from. Nothing here computes numbers; `trtdiff.measure` and
 `trtdiff.attribution` fill these in.
 
 JSON: `comparison_to_json` / `comparison_from_json` are a matching pair. Non-finite floats are
@@ -20,7 +20,7 @@ from trtdiff.typed import Document, decode_dataclass
 SCHEMA_VERSION = 1
 RESULT_FIX = "Pass the file written by `trtdiff run MODEL --json RESULT.json`"
 # A tensor whose SNR falls below this (relative RMS error 1 %) diverges in a way that means
-# something, whatever the tolerances say (see trtdiff.compare.divergence).
+# something, whatever the tolerances say (see trtdiff.measure.divergence).
 DEFAULT_DIVERGENCE_SNR_DB = 40.0
 
 # Absolute-error histogram bins: [0] exactly zero, then decades (0, 1e-10], (1e-10, 1e-9], ...,

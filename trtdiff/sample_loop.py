@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from trtdiff.compare.align import AlignedResults
+from trtdiff.measure.align import AlignedResults
 from trtdiff.dataset import Digest, NonFiniteTally, npz_writer
 from trtdiff.inputs import Feeds
 from trtdiff.progress import Phases

@@ -2,7 +2,7 @@
 divergence to name first (and why), the offenders worth naming, and the next command to try.
 
 Nothing is computed from tensors here: the result already holds the tolerance-based first failure,
-the SNR-based significant divergence (trtdiff.compare.divergence) and the offender ranking
+the SNR-based significant divergence (trtdiff.measure.divergence) and the offender ranking
 (trtdiff.attribution); this module chooses what to say about them.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from trtdiff.compare.divergence import divergence_reason, nonfinite_disagreements
+from trtdiff.measure.divergence import divergence_reason, nonfinite_disagreements
 from trtdiff.result import Comparison, NextStep, Offender, TensorResult
 
 # An offender is named only when its score is at least this share of the top score: the ranking

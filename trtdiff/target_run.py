@@ -12,7 +12,7 @@ from types import TracebackType
 import numpy as np
 import onnx
 
-from trtdiff.compare.align import AlignedResults
+from trtdiff.measure.align import AlignedResults
 from trtdiff.errors import UsageError
 from trtdiff.model import comparable_tensors, inferred_value_info, with_outputs
 from trtdiff.progress import Phases

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trtdiff import formatting as fmt
-from trtdiff.compare.checks import describe_check
+from trtdiff.measure.checks import describe_check
 from trtdiff.result import Comparison, NextStep, TensorResult
 from trtdiff.summary import (
     OFFENDER_FLOOR_TEXT,

@@ -7,7 +7,7 @@ from typing import Any
 
 import onnx
 
-from trtdiff.commands.targets import target_from_options
+from trtdiff.options.targets import target_from_options
 from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
 from trtdiff.result import Comparison
 from model_builders import load_fixture_builder

@@ -7,7 +7,7 @@ import pytest
 from attribution_helpers import attributed, build, hints_of, save
 
 from trtdiff.attribution.hints import LIMITS, local_hints, relative_rms
-from trtdiff.compare.metrics import compute_metrics
+from trtdiff.measure.metrics import compute_metrics
 
 
 @pytest.fixture(scope="module")

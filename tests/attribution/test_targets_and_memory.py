@@ -95,7 +95,7 @@ def test_reference_inputs_needed_lists_unselected_inputs_only():
 
 
 def test_unselected_inputs_are_not_reported_as_reference_only(tmp_path):
-    from trtdiff.commands.targets import target_from_options
+    from trtdiff.options.targets import target_from_options
     from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
 
     request = RunRequest(model_path=save(build.two_culprits(), tmp_path / "m.onnx"),
@@ -108,7 +108,7 @@ def test_unselected_inputs_are_not_reported_as_reference_only(tmp_path):
 
 @pytest.mark.parametrize("outputs", [(), ("a_square",)])
 def test_on_failure_runs_the_reference_again_for_attribution_and_lists_only_selected_tensors(tmp_path, outputs):
-    from trtdiff.commands.targets import target_from_options
+    from trtdiff.options.targets import target_from_options
     from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
     from trtdiff.runners.onnxrt import OnnxRuntimeRunner
 
@@ -135,8 +135,8 @@ def test_on_failure_runs_the_reference_again_for_attribution_and_lists_only_sele
 
 
 def test_on_failure_costs_a_passing_run_nothing(tmp_path):
-    from trtdiff.commands.targets import target_from_options
-    from trtdiff.compare.tolerance import ToleranceSpec
+    from trtdiff.options.targets import target_from_options
+    from trtdiff.measure.tolerance import ToleranceSpec
     from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
     from trtdiff.runners.onnxrt import OnnxRuntimeRunner
 
@@ -189,7 +189,7 @@ def test_shadow_model_is_valid_onnx(tmp_path):
 def test_a_shadow_model_that_cannot_run_leaves_the_comparison_standing(tmp_path):
     from dataclasses import replace
 
-    from trtdiff.commands.targets import target_from_options
+    from trtdiff.options.targets import target_from_options
     from trtdiff.errors import ToolError
     from trtdiff.pipeline import RunRequest, TensorSelection, run_comparison
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from bisect_helpers import FIXTURES
 
-pytest.importorskip("trtdiff.commands.precision_options", reason="needs the precision-plan options (issue 3)")
-pytest.importorskip("trtdiff.commands.options", reason="needs the shared input/tolerance options (issue 2)")
+pytest.importorskip("trtdiff.options.precision", reason="needs the precision-plan options (issue 3)")
+pytest.importorskip("trtdiff.options.data", reason="needs the shared input/tolerance options (issue 2)")
 
 from trtdiff.commands.bisect import bisect_group  # noqa: E402
 from trtdiff.commands.split import split_command  # noqa: E402

@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from trtdiff.compare.align import compare_pair
-from trtdiff.compare.aggregate import TensorAggregate
-from trtdiff.compare.checks import parse_check
-from trtdiff.compare.fine import RELATIVE_BOUND, FineCounts
-from trtdiff.compare.metrics import compute_metrics
-from trtdiff.compare.quantiles import bucket_counts
-from trtdiff.compare.tolerance import ToleranceSpec
+from trtdiff.measure.align import compare_pair
+from trtdiff.measure.aggregate import TensorAggregate
+from trtdiff.measure.checks import parse_check
+from trtdiff.measure.fine import RELATIVE_BOUND, FineCounts
+from trtdiff.measure.metrics import compute_metrics
+from trtdiff.measure.quantiles import bucket_counts
+from trtdiff.measure.tolerance import ToleranceSpec
 
 
 def _pairs(count: int, size: int = 5000, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

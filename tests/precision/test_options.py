@@ -6,7 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from trtdiff.commands.precision_options import plan_from_options, precision_options
+from trtdiff.options.precision import plan_from_options, precision_options
 from trtdiff.errors import UsageError
 from trtdiff.precision.plan import PrecisionPlan
 

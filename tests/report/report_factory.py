@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from trtdiff.compare.divergence import first_significant_divergence
+from trtdiff.measure.divergence import first_significant_divergence
 from trtdiff.result import (
     DEFAULT_DIVERGENCE_SNR_DB,
     HISTOGRAM_LABELS,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from corpus import build_workspace, copy_workspace, device_copy, invoke, snapshot
-from trtdiff.commands.paths import CheckedCommand
+from trtdiff.options.paths import CheckedCommand
 from trtdiff.errors import UsageError
 from trtdiff.fileio import atomic_output, check_paths, write_text_atomic, writes_in_place
 

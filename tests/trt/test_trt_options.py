@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from trtdiff.commands.trt_options import TRT_OPTION_NAMES, trt_options, trt_options_from_cli
+from trtdiff.options.trt import TRT_OPTION_NAMES, trt_options, trt_options_from_cli
 from trtdiff.errors import UsageError
 from trtdiff.trt.options import (
     TrtOptions,

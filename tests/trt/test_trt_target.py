@@ -11,7 +11,7 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
-from trtdiff.commands.trt_options import tensorrt_runner_factory, trt_target_from_options
+from trtdiff.options.trt import tensorrt_runner_factory, trt_target_from_options
 from trtdiff.errors import ToolError
 from trtdiff.model import save_model, with_outputs
 from trtdiff.runners.trt_runner import TensorRTRunner
@@ -46,7 +46,7 @@ def test_factory_gives_the_runner_the_unmarked_model(model):
 
 def _precision_options(args: list[str]) -> dict:
     """The options dict the precision flags `args` parse into, as a command would receive it."""
-    from trtdiff.commands.precision_options import precision_options
+    from trtdiff.options.precision import precision_options
 
     captured: dict = {}
 

@@ -77,7 +77,7 @@ def test_only_runners_trt_imports_tensorrt():
 
 
 def test_importing_the_runner_does_not_import_tensorrt():
-    code = ("import sys, trtdiff.runners.trt, trtdiff.runners.trt_runner, trtdiff.commands.trt_options,"
+    code = ("import sys, trtdiff.runners.trt, trtdiff.runners.trt_runner, trtdiff.options.trt,"
             " trtdiff.commands.doctor, trtdiff.commands.build;"
             "print('tensorrt' in sys.modules or 'tensorrt_rtx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -18,7 +18,7 @@ from trtdiff.attribution.local import LocalResult, run_shadows
 from trtdiff.attribution.rank import introduced_scores, rank_offenders
 from trtdiff.attribution.representation import check_representation
 from trtdiff.attribution.shadow import ShadowModel
-from trtdiff.compare.tolerance import ToleranceSpec
+from trtdiff.measure.tolerance import ToleranceSpec
 from trtdiff.model import topological_nodes
 from trtdiff.result import Comparison, TensorResult
 from trtdiff.runners.base import Runner

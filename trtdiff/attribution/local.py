@@ -16,8 +16,8 @@ import onnx
 
 from trtdiff.attribution.hints import local_hints, nonfinite_disagreement, relative_rms
 from trtdiff.attribution.shadow import LocalOutput, ShadowModel
-from trtdiff.compare.metrics import compute_metrics
-from trtdiff.compare.tolerance import ToleranceSpec
+from trtdiff.measure.metrics import compute_metrics
+from trtdiff.measure.tolerance import ToleranceSpec
 from trtdiff.errors import TrtDiffError
 from trtdiff.result import CauseHint, ErrorMetrics
 from trtdiff.runners.base import Runner, infer_each

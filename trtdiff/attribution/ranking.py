@@ -19,7 +19,7 @@ def ranking(model: onnx.ModelProto, plan: PrecisionPlan, feeds: Mapping[str, np.
     node names worst local error first (ties: topological order). Native FP16/BF16 plans run
     emulated, as `trtdiff run` does on CPU: the CPU provider computes FP16 nodes in FP32."""
     from trtdiff.attribution.core import attribute, reference_inputs_needed
-    from trtdiff.compare.tolerance import ToleranceSpec
+    from trtdiff.measure.tolerance import ToleranceSpec
     from trtdiff.model import comparable_tensors, ensure_node_names, inferred_value_info
     from trtdiff.reference import run_reference
     from trtdiff.precision.apply import apply_plan

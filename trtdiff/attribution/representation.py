@@ -29,8 +29,8 @@ from trtdiff.attribution.effects import effect_hint, inner_overflow_hint
 from trtdiff.attribution.hints import nonfinite_disagreement, relative_rms
 from trtdiff.attribution.index import TargetIndex
 from trtdiff.attribution.local import NOTABLE, LocalResult, fed_as
-from trtdiff.compare.metrics import compute_metrics
-from trtdiff.compare.tolerance import ToleranceSpec
+from trtdiff.measure.metrics import compute_metrics
+from trtdiff.measure.tolerance import ToleranceSpec
 from trtdiff.errors import TrtDiffError
 from trtdiff.model import subgraphs
 from trtdiff.runners.base import Runner, infer_each

@@ -67,7 +67,7 @@ def check(model: str | os.PathLike[str], baseline: str | os.PathLike[str] | Base
           divergence_snr_db: float | None = None, **overrides: Any) -> CheckResult:
     """Judge `model` against `baseline` (a directory or a loaded Baseline). Raises UsageError for
     a baseline of another model or data set (unless allowed), or bad settings."""
-    from trtdiff.commands.run_options import compare_from_options, replay_options
+    from trtdiff.options.run import compare_from_options, replay_options
 
     check_choice("--against", against, AGAINST)
     policy = GatePolicy(max_regression, regression_floor, gate_metric, dict(output_metrics or {}), fail_on)
@@ -110,7 +110,7 @@ def _same_data(saved: Baseline, candidate: Comparison, allowed: bool) -> None:
 def _against_golden(model: str | os.PathLike[str], saved: Baseline, options: dict[str, Any],
                     fail_on: str) -> Comparison:
     """The candidate's target outputs against the baseline's golden outputs (no FP32 run)."""
-    from trtdiff.commands.run_options import compare_from_options
+    from trtdiff.options.run import compare_from_options
 
     if not saved.golden_path.is_file():
         raise UsageError(f"the baseline {saved.directory} has no golden outputs",

@@ -170,7 +170,7 @@ def default_metric(tolerances: Tolerances) -> GateMetric:
 
 def _unprefixed_kind(label: str) -> str | None:
     """The kind of a check written without a tensor name ("p99", "cosine:0.999"), else None.
-    (`trtdiff.compare.checks.parse_check` reads the same syntax, but importing it costs `trtdiff
+    (`trtdiff.measure.checks.parse_check` reads the same syntax, but importing it costs `trtdiff
     diff` numpy's start-up.)"""
     parts = label.split(":")
     if len(parts) == 1:

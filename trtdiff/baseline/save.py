@@ -44,10 +44,10 @@ def baseline_from_comparison(comparison: Comparison, model: str | os.PathLike[st
 
 def save_baseline(model: str | os.PathLike[str], output: str | os.PathLike[str], options: Mapping[str, Any],
                   *, command: str = "", **extra: Any) -> tuple[Baseline, Comparison]:
-    """Run the comparison `options` describe (see `trtdiff.commands.run_options`; `extra`: more
+    """Run the comparison `options` describe (see `trtdiff.options.run`; `extra`: more
     RunRequest fields) and write its baseline to directory `output`, atomically. Returns the
     baseline and the comparison."""
-    from trtdiff.commands.run_options import compare_from_options, saved_options
+    from trtdiff.options.run import compare_from_options, saved_options
 
     check_output_dir(output)
     digest = model_digest(model)

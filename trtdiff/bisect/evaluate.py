@@ -15,9 +15,9 @@ import numpy as np
 import onnx
 
 from trtdiff.bisect.state import Outcome
-from trtdiff.compare.aggregate import SampleResult
-from trtdiff.compare.align import compare_pair
-from trtdiff.compare.tolerance import ToleranceSpec, spec_from_result
+from trtdiff.measure.aggregate import SampleResult
+from trtdiff.measure.align import compare_pair
+from trtdiff.measure.tolerance import ToleranceSpec, spec_from_result
 from trtdiff.errors import ToolUnavailable, TrtDiffError
 from trtdiff.result import Tolerances
 

@@ -21,7 +21,7 @@ import onnx
 
 from trtdiff.bisect.evaluate import judge_output
 from trtdiff.bisect.state import Outcome
-from trtdiff.compare.tolerance import ToleranceSpec
+from trtdiff.measure.tolerance import ToleranceSpec
 from trtdiff.dataset import DataSet, GoldenOutputs, SampleStore
 from trtdiff.errors import ToolUnavailable, TrtDiffError
 from trtdiff.runners.base import Runner

@@ -97,7 +97,7 @@ def local_facts(model: onnx.ModelProto, plan: Any, feeds: Feeds, nodes: Sequence
     if not nodes or not isinstance(plan, PrecisionPlan):
         return {}
 
-    from trtdiff.compare.tolerance import ToleranceSpec
+    from trtdiff.measure.tolerance import ToleranceSpec
     from trtdiff.reference import run_reference
     from trtdiff.precision.apply import apply_plan
     from trtdiff.runners.onnxrt import OnnxRuntimeRunner

@@ -11,9 +11,9 @@ import click
 from rich.text import Text
 
 from trtdiff.baseline.save import save_baseline
-from trtdiff.commands.paths import CheckedGroup, InputPath, OutputFolder
+from trtdiff.options.paths import CheckedGroup, InputPath, OutputFolder
 from trtdiff.commands.display import display_options, show_comparison
-from trtdiff.commands.run_options import comparison_options
+from trtdiff.options.run import comparison_options
 from trtdiff.terminal import consoles
 
 

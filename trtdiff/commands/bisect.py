@@ -15,9 +15,10 @@ import click
 from trtdiff.bisect.precision import SearchInterrupted, bisect_precision
 from trtdiff.bisect.reduce import FAIL_ON, ReduceResult, reduce_failure, save_reduced
 from trtdiff.commands import bisect_setup as session
-from trtdiff.commands.options import bisect_data_options, input_options, tolerance_options
-from trtdiff.commands.paths import CheckedCommand, InOutPath, InputPath, OutputFolder, OutputPath
-from trtdiff.commands.targets import target_options
+from trtdiff.options.data import bisect_data_options, input_options
+from trtdiff.options.tolerances import tolerance_options
+from trtdiff.options.paths import CheckedCommand, InOutPath, InputPath, OutputFolder, OutputPath
+from trtdiff.options.targets import target_options
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import is_stdout, write_text_atomic
 

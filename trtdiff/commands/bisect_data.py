@@ -11,7 +11,7 @@ from typing import Any
 import onnx
 
 from trtdiff.bisect.over_data import DataJudge, plan_applier, reference_outputs, worst_sample
-from trtdiff.compare.tolerance import ToleranceSpec
+from trtdiff.measure.tolerance import ToleranceSpec
 from trtdiff.dataset import DataSet, Digest, SampleStore, open_dataset, open_golden, open_path
 from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds, InputSettings, input_specs

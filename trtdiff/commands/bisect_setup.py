@@ -42,7 +42,7 @@ class Setup:
     infer: Infer
     target_spec: Any  # trtdiff.pipeline.TargetSpec (also rebuilds the comparison for --report)
     input_settings: Any  # trtdiff.inputs.InputSettings
-    tolerance_spec: Any  # trtdiff.compare.tolerance.ToleranceSpec
+    tolerance_spec: Any  # trtdiff.measure.tolerance.ToleranceSpec
     data: DataSetup  # the samples, their reference outputs, the judge over them, calibration
     data_options: dict[str, Any]  # --load-outputs, --calibration-data as given (for --report's run)
 
@@ -65,8 +65,9 @@ class Setup:
 def prepare(model_path: str, options: dict[str, Any], capture_all: bool = False) -> Setup:
     """Options -> Setup. `options` holds the input, tolerance and target options (consumed); the
     target is chosen as for `trtdiff run` (on a CPU-only ONNX Runtime, FP16/BF16 run emulated)."""
-    from trtdiff.commands.options import pop_input_settings, pop_tolerances
-    from trtdiff.commands.targets import target_from_options
+    from trtdiff.options.data import pop_input_settings
+    from trtdiff.options.tolerances import pop_tolerances
+    from trtdiff.options.targets import target_from_options
     from trtdiff.precision.plan import PrecisionPlan, validate_plan
 
     model = load_model(model_path)
@@ -244,7 +245,7 @@ def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set
     checks to its `tensors`: `trtdiff run` refuses names the model lacks)."""
     import shlex
 
-    from trtdiff.compare.checks import parse_check
+    from trtdiff.measure.checks import parse_check
 
     words = ["trtdiff", "run", str(model), "--load-inputs", str(inputs)]
     on_trt = options.get("target_backend") not in (None, "onnxrt")

@@ -3,15 +3,14 @@ plan, built and saved with its sidecar, never run (works on a CPU with TensorRT-
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
-from trtdiff.commands.paths import CheckedCommand, InputPath, OutputPath
-from trtdiff.commands.options import input_options, pop_input_settings
-from trtdiff.commands.precision_options import plan_from_options, precision_options
-from trtdiff.commands.trt_options import trt_options, trt_options_from_cli
+from trtdiff.options.paths import CheckedCommand, InputPath, OutputPath
+from trtdiff.options.data import input_options, pop_input_settings
+from trtdiff.options.precision import plan_from_options, precision_options
+from trtdiff.options.trt import trt_options, trt_options_from_cli
 from trtdiff.engine_build import build_engine_for_plan
 from trtdiff.errors import UsageError
 from trtdiff.fileio import is_stdout

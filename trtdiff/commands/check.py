@@ -14,10 +14,10 @@ from trtdiff.baseline.check import AGAINST, CheckResult, check
 from trtdiff.baseline.terminal import print_diff
 from trtdiff.baseline.wording import environment_facts
 from trtdiff.commands.display import display_options, show_comparison
-from trtdiff.commands.gate_options import gate_options, policy_from, table_console, write_gate_files
-from trtdiff.commands.paths import CheckedCommand, InputPath, OutputPath
-from trtdiff.commands.run_options import comparison_option_names, comparison_options
-from trtdiff.commands.verbosity import is_quiet
+from trtdiff.options.gate import gate_options, policy_from, table_console, write_gate_files
+from trtdiff.options.paths import CheckedCommand, InputPath, OutputPath
+from trtdiff.options.run import comparison_option_names, comparison_options
+from trtdiff.options.verbosity import is_quiet
 from trtdiff.errors import ExitCode
 from trtdiff.result import comparison_to_json
 

@@ -10,9 +10,9 @@ from trtdiff.baseline.profile_diff import compare_profiles
 from trtdiff.baseline.sources import load_profile
 from trtdiff.baseline.terminal import print_diff
 from trtdiff.baseline.wording import environment_facts
-from trtdiff.commands.gate_options import gate_options, policy_from, table_console, write_gate_files
-from trtdiff.commands.paths import CheckedCommand, InputPath
-from trtdiff.commands.verbosity import is_quiet
+from trtdiff.options.gate import gate_options, policy_from, table_console, write_gate_files
+from trtdiff.options.paths import CheckedCommand, InputPath
+from trtdiff.options.verbosity import is_quiet
 from trtdiff.errors import ExitCode
 
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from trtdiff.commands.verbosity import is_quiet
+from trtdiff.options.verbosity import is_quiet
 from trtdiff.result import DEFAULT_DIVERGENCE_SNR_DB, Comparison
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 
 import click
 
-from trtdiff.commands.paths import CheckedCommand
+from trtdiff.options.paths import CheckedCommand
 
-from trtdiff import __version__
+from trtdiff.version import __version__
 from trtdiff.environment import package_version
 from trtdiff.errors import ToolError, TrtDiffError
 from trtdiff.trt import gpu

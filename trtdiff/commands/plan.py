@@ -11,7 +11,7 @@ import click
 import numpy as np
 import onnx
 
-from trtdiff.commands.paths import CheckedGroup, InputPath, OutputFileOrFolder
+from trtdiff.options.paths import CheckedGroup, InputPath, OutputFileOrFolder
 
 from trtdiff.fileio import is_stdout
 from trtdiff.model import load_model

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from trtdiff.commands.paths import CheckedCommand, InputPath, OutputPath
+from trtdiff.options.paths import CheckedCommand, InputPath, OutputPath
 from trtdiff.errors import UsageError
 from trtdiff.fileio import is_stdout
 

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from trtdiff.commands.display import display_options, show_comparison
-from trtdiff.commands.paths import CheckedCommand, InputPath, OutputPath
-from trtdiff.commands.run_options import compare_from_options, comparison_options
+from trtdiff.options.paths import CheckedCommand, InputPath, OutputPath
+from trtdiff.options.run import compare_from_options, comparison_options
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import is_stdout, write_text_atomic
 from trtdiff.result import comparison_to_json

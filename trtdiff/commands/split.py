@@ -10,8 +10,8 @@ import click
 import numpy as np
 
 from trtdiff.bisect.split import TARGETS, run_chain, split_model, unsupported_nodes, write_json
-from trtdiff.commands.options import input_options
-from trtdiff.commands.paths import CheckedCommand, InputPath, OutputFolder, OutputPath
+from trtdiff.options.data import input_options
+from trtdiff.options.paths import CheckedCommand, InputPath, OutputFolder, OutputPath
 from trtdiff.errors import ModelError
 from trtdiff.model import load_model
 
@@ -49,7 +49,7 @@ def split_command(model: str, target: str, output_dir: str | None, verify: bool,
 def _verify(model: Any, models: list[Any], input_kwargs: dict[str, Any]) -> float:
     """Max abs difference between the chained pieces and the whole model on ONNX Runtime."""
     from trtdiff.bisect.evaluate import onnxruntime_infer
-    from trtdiff.commands.options import input_settings_from
+    from trtdiff.options.data import input_settings_from
     from trtdiff.pipeline import resolve_feeds
 
     feeds = resolve_feeds(model, input_settings_from(**input_kwargs))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from trtdiff.compare.divergence import first_significant_divergence
+from trtdiff.measure.divergence import first_significant_divergence
 from trtdiff.result import RESULT_FIX, SCHEMA_VERSION, Comparison, comparison_from_dict
 from trtdiff.typed import Document, check_version, read_json
 

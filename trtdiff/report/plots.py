@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from trtdiff import formatting as fmt
-from trtdiff.compare.divergence import nonfinite_disagreements
+from trtdiff.measure.divergence import nonfinite_disagreements
 from trtdiff.result import Comparison, TensorResult
 from trtdiff.summary import named_offenders
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trtdiff.compare.checks import describe_check
+from trtdiff.measure.checks import describe_check
 from trtdiff import formatting as fmt
 from trtdiff.report.sections import decade_bars
 from trtdiff.result import Comparison

@@ -8,7 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from trtdiff import formatting as fmt
-from trtdiff.compare.divergence import nonfinite_disagreements
+from trtdiff.measure.divergence import nonfinite_disagreements
 from trtdiff.report.tables import status_css
 from trtdiff.result import HISTOGRAM_DECADES, HISTOGRAM_LABELS, Comparison, GraphNode, TensorResult
 from trtdiff.summary import OFFENDER_FLOOR_TEXT, named_offenders, worst_key

@@ -12,7 +12,7 @@ from typing import Any
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from trtdiff import __version__
+from trtdiff.version import __version__
 from trtdiff import formatting as fmt
 from trtdiff.report.gate import gate_view
 from trtdiff.report.plots import ChartPoint, chart_data_from_comparison, error_chart

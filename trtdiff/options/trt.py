@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 import onnx
 
-from trtdiff.commands.paths import InOutPath, InputPath, OutputPath
+from trtdiff.options.paths import InOutPath, InputPath, OutputPath
 
 from trtdiff.errors import UsageError
 from trtdiff.trt.marked import split_marked_outputs
@@ -151,8 +151,8 @@ def trt_target_from_options(options: dict[str, Any]) -> Any:
     """The `pipeline.TargetSpec` for `--target trt`: the precision plan (if any) applied as an
     ONNX transform, always native (the precision lives in the model), then built by TensorRT;
     or, with --target-model, the user's own model built by TensorRT."""
-    from trtdiff.commands.precision_options import plan_from_options
-    from trtdiff.commands.plan_target import plan_builder
+    from trtdiff.options.precision import plan_from_options
+    from trtdiff.options.plan_target import plan_builder
     from trtdiff.request import BuiltTarget, TargetSpec
 
     trt = trt_options_from_cli(**options)

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from trtdiff.compare.aggregate import SampleResult, TensorAggregate
-from trtdiff.compare.checks import STATISTICS, Check, CheckOutcome, task_outcome
-from trtdiff.compare.metrics import Measured, measure, statistic_passes, statistic_value
-from trtdiff.compare.scratch import Scratch
-from trtdiff.compare.tolerance import ToleranceSpec
+from trtdiff.measure.aggregate import SampleResult, TensorAggregate
+from trtdiff.measure.checks import STATISTICS, Check, CheckOutcome, task_outcome
+from trtdiff.measure.metrics import Measured, measure, statistic_passes, statistic_value
+from trtdiff.measure.scratch import Scratch
+from trtdiff.measure.tolerance import ToleranceSpec
 from trtdiff.model import TensorInfo
 from trtdiff.result import ErrorMetrics, TensorResult
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trtdiff.compare.accumulate import Accumulator, TotalsView
-from trtdiff.compare.checks import STATISTICS
-from trtdiff.compare.fine import FineCounts
-from trtdiff.compare.quantiles import ErrorDistribution
-from trtdiff.compare.scratch import Scratch
+from trtdiff.measure.accumulate import Accumulator, TotalsView
+from trtdiff.measure.checks import STATISTICS
+from trtdiff.measure.fine import FineCounts
+from trtdiff.measure.quantiles import ErrorDistribution
+from trtdiff.measure.scratch import Scratch
 from trtdiff.result import ErrorMetrics
 
 CHECKS = ("elementwise", *STATISTICS)

@@ -22,7 +22,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from trtdiff.compare.layout import (DISAGREE, ERR_SQ, FILLED, INF_REF, INF_TGT, MAX_ABS, MAX_REL,
+from trtdiff.measure.layout import (DISAGREE, ERR_SQ, FILLED, INF_REF, INF_TGT, MAX_ABS, MAX_REL,
                                     MISMATCHES, NAN_REF, NAN_TGT, REF_MAX, REF_SQ, SUM_ABS, SUM_REL,
                                     TGT_SQ, ZEROS)
 

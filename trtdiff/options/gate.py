@@ -15,7 +15,7 @@ from trtdiff.baseline.gate_json import diff_to_dict
 from trtdiff.baseline.junit import junit_xml
 from trtdiff.baseline.markdown import markdown_summary
 from trtdiff.baseline.profile_diff import DEFAULT_MAX_REGRESSION, FAIL_ON, GatePolicy, ProfileDiff
-from trtdiff.commands.paths import OutputPath
+from trtdiff.options.paths import OutputPath
 from trtdiff.errors import UsageError
 from trtdiff.fileio import is_stdout, write_text_atomic
 from trtdiff.terminal import consoles

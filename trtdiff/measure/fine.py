@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trtdiff.compare.quantiles import BUCKET_SHIFT
+from trtdiff.measure.quantiles import BUCKET_SHIFT
 
 FINE_SHIFT = 16  # keep the top 16 bits: sign (0), 8 exponent bits, 7 mantissa bits
 _PER_COARSE = 1 << (BUCKET_SHIFT - FINE_SHIFT)
@@ -32,7 +32,7 @@ class FineCounts:
     def of(cls, errors: np.ndarray, coarse: np.ndarray) -> FineCounts:
         """Counts of `errors` (finite, non-negative float32); `coarse` is the comparison pass's
         count per 12-bit bucket, which tells the window the errors span."""
-        from trtdiff.compare.kernel import count_window
+        from trtdiff.measure.kernel import count_window
 
         occupied = np.flatnonzero(coarse)
         if occupied.size == 0:

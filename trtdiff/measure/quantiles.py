@@ -39,7 +39,7 @@ def bucket_counts(values: np.ndarray) -> np.ndarray:
 
 def gather_buckets(values: np.ndarray, buckets: Iterable[int], counts: np.ndarray) -> dict[int, np.ndarray]:
     """The members of each listed bucket (`counts`: values per bucket), in one pass over `values`."""
-    from trtdiff.compare.kernel import select
+    from trtdiff.measure.kernel import select
 
     wanted = sorted(set(buckets))
     if not wanted:

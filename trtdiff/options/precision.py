@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 import click
 
-from trtdiff.commands.paths import InputPath
+from trtdiff.options.paths import InputPath
 
-from trtdiff.commands.given import refuse_given
+from trtdiff.options.given import refuse_given
 from trtdiff.errors import UsageError
 from trtdiff.precision.plan import CALIBRATIONS, OUT_OF_RANGE, PrecisionPlan
 

@@ -1,7 +1,7 @@
 """One tensor's comparison over many samples, merged as the samples stream past.
 
 Each sample is compared on its own (`SampleResult`) and merged here: sums and counts added, maxima
-kept, the error histogram summed, the bucket counts for quantiles merged (`trtdiff.compare.fine`),
+kept, the error histogram summed, the bucket counts for quantiles merged (`trtdiff.measure.fine`),
 the checks' pass/fail counted per sample, and the worst sample remembered. With one sample the
 metrics are that sample's, exact; with more, every field is exact but the median and p99, which
 are within the bound `fine.RELATIVE_BOUND` states.
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trtdiff.compare.accumulate import Totals
-from trtdiff.compare.checks import Check, CheckOutcome
-from trtdiff.compare.fine import FineCounts
-from trtdiff.compare.metrics import Measured, metrics_from
+from trtdiff.measure.accumulate import Totals
+from trtdiff.measure.checks import Check, CheckOutcome
+from trtdiff.measure.fine import FineCounts
+from trtdiff.measure.metrics import Measured, metrics_from
 from trtdiff.result import HISTOGRAM_DECADES, HISTOGRAM_LABELS, CheckSummary, ErrorMetrics, SampleVerdicts
 
 LISTED_FAILURES = 20  # failing sample indices kept per tensor

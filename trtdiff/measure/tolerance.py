@@ -2,7 +2,7 @@
 share of samples that must pass.
 
 CLI form: `--atol 1e-3` sets the default; `--atol NAME:1e-2` overrides one tensor (repeatable);
-`--check topk:1 --check boxes:cosine:0.999` (see `trtdiff.compare.checks`); `--min-agreement 0.99`.
+`--check topk:1 --check boxes:cosine:0.999` (see `trtdiff.measure.checks`); `--min-agreement 0.99`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from trtdiff.compare.checks import Check, checks_for, parse_check
-from trtdiff.compare.metrics import CHECKS
+from trtdiff.measure.checks import Check, checks_for, parse_check
+from trtdiff.measure.metrics import CHECKS
 from trtdiff.errors import UsageError, close_names
 from trtdiff.result import Tolerances
 
@@ -87,7 +87,7 @@ def parse_tolerance_values(option: str, values: Sequence[str], default: float) -
 def tolerance_spec_from_options(atol: Sequence[str], rtol: Sequence[str], check: str | Sequence[str],
                                 rel_floor: float = DEFAULT_REL_FLOOR, min_agreement: float = 1.0,
                                 topk_axis: int = -1) -> ToleranceSpec:
-    """`check`: one check or several (each `[NAME:]KIND[:VALUE]`, see trtdiff.compare.checks)."""
+    """`check`: one check or several (each `[NAME:]KIND[:VALUE]`, see trtdiff.measure.checks)."""
     checks = tuple(parse_check(text) for text in ([check] if isinstance(check, str) else check))
     if not math.isfinite(rel_floor) or rel_floor <= 0:
         raise UsageError(f"--rel-floor {rel_floor} is not usable", "relative error divides by max(|ref|, floor)",

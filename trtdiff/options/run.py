@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 import click
 
-from trtdiff.commands.attribution_options import attribution_from, attribution_options
-from trtdiff.commands.options import INPUT_KEYS, data_options, input_options, pop_input_settings, pop_tolerances, \
-    tolerance_options
-from trtdiff.commands.targets import providers_from, reference_from_options, target_from_options, target_options
-from trtdiff.commands.verbosity import is_quiet
+from trtdiff.options.attribution import attribution_from, attribution_options
+from trtdiff.options.data import INPUT_KEYS, data_options, input_options, pop_input_settings
+from trtdiff.options.tolerances import pop_tolerances, tolerance_options
+from trtdiff.options.targets import providers_from, reference_from_options, target_from_options, target_options
+from trtdiff.options.verbosity import is_quiet
 from trtdiff.errors import UsageError, close_names
 from trtdiff.result import Comparison
 

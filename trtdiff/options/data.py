@@ -1,5 +1,5 @@
 """Click options shared by commands that run a model (run, bisect, reduce): inputs (a data set of
-samples), tolerances and checks, and the data options of commands that compare over samples."""
+samples) and the data options of commands that compare over samples."""
 
 from __future__ import annotations
 
@@ -8,21 +8,14 @@ from typing import Any, TypeVar
 
 import click
 
-from trtdiff.commands.given import refuse_given
-from trtdiff.commands.paths import InputPath
+from trtdiff.options import apply_options
+from trtdiff.options.given import refuse_given
+from trtdiff.options.paths import InputPath
 
-from trtdiff.compare.checks import CHECK_HELP
-from trtdiff.compare.tolerance import DEFAULT_REL_FLOOR, ToleranceSpec, tolerance_spec_from_options
 from trtdiff.inputs import InputSettings, parse_range_arg, parse_shape_arg
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_SEED = 2**32 - 1  # numpy and Polygraphy take any 32-bit seed; larger ones are a typo
-
-
-def _apply(options: list[Callable[[F], F]], func: F) -> F:
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 INPUT_KEYS = ("input_shapes", "val_ranges", "seed", "load_inputs", "iterations", "max_samples", "batched_npz",
@@ -32,7 +25,7 @@ INPUT_KEYS = ("input_shapes", "val_ranges", "seed", "load_inputs", "iterations",
 def input_options(func: F) -> F:
     """--input-shapes, --val-range, --seed, --iterations, --load-inputs, --batched-npz,
     --data-loader-script, --max-samples."""
-    return _apply([
+    return apply_options([
         click.option("--input-shapes", "input_shapes", multiple=True, metavar="NAME:SHAPE",
                      help="Shape for a dynamic input: images:[1,3,224,224] or images:1x3x224x224. Repeatable."),
         click.option("--val-range", "val_ranges", multiple=True, metavar="[LO,HI]|NAME:[LO,HI]",
@@ -80,7 +73,7 @@ def data_options(func: F) -> F:
 
 def bisect_data_options(func: F) -> F:
     """--load-outputs, --calibration-data, --attribute-sample (bisect has its own --no-progress)."""
-    return _apply([
+    return apply_options([
         click.option("--load-outputs", "load_outputs", type=InputPath(dir_okay=False), default=None,
                      help="Reference outputs from an earlier run (trtdiff --save-outputs .npz or Polygraphy "
                           "--save-outputs JSON) instead of running the FP32 model for them."),
@@ -91,40 +84,3 @@ def bisect_data_options(func: F) -> F:
                      help="Run attribution (bisect: the ranking; reduce: the reduction) on this sample "
                           "(default: the worst sample of the failing outputs)."),
     ], func)
-
-
-TOLERANCE_KEYS = ("atol", "rtol", "check", "rel_floor", "min_agreement", "topk_axis")
-
-
-def tolerance_options(func: F) -> F:
-    """--atol, --rtol (with NAME:VALUE overrides), --check (repeatable), --rel-floor, --min-agreement,
-    --topk-axis."""
-    return _apply([
-        click.option("--atol", multiple=True, metavar="VALUE|NAME:VALUE",
-                     help="Absolute tolerance (default 1e-3); NAME:VALUE sets one tensor's. Repeatable."),
-        click.option("--rtol", multiple=True, metavar="VALUE|NAME:VALUE",
-                     help="Relative tolerance (default 1e-3); NAME:VALUE sets one tensor's. Repeatable."),
-        click.option("--check", multiple=True, metavar="[NAME:]CHECK",
-                     help=f"What a sample must pass: {CHECK_HELP}. elementwise (default): every element within "
-                          "atol + rtol*|ref|; max/mean/median/p99: that statistic of the error within atol (or "
-                          "of the relative error within rtol); cosine:MIN, snr:DB, topk:K (top-K indices agree). "
-                          "Repeatable; all must hold."),
-        click.option("--rel-floor", type=float, default=DEFAULT_REL_FLOOR, show_default=True,
-                     help="Relative error divides by max(|ref|, this)."),
-        click.option("--min-agreement", type=float, default=1.0, show_default=True,
-                     help="The share of samples that must pass (0 to 1)."),
-        click.option("--topk-axis", type=int, default=-1, show_default=True, help="The axis topk:K looks along."),
-    ], func)
-
-
-def tolerances_from(atol: tuple[str, ...], rtol: tuple[str, ...], check: str | tuple[str, ...], rel_floor: float,
-                    min_agreement: float = 1.0, topk_axis: int = -1) -> ToleranceSpec:
-    return tolerance_spec_from_options(atol, rtol, check or ("elementwise",), rel_floor, min_agreement, topk_axis)
-
-
-def pop_tolerances(options: dict[str, Any]) -> ToleranceSpec:
-    """The ToleranceSpec of a command's options, taking the tolerance options out of `options`."""
-    if not any("topk" in check for check in options.get("check") or ()):
-        refuse_given(("topk_axis",), "it sets the axis of a topk:K check, and no --check is topk",
-                     "Drop --topk-axis, or add --check topk:K")
-    return tolerances_from(**{key: options.pop(key) for key in TOLERANCE_KEYS})

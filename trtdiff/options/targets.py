@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 import click
 import onnx
 
-from trtdiff.commands.plan_target import plan_builder
-from trtdiff.commands.paths import InputPath
-from trtdiff.commands.precision_options import precision_options, plan_from_options
-from trtdiff.commands.given import refuse_given
-from trtdiff.commands.trt_options import TRT_OPTION_NAMES, trt_options, trt_target_from_options
+from trtdiff.options.plan_target import plan_builder
+from trtdiff.options.paths import InputPath
+from trtdiff.options.precision import precision_options, plan_from_options
+from trtdiff.options.given import refuse_given
+from trtdiff.options.trt import TRT_OPTION_NAMES, trt_options, trt_target_from_options
 from trtdiff.errors import UsageError
 from trtdiff.model import load_model
 from trtdiff.next_step import target_words
@@ -128,7 +128,7 @@ def reference_from_options(backend: str, options: dict[str, Any]) -> tuple[Runne
     """The reference runner for `--reference`: None means ONNX Runtime FP32 (the default)."""
     if backend != "trt":
         return None, ""
-    from trtdiff.commands.trt_options import tensorrt_runner_factory, trt_options_from_cli
+    from trtdiff.options.trt import tensorrt_runner_factory, trt_options_from_cli
 
     factory = tensorrt_runner_factory(trt_options_from_cli(**options), name="reference")
     return factory, "TensorRT fp32 (strongly typed, TF32 off)"

@@ -1,5 +1,5 @@
 """Running float64 sums over a tensor pair, chunk by chunk, through the fused kernel
-(`trtdiff.compare.kernel`, imported on first use: loading numba takes a noticeable fraction of a
+(`trtdiff.measure.kernel`, imported on first use: loading numba takes a noticeable fraction of a
 second, which `warm_up` lets a caller spend in the background)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trtdiff.compare import layout
-from trtdiff.compare.quantiles import BUCKET_SHIFT, EDGE_BITS, FINE_BUCKETS
+from trtdiff.measure import layout
+from trtdiff.measure.quantiles import BUCKET_SHIFT, EDGE_BITS, FINE_BUCKETS
 
 CHUNK = 1 << 20  # elements per kernel call; also the size of a float16 chunk converted to float32
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -83,7 +83,7 @@ class Accumulator(TotalsView):
             rel_floor: float, keep_rel: bool, errors_buffer: np.ndarray | None = None) -> Accumulator:
         """Compare `ref` with `target` (flat, same size); `errors_buffer` (optional, float32, at
         least ref.size long) holds the element errors instead of a new array."""
-        from trtdiff.compare import kernel
+        from trtdiff.measure import kernel
 
         acc = cls(ref.size, keep_rel, errors_buffer=errors_buffer)
         for start in range(0, ref.size, CHUNK):
@@ -119,7 +119,7 @@ def _kernel_input(chunk: np.ndarray) -> np.ndarray:
 
 def warm_up() -> None:
     """Import and load the compiled kernels now (e.g. on a background thread while a model runs)."""
-    from trtdiff.compare.kernel import count_window
+    from trtdiff.measure.kernel import count_window
 
     for value in (0.0, np.nan):  # both the SIMD and the general pass
         Accumulator.run(np.full(1, value, np.float32), np.zeros(1, np.float32), 0.0, 0.0, 1e-6, False)
