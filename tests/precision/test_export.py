@@ -208,3 +208,49 @@ def _program():
     group = TrtDiffGroup("trtdiff")
     group.add_command(plan_group)
     return group
+
+
+def _resize_then_divide() -> onnx.ModelProto:
+    """x -> Relu -> Resize (nearest, scales from an unnamed Constant) -> Div by an unnamed Constant
+    5e5 (beyond FP16: trtdiff's rule keeps the Div in FP32) -> Mul by 1000 -> y: the shape of a
+    paddle2onnx export (weights as unnamed Constant nodes, an FPN's Resize)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def constant(name: str, value: np.ndarray) -> onnx.NodeProto:
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value))
+
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             constant("scales", np.array([1, 1, 2, 2], np.float32)),
+             helper.make_node("Resize", ["r", "", "scales"], ["up"], name="resize", mode="nearest"),
+             constant("big", np.array(5e5, np.float32)),
+             helper.make_node("Div", ["up", "big"], ["d"], name="divide"),
+             constant("thousand", np.array(1000, np.float32)),
+             helper.make_node("Mul", ["d", "thousand"], ["y"], name="scale")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 8, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_onnxconverter_common_export_of_resize_and_constant_nodes_gives_a_valid_faithful_model(tmp_path) -> None:
+    """Applied as exported (its `python`), onnxconverter-common gave an invalid model (Resize with
+    float16 scales) and rounded the Constant 5e5 that trtdiff keeps in FP32 to 65504."""
+    import subprocess
+    import sys
+
+    import onnxruntime as ort
+
+    pytest.importorskip("onnxconverter_common.float16")
+    model = _resize_then_divide()
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    data = json.loads(export_texts(PrecisionPlan("fp16"), model)["onnxruntime"])
+    assert "divide" in data["fp32_nodes"] and list(data["scales_kept"]) == ["resize"]
+    script = tmp_path / "convert.py"
+    script.write_text(f"import onnx\nmodel = onnx.load({str(tmp_path / 'm.onnx')!r})\n" + data["python"]
+                      + f"\nonnx.save(model, {str(tmp_path / 'c.onnx')!r})\n")
+    subprocess.run([sys.executable, str(script)], check=True, capture_output=True)
+    x = np.random.default_rng(0).uniform(1000, 4000, (1, 2, 4, 4)).astype(np.float32)
+    converted = ort.InferenceSession(str(tmp_path / "c.onnx")).run(None, {"x": x})[0]
+    reference = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x})[0]
+    np.testing.assert_allclose(converted, reference, rtol=4e-3)  # fp16 rounding (a 5e5 clamped to 65504: 7.6x)

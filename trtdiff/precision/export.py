@@ -35,7 +35,7 @@ import onnx
 
 from trtdiff.errors import UsageError
 from trtdiff.fileio import write_text_atomic
-from trtdiff.model import save_model
+from trtdiff.model import ensure_node_names, save_model
 from trtdiff.precision.apply import apply_plan
 from trtdiff.precision.fp32set import Fp32Set, plan_fp32_set
 from trtdiff.precision.plan import PrecisionPlan, validate_plan
@@ -109,27 +109,59 @@ def onnxruntime_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: st
                      f"use --format onnx or --format modelopt for {plan.default}")
 
 
+# ops whose scales/roi input must stay tensor(float) while their data input is lowered: trtdiff's
+# conversion keeps that input float, onnxconverter-common converts it to float16 (which ONNX refuses)
+FLOAT_SCALES_OPS = ("Resize", "Upsample")
+
+
+# onnxconverter-common matches node names: a model with unnamed (or repeated) names gets trtdiff's.
+# It also gives every Constant node's value float16 (blocked, its output is cast to float16), while
+# an initializer read only by blocked nodes stays float32: Constants become initializers first.
+PRELUDE = ("seen = set()\n"
+           "for position, node in enumerate(model.graph.node):  # trtdiff's names: <op_type>_<position>\n"
+           "    if not node.name or node.name in seen:\n"
+           "        base = name = f'{node.op_type}_{position}'\n"
+           "        suffix = 1\n"
+           "        while name in seen:\n"
+           "            name, suffix = f'{base}_{suffix}', suffix + 1\n"
+           "        node.name = name\n"
+           "    seen.add(node.name)\n"
+           "for node in [n for n in model.graph.node if n.op_type == 'Constant' and len(n.attribute) == 1\n"
+           "             and n.attribute[0].name == 'value']:  # Constants as initializers\n"
+           "    model.graph.initializer.append(node.attribute[0].t)\n"
+           "    model.graph.initializer[-1].name = node.output[0]\n"
+           "    model.graph.node.remove(node)\n")
+
+
 def _onnxconverter_text(plan: PrecisionPlan, model: onnx.ModelProto, nodes: list[str], fp32: Fp32Set) -> str:
-    """Constant nodes read only by FP32 nodes join the block list: onnxconverter-common converts
-    every other Constant's value, which an FP32 reader would then get rounded."""
-    kept = set(nodes) | set(kept_layers(plan, model))
-    readers: dict[str, set[str]] = {}
-    for node in model.graph.node:
-        for name in node.input:
-            readers.setdefault(name, set()).add(node.name)
-    constants = [n.name for n in model.graph.node if n.op_type == "Constant" and n.name and n.output
-                 and readers.get(n.output[0]) and readers[n.output[0]] <= kept]
-    block = nodes + constants
-    ops = list(plan.keep_fp32_ops)
-    settings = {"keep_io_types": plan.keep_io_types, "node_block_list": block, "op_block_list": ops,
-                "min_positive_val": 0.0, "max_finite_val": FP16_LIMIT}
-    python = ("from onnxconverter_common import float16\n"
-              "model = float16.convert_float_to_float16(model, "
+    """The block list is the FP32 set, plus the Resize/Upsample nodes trtdiff lowers
+    (`scales_kept`): onnxconverter-common would give them float16 scales, an invalid model;
+    blocked, they resample in FP32 between Casts (nearest: the same values). `python` first names
+    the nodes as trtdiff does (an unnamed node is `<op_type>_<position>`: paddle2onnx leaves its
+    weight Constants unnamed) and turns Constant nodes into initializers (see PRELUDE)."""
+    named = onnx.ModelProto()
+    named.CopyFrom(model)
+    ensure_node_names(named)
+    kept = set(nodes) | set(kept_layers(plan, named))
+    scales_kept = [n.name for n in named.graph.node if n.op_type in FLOAT_SCALES_OPS and n.name not in kept]
+    settings = {"keep_io_types": plan.keep_io_types, "node_block_list": nodes + scales_kept,
+                "op_block_list": list(plan.keep_fp32_ops), "min_positive_val": 0.0, "max_finite_val": FP16_LIMIT}
+    python = ("from onnxconverter_common import float16\n" + PRELUDE
+              + "model = float16.convert_float_to_float16(model, "
               + ", ".join(f"{key}={value!r}" for key, value in settings.items()) + ")")
+    notes: dict[str, Any] = {
+        "note": "op_block_list replaces float16.DEFAULT_OP_BLOCK_LIST: the ops trtdiff lowered are the ops it "
+                "evaluated in fp16",
+        "prelude": "run `python` as it is: it names the nodes as trtdiff does and makes Constant nodes "
+                   "initializers (onnxconverter-common rounds every Constant's value to float16)",
+        "limits": "onnxconverter-common routes an FP32 tensor that FP16 nodes also read through float16 for every "
+                  "reader; where that matters, deploy the native model trtdiff writes (--format onnx)"}
+    if scales_kept:
+        notes["scales_kept"] = {name: "onnxconverter-common would convert its float scales to float16, which ONNX "
+                                      "refuses; blocked, it resamples in FP32 between Casts (nearest: the same values "
+                                      "trtdiff evaluated in fp16)" for name in scales_kept}
     return _json({"tool": "onnxconverter_common.float16.convert_float_to_float16", **settings,
-                  "python": python, "fp32_nodes": fp32.reasons(),
-                  "note": "op_block_list replaces float16.DEFAULT_OP_BLOCK_LIST: the ops trtdiff lowered are the "
-                          "ops it evaluated in fp16"})
+                  "python": python, "fp32_nodes": fp32.reasons(), **notes})
 
 
 def trtexec_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str, fp32: Fp32Set) -> str:
