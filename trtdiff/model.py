@@ -113,9 +113,14 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> None:
 @contextlib.contextmanager
 def session_source(model: onnx.ModelProto) -> Iterator[bytes | str]:
     """What an inference session is built from: serialized bytes, or for a model over the 2 GB
-    protobuf limit a temporary .onnx file with external data."""
-    if not exceeds_protobuf_limit(model):
-        yield model.SerializeToString()
+    protobuf limit a temporary .onnx file with external data. (Serializing is tried first: asking
+    protobuf for the size takes about twice as long as serializing.)"""
+    try:
+        serialized: bytes | None = model.SerializeToString()
+    except (ValueError, EncodeError):  # over protobuf's 2 GB limit
+        serialized = None
+    if serialized is not None:
+        yield serialized
         return
     with tempfile.TemporaryDirectory(prefix="trtdiff-") as tmp:
         path = os.path.join(tmp, "model.onnx")

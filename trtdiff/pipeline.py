@@ -154,7 +154,8 @@ def _needs_kernel(prepared: Prepared) -> bool:
     shapes = {t.name: t.shape for t in prepared.tensors}
     for name in prepared.selected:
         shape = shapes.get(name)
-        if shape is None or not all(isinstance(d, int) for d in shape) or math.prod(shape) > small.SMALL:
+        sizes = [d for d in shape if isinstance(d, int)] if shape is not None else []
+        if shape is None or len(sizes) < len(shape) or math.prod(sizes) > small.SMALL:
             return True
     return False
 

@@ -129,13 +129,24 @@ def worst_sample(outcome: Outcome) -> int:
 def plan_applier(model: onnx.ModelProto, plan: Any, calibration: Any) -> Callable[..., Any]:
     """`apply(model, plan, feeds)` for every evaluation: INT8/FP8 ranges are measured once, on the
     full FP32 model over `calibration` (samples), and reused for every plan and every piece cut from
-    the model (ranges are keyed by tensor name); `feeds` is ignored."""
-    from trtdiff.precision.apply import TARGETS, apply_plan
+    the model (ranges are keyed by tensor name); `feeds` is ignored. Plans applied to `model` itself
+    share one `PlanApplier`: what does not depend on the FP32 set is worked out once."""
+    from trtdiff.precision.apply import TARGETS, PlanApplier, apply_plan
     from trtdiff.precision.calibrate import calibrate_ranges
 
     target = TARGETS.get((getattr(plan, "default", ""), getattr(plan, "mode", "")))
     if target is None or not target[0].qdq or not plan.lowers:
         # a plan of another mode (bisect's native INT8/FP8 model of an emulated FP8 search) calibrates on `feeds`
-        return lambda part, chosen, feeds=None: apply_plan(part, chosen, [feeds] if feeds is not None else None)
+        uncalibrated = PlanApplier(model)
+
+        def apply(part: onnx.ModelProto, chosen: Any, feeds: Any = None) -> Any:
+            chosen_target = TARGETS.get((getattr(chosen, "default", ""), getattr(chosen, "mode", "")))
+            if part is model and (chosen_target is None or not chosen_target[0].qdq):
+                return uncalibrated.apply(chosen)  # no ranges: the feeds would not be read
+            return apply_plan(part, chosen, [feeds] if feeds is not None else None)
+
+        return apply
     ranges = calibrate_ranges(model, calibration, plan.calibration, plan.percentile)
-    return lambda part, chosen, feeds=None: apply_plan(part, chosen, ranges=ranges)
+    calibrated = PlanApplier(model, ranges=ranges)
+    return lambda part, chosen, feeds=None: (calibrated.apply(chosen) if part is model
+                                             else apply_plan(part, chosen, ranges=ranges))

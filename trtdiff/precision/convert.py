@@ -70,7 +70,7 @@ class NativeCast:
 
     def constant_low(self, walk: GraphWalk, tensor: str, value: TensorProto, axis: int | None,
                      clamp: bool, in_place: bool) -> str:
-        array = to_low_array(value, self.elem, clamp)
+        array = walk.converted((tensor, axis, clamp), lambda: to_low_array(value, self.elem, clamp))
         if in_place:
             walk.inits[tensor].CopyFrom(numpy_helper.from_array(array, tensor))
             walk.ctx.retyped[tensor] = self.elem

@@ -48,7 +48,8 @@ class CastEmulation:
 
     def constant_low(self, walk: GraphWalk, tensor: str, value: TensorProto, axis: int | None,
                      clamp: bool, in_place: bool) -> str:
-        array = to_low_array(value, self.elem, clamp).astype(np.float32)
+        array = walk.converted((tensor, axis, clamp),
+                               lambda: to_low_array(value, self.elem, clamp).astype(np.float32))
         return store_constant(walk, tensor, array, in_place, f"rounded_{self.suffix}")
 
     def low_input(self, walk: GraphWalk, value_info: onnx.ValueInfoProto) -> Entry | None:
