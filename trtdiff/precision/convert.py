@@ -15,7 +15,8 @@ from onnx import TensorProto, numpy_helper
 
 from trtdiff.precision.analysis import FLOAT
 from trtdiff.precision.decide import FULL, LOW
-from trtdiff.precision.rewrite import Entry, GraphWalk, cast_node
+from trtdiff.precision.graphs import cast_node
+from trtdiff.precision.rewrite import Entry, GraphWalk
 
 NUMPY_TYPES: dict[int, np.dtype] = {TensorProto.FLOAT16: np.dtype(np.float16),
                TensorProto.BFLOAT16: np.dtype(ml_dtypes.bfloat16),

@@ -15,7 +15,8 @@ from onnx import TensorProto, numpy_helper
 from trtdiff.precision.analysis import FLOAT
 from trtdiff.precision.convert import SUFFIX, to_low_array
 from trtdiff.precision.decide import FULL, LOW
-from trtdiff.precision.rewrite import Entry, GraphWalk, cast_node
+from trtdiff.precision.graphs import cast_node
+from trtdiff.precision.rewrite import Entry, GraphWalk
 
 
 class CastEmulation:

@@ -1,11 +1,20 @@
-"""Whole-graph helpers of the precision transforms: the names a graph already uses (inserted
-tensors and nodes avoid them), and giving value info the element types a transform changed."""
+"""Graph helpers of the precision transforms: the Cast they insert, the names a graph already uses
+(inserted tensors and nodes avoid them), and giving value info the element types a transform
+changed."""
 
 from __future__ import annotations
 
 import onnx
+from onnx import helper
 
 from trtdiff.model import subgraphs
+
+
+def cast_node(source: str, target: str, to: int, saturate: bool | None = None) -> onnx.NodeProto:
+    """A Cast (named by `GraphWalk.emit` after the tensor it makes)."""
+    if saturate is None:
+        return helper.make_node("Cast", [source], [target], to=to)
+    return helper.make_node("Cast", [source], [target], to=to, saturate=int(saturate))
 
 
 def all_names(graph: onnx.GraphProto) -> tuple[set[str], set[str]]:

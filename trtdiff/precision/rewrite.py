@@ -280,26 +280,25 @@ class GraphWalk:
 
     def _finish(self) -> None:
         graph = self.graph
-        graph.ClearField("node")
-        graph.node.extend(self.out)
+        unused = self._unused_replaced()
+        graph.ClearField("node")  # the Constant nodes of replaced values no node reads any more go too
+        graph.node.extend(node for node in self.out
+                          if not (node.op_type == "Constant" and not node.domain and node.output
+                                  and set(node.output) <= unused))
         graph.initializer.extend(self.new_inits)
         if self.ctx.ir_version < 4:  # before IR 4 every initializer must also be a graph input
             graph.input.extend(helper.make_tensor_value_info(i.name, i.data_type, i.dims)
                                for i in self.new_inits)
-        if self.replaced:
-            used = {n for node in graph.node for n in node.input} | self.outputs
-            for node in graph.node:
-                for sub in subgraphs(node):
-                    used |= outer_names(sub)
-            unused = self.replaced - used
-            if unused:
-                keep = [i for i in graph.initializer if i.name not in unused]
-                graph.ClearField("initializer")
-                graph.initializer.extend(keep)
+        for index in reversed(range(len(graph.initializer))):
+            if graph.initializer[index].name in unused:
+                del graph.initializer[index]
 
-
-def cast_node(source: str, target: str, to: int, saturate: bool | None = None) -> onnx.NodeProto:
-    """A Cast (named by `GraphWalk.emit` after the tensor it makes)."""
-    if saturate is None:
-        return helper.make_node("Cast", [source], [target], to=to)
-    return helper.make_node("Cast", [source], [target], to=to, saturate=int(saturate))
+    def _unused_replaced(self) -> set[str]:
+        """Constants replaced by a converted copy that nothing reads any more."""
+        if not self.replaced:
+            return set()
+        used = {n for node in self.out for n in node.input} | self.outputs
+        for node in self.out:
+            for sub in subgraphs(node):
+                used |= outer_names(sub)
+        return self.replaced - used
