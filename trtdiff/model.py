@@ -204,13 +204,18 @@ def _cycle(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
     return []
 
 
-def subgraphs(node: onnx.NodeProto) -> Iterator[onnx.GraphProto]:
-    """The bodies of an If/Loop/Scan (or any node with graph attributes)."""
+def subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    """The bodies of an If/Loop/Scan (or any node with graph attributes). (A list, at once empty for
+    a node without attributes: transforms ask it of every node.)"""
+    if not node.attribute:
+        return []
+    bodies: list[onnx.GraphProto] = []
     for attr in node.attribute:
         if attr.type == onnx.AttributeProto.GRAPH:
-            yield attr.g
+            bodies.append(attr.g)
         elif attr.type == onnx.AttributeProto.GRAPHS:
-            yield from attr.graphs
+            bodies.extend(attr.graphs)
+    return bodies
 
 
 def outer_names(graph: onnx.GraphProto) -> set[str]:
@@ -231,7 +236,9 @@ def body_reads(node: onnx.NodeProto) -> set[str]:
 def node_inputs(node: onnx.NodeProto) -> list[str]:
     """A node's non-empty inputs, then the outer-scope tensors its bodies read: everything that
     must exist before the node can run."""
-    return [n for n in node.input if n] + sorted(body_reads(node) - set(node.input))
+    inputs = [n for n in node.input if n]
+    outer = body_reads(node) if node.attribute else None  # (only a graph attribute reads outer names)
+    return inputs + sorted(outer - set(node.input)) if outer else inputs
 
 
 def user_input_names(model: onnx.ModelProto) -> list[str]:

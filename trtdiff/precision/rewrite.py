@@ -234,8 +234,8 @@ class GraphWalk:
 
     def _visit(self, node: onnx.NodeProto, decision: Decision) -> None:
         ctx = self.ctx
-        for sub in subgraphs(node):
-            if decision.kind in (CONTROL, KEPT):
+        if decision.kind in (CONTROL, KEPT):
+            for sub in subgraphs(node):
                 GraphWalk(ctx, sub, self, self.force_keep or decision.kind == KEPT).run()
         wants = list(decision.inputs)
         for slots, low_ok in decision.groups:
