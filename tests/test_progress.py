@@ -87,3 +87,25 @@ def test_bisect_evaluations_go_through_the_same_mechanism(monkeypatch):
         hook(2, 6, True)
     assert seen.log[0][0] == "bisect: starting"
     assert seen.log[-1][0] == "bisect: 2 evaluations, FP32 set 6 nodes (pass)"
+
+
+def test_a_phase_without_a_total_shows_no_count_left_from_the_phase_before():
+    """After "comparing samples" (6 steps), the attribution's reference run (a spinner) showed
+    "0/6": rich's reset keeps the old total when given None."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(file=io.StringIO()), transient=True) as display:
+        bar = progress.Phases(display)
+        bar.start("comparing samples", 6)
+        bar.advance(6)
+        bar.start("reference run of sample 5 (for attribution)")
+        (task,) = display.tasks
+        assert task.description == "reference run of sample 5 (for attribution)"
+        assert task.total is None and task.completed == 0
+        bar.start("attribution: shadow models", 3)
+        bar.advance()
+        (task,) = display.tasks
+        assert (task.total, task.completed) == (3, 1)

@@ -43,18 +43,20 @@ def target_model(model: onnx.ModelProto, plan: PrecisionPlan | None, inputs: Inp
                  ) -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]], tuple[str, ...]]:
     """(the model with the plan applied, the first sample's input shapes, the plan's warnings).
     INT8/FP8 scales are calibrated as `run` calibrates them: on --calibration-data when given,
-    else on the samples the input options name."""
+    else on the samples the input options name. With calibration data and no input option, its
+    first sample gives the shapes (a dynamic model needs no --input-shapes then)."""
     from trtdiff.dataset import DataSet, open_dataset, open_path
     from trtdiff.inputs import input_specs
     from trtdiff.precision.apply import apply_plan
 
-    dataset = open_dataset(inputs, input_specs(model))
+    specs = input_specs(model)
+    calibration = DataSet(open_path(calibration_data, inputs.batched_npz), specs) if calibration_data else None
+    given = inputs.load_path or inputs.loader_script or inputs.shapes
+    dataset = open_dataset(inputs, specs) if given or calibration is None else calibration
     shapes = {name: tuple(array.shape) for name, array in dataset.sample(0).items()}
     if plan is None or not plan.lowers:
         return model, shapes, ()
-    calibration = (DataSet(open_path(calibration_data, inputs.batched_npz), dataset.specs)
-                   if calibration_data else dataset)
-    applied = apply_plan(model, plan, calibration)  # type: ignore[arg-type]
+    applied = apply_plan(model, plan, calibration if calibration is not None else dataset)  # type: ignore[arg-type]
     return applied.model, shapes, tuple(applied.warnings)
 
 

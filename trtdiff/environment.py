@@ -10,7 +10,7 @@ from typing import Any
 
 from trtdiff.version import __version__
 
-_PACKAGES = ("onnx", "onnxruntime", "onnxruntime-gpu", "numpy", "tensorrt", "polygraphy")
+_PACKAGES = ("onnx", "onnxruntime", "onnxruntime-gpu", "numpy", "tensorrt", "tensorrt-rtx", "polygraphy")
 
 
 def package_version(name: str) -> str | None:

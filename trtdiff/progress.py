@@ -41,8 +41,11 @@ class Phases:
         self._task = bar.add_task("", total=None) if bar is not None else None
 
     def start(self, description: str, total: int | None = None) -> None:
+        """A new phase: a fresh task, so that a phase without a total shows no count left over
+        from the one before (rich's `reset(total=None)` keeps the old total: "0/6" on a spinner)."""
         if self._bar is not None:
-            self._bar.reset(self._task, total=total, description=description)
+            self._bar.remove_task(self._task)
+            self._task = self._bar.add_task(description, total=total)
 
     def advance(self, steps: int = 1, description: str | None = None) -> None:
         if self._bar is None:

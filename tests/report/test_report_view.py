@@ -241,3 +241,13 @@ def test_a_failing_report_ends_with_the_next_command(comparison):
     shown = view_from_comparison(dataclasses.replace(comparison, bisect=None, next_steps=(step,)))["next_steps"]
     assert shown == [{"command": step.command, "why": step.why, "id": "next-command-0"}]
     assert view_from_comparison(dataclasses.replace(comparison, passed=True, next_steps=()))["next_steps"] == []
+
+def test_settings_name_the_checks_that_decided(comparison):
+    """A run judged by `--check topk:1 --min-agreement 0.9` said "check elementwise" in the
+    report's settings (the shared statistic, not the checks given)."""
+    tol = dataclasses.replace(comparison.settings.tolerances, checks=("topk:1", "boxes:cosine:0.999"),
+                              min_agreement=0.9)
+    judged = dataclasses.replace(comparison, settings=dataclasses.replace(comparison.settings, tolerances=tol))
+    settings = dict(view_from_comparison(judged)["environment"]["settings"])
+    assert "check topk:1, boxes:cosine:0.999," in settings["tolerances"]
+    assert settings["min agreement"] == "90.0% of the samples must pass"

@@ -5,7 +5,9 @@
 
 A root is an offender that introduces error itself (score > 0, with a cause hint) and reaches a
 failing output; the steps after it are the nodes on a path from it to those outputs that show
-what happens to its damage (a `domain` or `inherited` hint, or where NaN first appears).
+what happens to its damage: a `domain` or `inherited` hint whose error is charged to the root or
+to an earlier step (a node that passes on another producer's rounding belongs to that producer's
+story, not this one), or where NaN first appears.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ MAX_ROOTS = 3
 MAX_STEPS = 8
 
 
-def cause_chains(tensors: Sequence[TensorResult], offenders: Sequence[Offender],
-                 graph: Sequence[GraphNode]) -> tuple[CauseChain, ...]:
-    """Up to MAX_ROOTS chains, worst root first; a root inside an earlier chain starts none."""
+def cause_chains(tensors: Sequence[TensorResult], offenders: Sequence[Offender], graph: Sequence[GraphNode],
+                 charged: Mapping[str, Sequence[str]] | None = None) -> tuple[CauseChain, ...]:
+    """Up to MAX_ROOTS chains, worst root first; a root inside an earlier chain starts none.
+    `charged`: tensor -> the input tensors its local error was charged to (representation.py);
+    None links every effect hint on the path."""
     by_name = {t.name: t for t in tensors}
     failing = [t.name for t in tensors if t.is_output and t.passed is False]
     readers: dict[str, list[GraphNode]] = {}
@@ -43,7 +47,7 @@ def cause_chains(tensors: Sequence[TensorResult], offenders: Sequence[Offender],
             continue
         upstream = _reach_back(outputs, producers)
         steps = [CauseStep(offender.node, offender.tensor, hint.kind, hint.summary)]
-        steps += _effects(tensors, downstream["nodes"] & upstream, offender.node)
+        steps += _effects(tensors, downstream["nodes"] & upstream, offender.node, producers, charged)
         chains.append(CauseChain(tuple(steps[:MAX_STEPS]), outputs))
         covered |= downstream["nodes"] | {offender.node}
         if len(chains) == MAX_ROOTS:
@@ -51,13 +55,17 @@ def cause_chains(tensors: Sequence[TensorResult], offenders: Sequence[Offender],
     return tuple(chains)
 
 
-def _effects(tensors: Sequence[TensorResult], on_path: set[str], root: str) -> list[CauseStep]:
+def _effects(tensors: Sequence[TensorResult], on_path: set[str], root: str, producers: Mapping[str, GraphNode],
+             charged: Mapping[str, Sequence[str]] | None) -> list[CauseStep]:
     steps: list[CauseStep] = []
     seen = {root}
     for t in tensors:  # topological order
         hint = next((h for h in t.hints if h.kind in EFFECT_KINDS), None)
         if hint is None or t.node not in on_path or t.node in seen:
             continue
+        sources = charged.get(t.name, ()) if charged is not None and hint.kind != "nan_origin" else None
+        if sources is not None and not any(producers[s].name in seen for s in sources if s in producers):
+            continue  # its error is charged to a producer outside this chain
         seen.add(t.node)
         steps.append(CauseStep(t.node, t.name, hint.kind, hint.summary))
     return steps

@@ -103,7 +103,8 @@ def annotate(comparison: Comparison, attribution: Attribution) -> Comparison:
                for t in comparison.tensors]
     offenders = rank_offenders(tensors, attribution.scores)
     return replace(comparison, tensors=tuple(tensors), offenders=offenders,
-                   causes=cause_chains(tensors, offenders, comparison.graph),
+                   causes=cause_chains(tensors, offenders, comparison.graph,
+                                       {name: r.charged_to for name, r in attribution.local.items()}),
                    warnings=comparison.warnings + attribution.warnings)
 
 

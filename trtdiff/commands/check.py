@@ -75,6 +75,6 @@ def _given(options: dict[str, Any]) -> dict[str, Any]:
 def _show_gate(result: CheckResult, console: Console) -> None:
     if result.golden is not None:
         failing = [t.name for t in result.golden.tensors if t.name in result.golden.outputs and t.passed is not True]
-        console.print(Text(f"against golden outputs: {'all outputs match' if not failing else 'FAIL ' + ', '.join(failing)}"),
-                      soft_wrap=True)
+        verdict = "all outputs match" if not failing else "FAIL " + ", ".join(failing)
+        console.print(Text(f"against golden outputs: {verdict}"), soft_wrap=True)
     print_diff(result.diff, console, quiet=is_quiet())

@@ -34,7 +34,9 @@ def samples_view(comparison: Comparison, ids: dict[str, str]) -> dict[str, Any] 
             "verdict": f"{verdicts.failed:,} of {verdicts.count:,} samples fail" + (f" ({shown})" if shown else ""),
             "agreement": f"{fmt.fmt_percent(100 * verdicts.agreement)} pass, at least "
                          f"{fmt.fmt_percent(100 * verdicts.min_agreement)} needed",
-            "checks": [describe_check(c.check, c.value) + f" ({c.failed:,} samples fail it)" for c in verdicts.checks],
+            "checks": [describe_check(c.check, c.value) + (" (1 sample fails it)" if c.failed == 1
+                                                            else f" ({c.failed:,} samples fail it)")
+                       for c in verdicts.checks],
             "worst": "" if tensor.worst_sample is None else f"worst sample {tensor.worst_sample}",
             "bars": decade_bars(verdicts.max_abs_histogram, tensor.atol) if verdicts.max_abs_histogram else [],
         })

@@ -23,7 +23,7 @@ from trtdiff.result import Comparison, TensorResult
 from trtdiff.summary import counts, divergence_summary, next_steps, worst_key
 from trtdiff.verdict_checks import nothing_compared
 
-VERSION_KEYS = ("trtdiff", "onnx", "onnxruntime", "tensorrt", "cuda", "providers", "cpu", "gpu")
+VERSION_KEYS = ("trtdiff", "onnx", "onnxruntime", "tensorrt", "tensorrt-rtx", "cuda", "providers", "cpu", "gpu")
 SUMMARY_OFFENDERS = 5
 
 
@@ -168,8 +168,11 @@ def environment_view(comparison: Comparison, command: str | None) -> dict[str, A
         ("reference", settings.reference or fmt.MISSING),
         ("target", settings.target or fmt.MISSING),
         ("tolerances", (f"atol {fmt.fmt_error(tol.atol)}, rtol {fmt.fmt_error(tol.rtol)}, "
-                        f"check {tol.check}, relative-error floor {fmt.fmt_error(tol.rel_floor)}")),
+                        f"check {', '.join(tol.checks) or tol.check}, "
+                        f"relative-error floor {fmt.fmt_error(tol.rel_floor)}")),
     ]
+    if tol.min_agreement < 1:
+        rows.append(("min agreement", f"{tol.min_agreement:.1%} of the samples must pass"))
     rows += [(f"atol for {name}", fmt.fmt_error(v)) for name, v in tol.per_tensor_atol.items()]
     rows += [(f"rtol for {name}", fmt.fmt_error(v)) for name, v in tol.per_tensor_rtol.items()]
     rows.append(("seed", fmt.MISSING if settings.seed is None else str(settings.seed)))
