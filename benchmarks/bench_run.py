@@ -159,12 +159,14 @@ def main() -> None:
         print(f"medians of {args.repeats}, whole processes side by side")
         for name in ("convnet", "det"):
             if name in names:
-                case(f"{name} --fp16 --mark-all", *made[name], ["--fp16", "--mark-all"], True, args.repeats, 2.5, out, env)
+                case(f"{name} --fp16 --mark-all", *made[name], ["--fp16", "--mark-all"], True, args.repeats, 2.5,
+                     out, env)
         if "det" in names:  # its verdict fails, so attribution runs: the same without it
             case("det --fp16 --mark-all --no-attribute", *made["det"], ["--fp16", "--mark-all", "--no-attribute"],
                  True, args.repeats, 2.5, out, env)
         if "chain" in names:
-            case("chain (2,000 nodes) --fp16, outputs only", *made["chain"], ["--fp16"], False, args.repeats, 1.5, out, env)
+            case("chain (2,000 nodes) --fp16, outputs only", *made["chain"], ["--fp16"], False, args.repeats, 1.5,
+                 out, env)
         if "int8" in names:
             for name, flags in (("convnet", []), ("det", []), ("det", ["--no-attribute"])):
                 for precision in (["--emulate", "int8"], ["--int8"]):

@@ -422,6 +422,22 @@ def with_outputs(model: onnx.ModelProto, names: Iterable[str],
     return marked
 
 
+def drop_unread_constants(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model`, changed in place, without the main graph's Constant nodes whose value nothing reads
+    (no node, body or graph output). ONNX Runtime drops them itself when it loads a model, after
+    parsing them: a precision transform leaves the original of every constant it converted, which
+    for a model of Constant weights doubles what a session is built from."""
+    read = {o.name for o in model.graph.output}
+    for node in model.graph.node:
+        read.update(node_inputs(node))
+    nodes = model.graph.node
+    for index in reversed(range(len(nodes))):
+        node = nodes[index]
+        if node.op_type == "Constant" and not node.domain and node.output and not read.intersection(node.output):
+            del nodes[index]
+    return model
+
+
 def check_names_exist(model: onnx.ModelProto, names: Iterable[str]) -> None:
     """Raise a UsageError naming close matches for tensor names that are not in the graph."""
     from trtdiff.errors import close_names

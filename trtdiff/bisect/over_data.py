@@ -24,6 +24,7 @@ from trtdiff.bisect.state import Outcome
 from trtdiff.measure.tolerance import ToleranceSpec
 from trtdiff.dataset import DataSet, GoldenOutputs, SampleStore
 from trtdiff.errors import ToolUnavailable, TrtDiffError
+from trtdiff.model import drop_unread_constants
 from trtdiff.runners.base import Runner
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class DataJudge:
         if known is not None and (not exhaustive or known.info.get("samples", {}).get("complete")):
             return known
         try:
-            outcome = self._judge(self.apply(self.model, plan, None).model, exhaustive)
+            outcome = self._judge(drop_unread_constants(self.apply(self.model, plan, None).model), exhaustive)
         except ToolUnavailable:
             raise  # not the plan's doing: the search stops with it
         except TrtDiffError as err:

@@ -3,8 +3,9 @@
 Loading numba's compiled kernel takes a few tenths of a second, more than comparing a few thousand
 elements costs in numpy; a run that compares only small tensors (graph outputs such as logits or
 boxes) need not load it at all. `accumulate` fills the same `sums`, `counts` and error arrays as
-`trtdiff.measure.kernel.accumulate`: every count, maximum and stored error is the same; the float64 sums differ only in the order of their additions (numpy's pairwise
-summation; the kernel's SIMD pass reassociates too), relative differences around 1e-15.
+`trtdiff.measure.kernel.accumulate`: every count, maximum and stored error is the same; the
+float64 sums differ only in the order of their additions (numpy's pairwise summation; the
+kernel's SIMD pass reassociates too), relative differences around 1e-15.
 """
 
 from __future__ import annotations

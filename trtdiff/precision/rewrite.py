@@ -281,10 +281,8 @@ class GraphWalk:
     def _finish(self) -> None:
         graph = self.graph
         unused = self._unused_replaced()
-        graph.ClearField("node")  # the Constant nodes of replaced values no node reads any more go too
-        graph.node.extend(node for node in self.out
-                          if not (node.op_type == "Constant" and not node.domain and node.output
-                                  and set(node.output) <= unused))
+        graph.ClearField("node")
+        graph.node.extend(self.out)
         graph.initializer.extend(self.new_inits)
         if self.ctx.ir_version < 4:  # before IR 4 every initializer must also be a graph input
             graph.input.extend(helper.make_tensor_value_info(i.name, i.data_type, i.dims)
@@ -294,7 +292,8 @@ class GraphWalk:
                 del graph.initializer[index]
 
     def _unused_replaced(self) -> set[str]:
-        """Constants replaced by a converted copy that nothing reads any more."""
+        """Initializers replaced by a converted copy that nothing reads any more. (A Constant node
+        stays, read or not: its value remains a tensor of the model, e.g. for `--outputs`.)"""
         if not self.replaced:
             return set()
         used = {n for node in self.out for n in node.input} | self.outputs
