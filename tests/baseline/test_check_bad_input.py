@@ -82,3 +82,26 @@ def test_bad_input_is_one_line_and_leaves_nothing(cli_run, saved: Path, tmp_path
     assert result.exit_code == code, result.output
     assert message in one_line(result)
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+
+
+def test_a_relative_path_of_the_baseline_missing_here_is_said_as_the_baseline_s(cli_run, tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    """`check` run from another directory than `baseline save` said "cannot read fixed/plan.json:
+    no such file. Write it with `trtdiff plan export`", as if the user had typed the path."""
+    import numpy as np
+
+    saved_in, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (saved_in / "val").mkdir(parents=True)
+    elsewhere.mkdir()
+    np.savez(saved_in / "val" / "s0.npz", images=np.zeros((1, 3, 32, 32), np.float32))
+    monkeypatch.chdir(saved_in)
+    saved = cli_run("baseline", "save", DEMO, "--emulate", "fp16", "--keep-fp32", "head_conv", "--keep-fp32",
+                    "rescale", "--load-inputs", "val/", "--no-progress", "-o", "base")
+    assert saved.exit_code == 0, saved.output
+    monkeypatch.chdir(elsewhere)
+    result = cli_run("check", DEMO, "--baseline", saved_in / "base")
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert "the baseline's --load-inputs val/ does not exist here" in line and "give --load-inputs again" in line
+    again = cli_run("check", DEMO, "--baseline", saved_in / "base", "--load-inputs", saved_in / "val")
+    assert again.exit_code == 0, again.output  # the same data set, given again

@@ -37,7 +37,8 @@ def test_diff_writes_junit_markdown_and_json_and_exits_1_on_regression(cli_run, 
     assert "new error starts at 't2'" in result.stdout
     xml = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))
     assert (xml.tests, xml.failures) == (2, 2)
-    assert "## trtdiff check: FAIL" in (out / "summary.md").read_text()
+    assert "## trtdiff diff: FAIL" in (out / "summary.md").read_text()  # titled by the command that wrote it
+    assert xml.name == "trtdiff diff" and all(suite.name.startswith("trtdiff diff: ") for suite in xml)
     assert json.loads((out / "gate.json").read_text())["first_regression"]["name"] == "t2"
 
 

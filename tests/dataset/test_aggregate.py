@@ -105,3 +105,20 @@ def test_task_checks_per_sample():
     assert topk.check == "topk:1" and topk.value == pytest.approx(19 / 20) and topk.failed == 1
     assert cosine.failed == 0 and 0.9 < cosine.value < 1 and math.isfinite(snr.value) and snr.failed == 0
     assert aggregate.passed(0.8) and not aggregate.passed(1.0)
+
+
+@pytest.mark.parametrize("nan_first", [False, True])
+def test_a_sample_with_no_finite_element_is_the_worst_of_a_cosine_check(nan_first):
+    """A sample whose target is all inf has cosine NaN and fails `cosine:0.99`: the summary's worst
+    value is that NaN, not the best finite cosine of the others (the terminal said "cosine 1.000000
+    in the worst sample (>= 0.99); 1 of 3 samples fail")."""
+    from trtdiff.measure.checks import describe_check
+
+    rng = np.random.default_rng(0)
+    good = [(r, (r * np.float32(1.001)).astype(np.float32)) for r in rng.uniform(-1, 1, (2, 100)).astype(np.float32)]
+    broken = (good[0][0], np.full(100, np.inf, np.float32))
+    pairs = [broken, *good] if nan_first else [*good, broken]
+    verdicts = _merged(pairs, ToleranceSpec(checks=(parse_check("cosine:0.99"),))).verdicts(1.0)
+    (cosine,) = verdicts.checks
+    assert cosine.failed == 1 and math.isnan(cosine.value)
+    assert describe_check(cosine.check, cosine.value) == "cosine: the worst sample has no element finite on both sides"

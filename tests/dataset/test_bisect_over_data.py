@@ -55,9 +55,24 @@ def test_every_sample_must_pass(cli_run, tmp_path, model):
 
 
 def test_min_agreement_lets_a_share_of_samples_fail(cli_run, tmp_path, model):
+    """Output 'y' fails on sample 1 and output 'z' on sample 2: each fails one sample of three,
+    which --min-agreement 0.6 allows, so `run` passes with every node lowered, and bisect agrees
+    (it counted failing samples over all outputs together and kept 'mul_a', saying that dropping
+    it fails)."""
     data = samples(tmp_path / "val", [None, "a", "b"])
     found = _bisect(cli_run, model, *COMMON, "--load-inputs", data, "--min-agreement", "0.6")
-    assert found["passed"] and len(found["fp32_nodes"]) == 1  # one of the two failing samples may fail
+    assert found["passed"] and found["fp32_nodes"] == []
+    run = cli_run("run", model, *COMMON, "--load-inputs", data, "--min-agreement", "0.6")
+    assert run.exit_code == 0, run.output
+
+
+def test_min_agreement_is_per_output(cli_run, tmp_path, model):
+    """Output 'y' fails on two samples of three: beyond what --min-agreement 0.6 allows, so only
+    'mul_a' is kept, and the reason names 'y'."""
+    data = samples(tmp_path / "val", [None, "a", "a"])
+    found = _bisect(cli_run, model, *COMMON, "--load-inputs", data, "--min-agreement", "0.6")
+    assert found["passed"] and [n["node"] for n in found["fp32_nodes"]] == ["mul_a"]
+    assert "output 'y' fails" in found["fp32_nodes"][0]["reason"]
 
 
 def test_reference_once_and_evaluations_stop_at_the_first_failing_sample(cli_run, tmp_path, model, monkeypatch):

@@ -29,11 +29,14 @@ STORED = {"underflow": ("flushed to zero", "zeros"), "overflow": ("overflowed to
 
 
 def effect_hint(result: LocalResult, op_type: str, local: np.ndarray, ref: np.ndarray,
-                producers: Sequence[LocalResult], inputs: Mapping[str, np.ndarray]) -> CauseHint | None:
+                producers: Sequence[LocalResult], inputs: Mapping[str, np.ndarray],
+                own: float = 0.0) -> CauseHint | None:
     """The hint of a node whose local error is representation only: `domain` when it makes NaN/Inf
     the reference lacks, else `inherited` when `producers` (the lossy ones it is charged to) exist.
     With no such producer, an input whose reference values exceed the type's range (the node's
-    own conversion makes them inf) gives an `overflow` hint naming that input."""
+    own conversion makes them inf) gives an `overflow` hint naming that input. `own`: the node's
+    own relative error (its output against FP32 on the same inputs: the rounding of its output),
+    stated when not zero, so that the hint agrees with the node's score."""
     node, op = result.node, OP_WORDS.get(op_type, op_type)
     made = _made(local, ref)
     if not producers and made:
@@ -57,9 +60,11 @@ def effect_hint(result: LocalResult, op_type: str, local: np.ndarray, ref: np.nd
     if not producers:
         return None
     error = relative_rms(result.metrics)
-    return CauseHint("inherited", node,
-                     f"'{node}' adds no error of its own: FP32 on its inputs as the target stores them gives the same "
-                     f"result; its relative error {error:.3g} comes from {origin}", {"local_relative_rms": error},
+    adds = (f"adds only rounding of its own (relative error {own:.3g}): FP32 on its inputs as the target stores "
+            "them gives the same result within that" if own > 0 else
+            "adds no error of its own: FP32 on its inputs as the target stores them gives the same result")
+    return CauseHint("inherited", node, f"'{node}' {adds}; its relative error {error:.3g} comes from {origin}",
+                     {"local_relative_rms": error, "own_relative_rms": own},
                      f"passes on {short} from '{producers[0].node}'")
 
 

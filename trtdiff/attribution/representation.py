@@ -103,7 +103,8 @@ def judged(result: LocalResult, local: np.ndarray, fp32: np.ndarray, lookup: Map
     charged = tuple(i for i in dict.fromkeys(node.input) if i in results and i != result.tensor and lossy(results[i]))
     inputs = {i: np.asarray(lookup[i], np.float64) for i in dict.fromkeys(node.input)
               if i in lookup and np.asarray(lookup[i]).dtype.kind == "f"}
-    effect = effect_hint(result, node.op_type, local64, ref, [results[i] for i in charged], inputs)
+    effect = effect_hint(result, node.op_type, local64, ref, [results[i] for i in charged], inputs,
+                         relative_rms(own))
     if charged:
         return replace(result, own=own, charged_to=charged, hints=(effect,) if effect else ())
     explained = any(h.kind == "overflow" for h in result.hints)  # its output is beyond the range itself

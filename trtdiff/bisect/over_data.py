@@ -3,9 +3,10 @@
 The reference outputs of every sample are computed once (`reference_outputs`, kept in a
 `SampleStore`: in memory up to a budget, then on disk) and reused by every evaluation. An
 evaluation opens one target session, streams the samples through it without keeping its outputs,
-and decides each sample as `trtdiff run` does (`evaluate.judge_output`). A plan passes when at
-least `min_agreement` of the samples pass; the evaluation stops as soon as that can no longer
-happen. Samples that failed lately are tried first, so a failing plan is usually found out on its
+and decides each sample as `trtdiff run` does (`evaluate.judge_output`). A plan passes when
+each output passes on at least `min_agreement` of the samples (run's verdict: output by output, so
+two outputs failing on different samples each use their own allowance); the evaluation stops as
+soon as that can no longer happen. Samples that failed lately are tried first, so a failing plan is usually found out on its
 first sample.
 """
 
@@ -81,7 +82,8 @@ class DataJudge:
     def _judge(self, target: onnx.ModelProto, exhaustive: bool) -> Outcome:
         errors: dict[str, float] = {}
         failing: dict[str, str] = {}
-        failed: list[int] = []
+        failed: list[int] = []  # samples on which some output fails
+        failures = dict.fromkeys(self.names, 0)  # samples each output fails on
         worst: tuple[tuple[bool, bool, float], int] | None = None
         evaluated = 0
         with self.make_runner(target) as runner:
@@ -97,16 +99,17 @@ class DataJudge:
                         worst = candidate if worst is None or candidate > worst else worst
                     if why:
                         sample_failed = True
+                        failures[name] += 1
                         failing.setdefault(name, f"{why} (sample {index})")
                 evaluated += 1
                 failed += [index] if sample_failed else []
-                if len(failed) > self.allowed_failures and not exhaustive:
+                if max(failures.values(), default=0) > self.allowed_failures and not exhaustive:
                     break
         self._failures_first(failed)
-        passed = len(failed) <= self.allowed_failures
+        over = {name for name, count in failures.items() if count > self.allowed_failures}
         samples = {"evaluated": evaluated, "failed": len(failed), "failing": sorted(failed)[:LISTED],
                    "complete": evaluated == len(self.order), "worst": -worst[1] if worst else None}
-        return Outcome(passed, {"outputs": errors, "failing": {} if passed else failing, "samples": samples})
+        return Outcome(not over, {"outputs": errors, "failing": {n: failing[n] for n in over}, "samples": samples})
 
     def _failures_first(self, failed: list[int]) -> None:
         """Try the samples that just failed first next time (a failing plan fails fast)."""

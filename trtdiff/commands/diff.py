@@ -35,5 +35,5 @@ def diff_command(old: str, new: str, **options: Any) -> None:
     diff = compare_profiles(old_profile, new_profile, policy)
     print_diff(diff, table_console(options), quiet=is_quiet())
     facts = {"old": old, "new": new, **environment_facts(old_environment, new_environment)}
-    write_gate_files(diff, options, facts)
+    write_gate_files(diff, options, facts, command="trtdiff diff")
     click.get_current_context().exit(int(ExitCode.PASSED if diff.passed else ExitCode.MISMATCH))

@@ -61,7 +61,7 @@ class TensorAggregate:
         self._histogram = np.zeros(len(HISTOGRAM_LABELS), np.int64)
         self._mismatches = 0
         self._check_failed = [0] * len(self.checks)
-        self._check_values: list[float] = [math.nan] * len(self.checks)
+        self._check_values: list[float | None] = [None] * len(self.checks)  # the worst sample's, once seen
         self._agree = [0] * len(self.checks)
         self._positions = [0] * len(self.checks)
         self._sample_max = np.zeros(len(HISTOGRAM_LABELS), np.int64)
@@ -94,7 +94,9 @@ class TensorAggregate:
         self._positions[position] += outcome.positions
         value, current = outcome.value, self._check_values[position]
         worst_is_low = check.kind in ("cosine", "snr")
-        if math.isnan(current) or (value < current if worst_is_low else value > current):
+        if current is None or math.isnan(value):  # NaN (no element finite on both sides) is the worst
+            self._check_values[position] = value
+        elif not math.isnan(current) and (value < current if worst_is_low else value > current):
             self._check_values[position] = value
 
     def metrics(self) -> ErrorMetrics:
@@ -119,7 +121,8 @@ class TensorAggregate:
     def _summary_value(self, position: int) -> float:
         if self.checks[position].kind == "topk":
             return self._agree[position] / self._positions[position] if self._positions[position] else math.nan
-        return self._check_values[position]
+        value = self._check_values[position]
+        return math.nan if value is None else value
 
 
 def _decade_bin(metrics: ErrorMetrics) -> int:

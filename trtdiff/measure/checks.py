@@ -148,6 +148,8 @@ def describe_check(check: str, value: float) -> str:
     kind, _, threshold = check.partition(":")
     if kind == "topk":
         return f"top-{threshold} agreement {value:.1%}" if not math.isnan(value) else f"top-{threshold}: no positions"
+    if math.isnan(value):
+        return f"{kind}: the worst sample has no element finite on both sides"
     if kind == "cosine":
         return f"cosine {value:.6f} in the worst sample (>= {threshold})"
     if kind == "snr":

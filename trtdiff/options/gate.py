@@ -91,12 +91,13 @@ def table_console(options: dict[str, Any]) -> Console:
 
 def write_gate_files(diff: ProfileDiff, options: dict[str, Any], facts: dict[str, str],
                      json_text: str | None = None, seconds: float = 0.0,
-                     golden: dict[str, Any] | None = None) -> None:
-    """--json (the gate, or `json_text` when given), --junit, --markdown; each written atomically."""
+                     golden: dict[str, Any] | None = None, command: str = "trtdiff check") -> None:
+    """--json (the gate, or `json_text` when given), --junit, --markdown; each written atomically,
+    titled with `command` (`trtdiff diff` writes the same files)."""
     if options.get("json_path"):
         text = json_text if json_text is not None else json.dumps(diff_to_dict(diff), indent=1, allow_nan=False)
         write_text_atomic(options["json_path"], text)
     if options.get("junit_path"):
-        write_text_atomic(options["junit_path"], junit_xml(diff, facts, seconds=seconds, golden=golden))
+        write_text_atomic(options["junit_path"], junit_xml(diff, facts, name=command, seconds=seconds, golden=golden))
     if options.get("markdown_path"):
-        write_text_atomic(options["markdown_path"], markdown_summary(diff, facts, golden=golden))
+        write_text_atomic(options["markdown_path"], markdown_summary(diff, facts, title=command, golden=golden))

@@ -139,11 +139,31 @@ def replay_options(saved: Mapping[str, Any], given: Mapping[str, Any]) -> dict[s
     context = click.Context(click.Command("check"))
     values = {name: _default(param, context) for name, param in parameters.items()}
     values.update({k: v for k, v in saved.items() if k in parameters})
+    replaced: set[str] = set()
     for group in option_groups():
         if group & set(given):
+            replaced |= group
             values.update({name: _default(parameters[name], context) for name in group})
             values.update({name: given[name] for name in group if name in given})
+    for name in sorted(set(saved) & set(parameters) - replaced):
+        _check_saved_path(parameters[name], saved[name])
     return {name: _cast(parameters[name], context, value) for name, value in values.items()}
+
+
+def _check_saved_path(parameter: click.Parameter, value: Any) -> None:
+    """A file the baseline names (a plan, inputs, a loader script...) that is not where it was:
+    said as the baseline's, not as if the user had typed it."""
+    if getattr(parameter.type, "role", None) != "input" or not value:
+        return
+    for item in value if isinstance(value, (list, tuple)) else (value,):
+        path = str(item)
+        path = path.rsplit(":", 1)[0] if ".py:" in path else path
+        if not os.path.exists(path):
+            flag = "--" + str(parameter.name).replace("_", "-")
+            raise UsageError(f"the baseline's {flag} {item} does not exist here",
+                             "paths in a baseline are used as they were given to `baseline save`, relative to the "
+                             f"directory `check` runs in ({os.getcwd()})",
+                             f"run check from the directory the baseline was saved in, or give {flag} again")
 
 
 def _default(parameter: click.Parameter, context: click.Context) -> Any:
