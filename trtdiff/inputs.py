@@ -240,7 +240,8 @@ def _check_one(spec: TensorSpec, array: np.ndarray, lead: str) -> None:
     if array.ndim != len(spec.shape):
         raise UsageError(f"{lead}input '{spec.name}' has rank {array.ndim} {list(array.shape)}",
                          f"the model expects rank {len(spec.shape)} {_fmt(spec.shape)}",
-                         "reshape the saved array")
+                         "reshape the saved array" + ("; an .npz whose first axis counts the samples is read with "
+                                                      "--batched-npz" if array.ndim == len(spec.shape) + 1 else ""))
     for got, want in zip(array.shape, spec.shape):
         if isinstance(want, int) and want >= 0 and got != want:
             raise UsageError(f"{lead}input '{spec.name}' has shape {list(array.shape)}",

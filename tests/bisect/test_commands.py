@@ -224,3 +224,16 @@ def test_reduce_a_target_that_errors_out(tmp_path):
     assert result.exit_code == 1, result.output
     data = json.loads(out.read_text())
     assert data["nodes"] == ["matmul_1"] and "MatMul" in data["failure"]["error"]
+
+
+def test_quiet_prints_the_verdict_line_alone(tmp_path):
+    """-q on bisect and bisect reduce: their first line (what was found) and nothing else; the
+    files are still written."""
+    found = invoke(bisect_group, [fixture("one_culprit"), *COMMON, "--no-progress", "-o", str(tmp_path / "fixed"),
+                                  "-q"])
+    assert found.exit_code == 0, found.output
+    assert found.stdout.strip().splitlines() == [found.stdout.strip().splitlines()[0]]
+    assert found.stdout.startswith("keeping 1 of ") and (tmp_path / "fixed" / "plan.json").exists()
+    reduced = invoke(bisect_group, ["reduce", fixture("one_culprit"), *COMMON, "-o", str(tmp_path / "r"), "-q"])
+    assert reduced.exit_code == 1 and len(reduced.stdout.strip().splitlines()) == 1, reduced.output
+    assert reduced.stdout.startswith("reduced ") and (tmp_path / "r" / "reduced.onnx").exists()

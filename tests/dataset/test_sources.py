@@ -133,3 +133,19 @@ def test_digest_tells_data_sets_apart():
     changed = _samples(3)
     changed[1]["x"] = changed[1]["x"] + 1e-7
     assert digest(base) == digest(_samples(3)) != digest(changed) != digest(base[:2])
+
+
+def test_a_batched_npz_read_without_the_flag_points_to_it(cli_run, tmp_path):
+    """An .npz of 12 rows for a model of rank-1 input: the refusal names --batched-npz."""
+    from model_builders import make_model, save
+    from onnx import TensorProto, helper
+
+    model = make_model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
+    path = save(model, tmp_path / "m.onnx")
+    np.savez(tmp_path / "rows.npz", x=np.zeros((12, 4), np.float32))
+    result = cli_run("run", path, "--fp16", "--load-inputs", tmp_path / "rows.npz")
+    assert result.exit_code == 2
+    assert "read with --batched-npz" in result.stderr
+    assert cli_run("run", path, "--fp16", "--load-inputs", tmp_path / "rows.npz", "--batched-npz").exit_code == 0

@@ -19,6 +19,7 @@ from trtdiff.options.data import bisect_data_options, input_options
 from trtdiff.options.tolerances import tolerance_options
 from trtdiff.options.paths import CheckedCommand, InOutPath, InputPath, OutputFolder, OutputPath
 from trtdiff.options.targets import target_options
+from trtdiff.options.verbosity import is_quiet
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import is_stdout, write_text_atomic
 
@@ -147,6 +148,8 @@ def reduce_command(**options: Any) -> None:
 def _print_reduce(result: ReduceResult, paths: dict[str, Path], rerun: str) -> None:
     click.echo(f"reduced {result.original_nodes} nodes to {len(result.nodes)} in {result.evaluations} evaluations "
                f"(outputs {result.phases.get('outputs', 0)}, inputs {result.phases.get('inputs', 0)})")
+    if is_quiet():  # -q: that line alone
+        return
     click.echo(f"  nodes:   {', '.join(result.nodes)}")
     click.echo(f"  inputs:  {', '.join(result.inputs)}   outputs: {', '.join(result.outputs)}")
     failing = result.outcome.info.get("failing") or {}

@@ -211,10 +211,13 @@ def print_bisect(found: PrecisionBisect, files: dict[str, Path]) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from trtdiff.options.verbosity import is_quiet
     from trtdiff.terminal import consoles, print_next_steps
 
     console = consoles()[0]
     console.print(Text(found.message))
+    if is_quiet():  # -q: the verdict line alone
+        return
     if found.fp32_nodes:
         table = Table("node", "op", "source", "rank", "why it is in FP32", title="keep in FP32", title_justify="left")
         for row in found.fp32_nodes:
