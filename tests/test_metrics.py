@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from trtdiff.measure import accumulate
+from trtdiff.measure import accumulate, small
 from trtdiff.measure.metrics import compute_metrics
 from trtdiff.measure.quantiles import BUCKET_SHIFT, EDGE_BITS, FINE_BUCKETS, ErrorDistribution
 from trtdiff.measure.tolerance import parse_tolerance_values, tolerance_spec_from_options
@@ -164,9 +164,13 @@ def test_histogram_splits_values_at_each_decade_edge_exactly():
                              np.float32([0, 1e-12, 3e5])])
     expected = np.bincount(1 + np.searchsorted(edges, values[values > 0], side="left"), minlength=len(edges) + 2)
     expected[0] = np.count_nonzero(values == 0)
-    kernel_path, _ = compute_metrics(np.zeros_like(values), values, 1, 0)  # counts from the kernel
+    small_path, _ = compute_metrics(np.zeros_like(values), values, 1, 0)  # counts from the numpy pass
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(small, "SMALL", 0)
+        kernel_path, _ = compute_metrics(np.zeros_like(values), values, 1, 0)  # counts from the kernel
     numpy_path = ErrorDistribution(values).histogram()  # counts from numpy
-    assert list(kernel_path.histogram[:-1]) == expected.tolist() == numpy_path.tolist()
+    assert list(kernel_path.histogram[:-1]) == list(small_path.histogram[:-1]) == expected.tolist()
+    assert numpy_path.tolist() == expected.tolist()
 
 
 def test_errors_beyond_float32_range_are_clamped_alike_on_both_passes():
@@ -193,3 +197,73 @@ def test_extreme_tolerances_take_the_general_pass_and_agree_with_numpy():
     expected = _reference_metrics(ref, tgt, 0.0, 1e-3, floor=1e-300)
     for key in ("max_abs", "mean_abs", "max_rel", "mean_rel", "mismatches"):
         assert getattr(m, key) == pytest.approx(expected[key], rel=1e-9), key
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_numpy_pass_for_small_tensors_agrees_with_the_kernel(seed):
+    """The numpy twin records every count, maximum and stored error the kernel does; its float64 sums
+    differ only in the order of their additions."""
+    from trtdiff.measure import kernel
+    from trtdiff.measure.quantiles import bucket_counts
+
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(0, small.SMALL))
+    ref = (rng.normal(0, 1, size) * 10.0 ** rng.integers(-30, 30, size)).astype(np.float32)
+    tgt = (ref * (1 + rng.normal(0, 1e-3, size))).astype(np.float32)
+    tgt[::13] = ref[::13]  # exact zeros among the errors
+    if seed % 2 and size > 10:  # NaN and Inf on either side, some agreeing
+        for bad in (np.nan, np.inf, -np.inf):
+            ref[rng.integers(0, size, 3)] = bad
+            tgt[rng.integers(0, size, 3)] = bad
+    (k_sums, k_counts, k_abs, k_rel, k_buckets), (n_sums, n_counts, n_abs, n_rel, _) = (
+        _kernel_state(size), _kernel_state(size))
+    kernel.accumulate(ref, tgt, 1e-3, 1e-3, 1e-6, k_sums, k_counts, k_abs, k_rel, True, k_buckets,
+                      EDGE_BITS, BUCKET_SHIFT)
+    small.accumulate(ref, tgt, 1e-3, 1e-3, 1e-6, n_sums, n_counts, n_abs, n_rel, True)
+    filled = int(n_counts[0])
+    np.testing.assert_array_equal(n_counts, k_counts)
+    np.testing.assert_array_equal(n_abs[:filled], k_abs[:filled])
+    np.testing.assert_array_equal(n_rel[:filled], k_rel[:filled])
+    np.testing.assert_array_equal(bucket_counts(n_abs[:filled]), k_buckets)
+    np.testing.assert_allclose(n_sums, k_sums, rtol=1e-12)
+    maxima = [2, 3, 7]  # MAX_ABS, MAX_REL, REF_MAX: no order involved
+    np.testing.assert_array_equal(n_sums[maxima], k_sums[maxima])
+
+
+def test_small_and_large_paths_give_the_same_metrics(monkeypatch):
+    """The same tensors measured through numpy and through the kernel (quantiles over several
+    samples included): equal metrics but for the last bits of the float64 sums."""
+    from trtdiff.measure.metrics import measure
+
+    rng = np.random.default_rng(11)
+    ref = rng.normal(0, 3, 3000).astype(np.float32)
+    tgt = ref.astype(np.float16).astype(np.float32)
+    ref[7], tgt[9] = np.nan, np.inf
+    fast = measure(ref, tgt, 1e-3, 1e-3, rel_quantiles=(0.5, 0.99), fine=True)
+    monkeypatch.setattr(small, "SMALL", 0)
+    kernel = measure(ref, tgt, 1e-3, 1e-3, rel_quantiles=(0.5, 0.99), fine=True)
+    for key in ("size", "max_abs", "median_abs", "p99_abs", "max_rel", "mismatches", "nan_ref", "inf_target",
+                "ref_max_abs", "histogram"):
+        assert getattr(fast.metrics, key) == getattr(kernel.metrics, key), key
+    for key in ("mean_abs", "mean_rel", "cosine", "snr_db"):
+        assert getattr(fast.metrics, key) == pytest.approx(getattr(kernel.metrics, key), rel=1e-12), key
+    assert fast.rel_quantiles == kernel.rel_quantiles
+    assert fast.fine is not None and kernel.fine is not None
+    assert fast.fine.start == kernel.fine.start and fast.fine.counts.tolist() == kernel.fine.counts.tolist()
+
+
+def test_a_run_comparing_only_small_tensors_never_loads_numba(tmp_path):
+    """Loading numba's kernel costs a few tenths of a second; an outputs-only run of small outputs
+    does without it."""
+    import subprocess
+    import sys
+
+    from model_builders import conv_relu_model, save
+
+    model = save(conv_relu_model(), tmp_path / "m.onnx")
+    code = ("import sys; from trtdiff.cli import main; sys.argv = ['trtdiff', 'run', sys.argv[1], '--emulate', "
+            "'fp16', '-q', '--json', sys.argv[2]]\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('numba' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(model), str(tmp_path / "r.json")],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"

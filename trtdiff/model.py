@@ -113,9 +113,14 @@ def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> None:
 @contextlib.contextmanager
 def session_source(model: onnx.ModelProto) -> Iterator[bytes | str]:
     """What an inference session is built from: serialized bytes, or for a model over the 2 GB
-    protobuf limit a temporary .onnx file with external data."""
-    if not exceeds_protobuf_limit(model):
-        yield model.SerializeToString()
+    protobuf limit a temporary .onnx file with external data. (Serializing is tried first: asking
+    protobuf for the size takes about twice as long as serializing.)"""
+    try:
+        serialized: bytes | None = model.SerializeToString()
+    except (ValueError, EncodeError):  # over protobuf's 2 GB limit
+        serialized = None
+    if serialized is not None:
+        yield serialized
         return
     with tempfile.TemporaryDirectory(prefix="trtdiff-") as tmp:
         path = os.path.join(tmp, "model.onnx")
@@ -199,13 +204,18 @@ def _cycle(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
     return []
 
 
-def subgraphs(node: onnx.NodeProto) -> Iterator[onnx.GraphProto]:
-    """The bodies of an If/Loop/Scan (or any node with graph attributes)."""
+def subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    """The bodies of an If/Loop/Scan (or any node with graph attributes). (A list, at once empty for
+    a node without attributes: transforms ask it of every node.)"""
+    if not node.attribute:
+        return []
+    bodies: list[onnx.GraphProto] = []
     for attr in node.attribute:
         if attr.type == onnx.AttributeProto.GRAPH:
-            yield attr.g
+            bodies.append(attr.g)
         elif attr.type == onnx.AttributeProto.GRAPHS:
-            yield from attr.graphs
+            bodies.extend(attr.graphs)
+    return bodies
 
 
 def outer_names(graph: onnx.GraphProto) -> set[str]:
@@ -226,7 +236,9 @@ def body_reads(node: onnx.NodeProto) -> set[str]:
 def node_inputs(node: onnx.NodeProto) -> list[str]:
     """A node's non-empty inputs, then the outer-scope tensors its bodies read: everything that
     must exist before the node can run."""
-    return [n for n in node.input if n] + sorted(body_reads(node) - set(node.input))
+    inputs = [n for n in node.input if n]
+    outer = body_reads(node) if node.attribute else None  # (only a graph attribute reads outer names)
+    return inputs + sorted(outer - set(node.input)) if outer else inputs
 
 
 def user_input_names(model: onnx.ModelProto) -> list[str]:
@@ -408,6 +420,22 @@ def with_outputs(model: onnx.ModelProto, names: Iterable[str],
             out = helper.make_empty_tensor_value_info(name)
         marked.graph.output.append(out)
     return marked
+
+
+def drop_unread_constants(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model`, changed in place, without the main graph's Constant nodes whose value nothing reads
+    (no node, body or graph output). ONNX Runtime drops them itself when it loads a model, after
+    parsing them: a precision transform leaves the original of every constant it converted, which
+    for a model of Constant weights doubles what a session is built from."""
+    read = {o.name for o in model.graph.output}
+    for node in model.graph.node:
+        read.update(node_inputs(node))
+    nodes = model.graph.node
+    for index in reversed(range(len(nodes))):
+        node = nodes[index]
+        if node.op_type == "Constant" and not node.domain and node.output and not read.intersection(node.output):
+            del nodes[index]
+    return model
 
 
 def check_names_exist(model: onnx.ModelProto, names: Iterable[str]) -> None:

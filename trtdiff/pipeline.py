@@ -8,6 +8,7 @@ are dropped as the target's counterparts are compared.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import replace
@@ -18,6 +19,7 @@ import onnx
 from trtdiff.assemble import assemble, graph_nodes
 from trtdiff.attribution import Attribution, annotate, attribute, drop_unselected, reference_inputs_needed
 from trtdiff.measure.accumulate import warm_up
+from trtdiff.measure import small
 from trtdiff.dataset import DataSet, open_dataset, open_golden, open_path
 from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds, InputSettings, input_specs
@@ -110,8 +112,10 @@ def _compare(request: RunRequest, bar: Phases) -> Comparison:
     timings["prepare_s"] = time.perf_counter() - started
 
     # load the compiled comparison kernel while the target is built and the reference runs (numba's
-    # import takes most of a second): started here, so that it does not hold the GIL during `prepare`
-    threading.Thread(target=warm_up, name="trtdiff-kernel-warm-up", daemon=True).start()
+    # import takes most of a second): started here, so that it does not hold the GIL during `prepare`;
+    # not at all when every tensor compared is small enough for numpy (trtdiff.measure.small)
+    if _needs_kernel(prepared):
+        threading.Thread(target=warm_up, name="trtdiff-kernel-warm-up", daemon=True).start()
     mark = time.perf_counter()
     bar.start("building the target")
     built, calibration = _build_target(request, prepared)
@@ -143,6 +147,17 @@ def _compare(request: RunRequest, bar: Phases) -> Comparison:
                          samples=samples)
     comparison = annotate(comparison, attributed[0]) if attributed else comparison
     return replace(comparison, next_steps=after_run(comparison, request))
+
+
+def _needs_kernel(prepared: Prepared) -> bool:
+    """Whether a tensor the run compares may hold more than `small.SMALL` elements (or an unknown number)."""
+    shapes = {t.name: t.shape for t in prepared.tensors}
+    for name in prepared.selected:
+        shape = shapes.get(name)
+        sizes = [d for d in shape if isinstance(d, int)] if shape is not None else []
+        if shape is None or len(sizes) < len(shape) or math.prod(sizes) > small.SMALL:
+            return True
+    return False
 
 
 def _in_pass(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto, attributed: list[Attribution],

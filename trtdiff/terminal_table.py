@@ -9,10 +9,11 @@ table still fits. Long names are shortened in the middle (the start and the end 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
@@ -146,16 +147,30 @@ def tensor_table(comparison: Comparison, rows: Sequence[TensorResult], marks: Ma
         return _table(usable, _cells(usable, texts))
     longest = max((len(n) for n in names), default=0)
     narrow = min(longest, MIN_NAME)
+    texts["tensor"] = [shorten_middle(n, narrow) for n in names]
+    widths = {c.header: column_width(c.header, texts[c.header]) for c in usable}
     chosen = [c for c in usable if c.priority == 0]
     for column in sorted((c for c in usable if c.priority > 0), key=lambda c: c.priority):
         trial = [c for c in usable if c in chosen or c is column]
-        texts["tensor"] = [shorten_middle(n, narrow) for n in names]
-        if natural_width(console, _table(trial, _cells(trial, texts))) <= console.width:
+        if table_width(widths[c.header] for c in trial) <= console.width:
             chosen = trial
-    texts["tensor"] = [shorten_middle(n, narrow) for n in names]
-    spare = console.width - natural_width(console, _table(chosen, _cells(chosen, texts)))
+    spare = console.width - table_width(widths[c.header] for c in chosen)
     texts["tensor"] = [shorten_middle(n, narrow + max(0, spare)) for n in names]
     return _table(chosen, _cells(chosen, texts))
+
+
+def column_width(header: str, cells: Sequence[str]) -> int:
+    """A column's natural width in `_table`, as rich measures it: its widest line (header
+    included) and its right padding."""
+    return max((cell_len(line) for text in (header, *cells) for line in text.splitlines()), default=0) + 1
+
+
+def table_width(column_widths: Iterable[int]) -> int:
+    """The natural width of a `_table` of columns this wide (`natural_width` of it, without
+    building and measuring it: rich takes a tenth of a second for a few dozen rows): the columns
+    and one separator between each two."""
+    widths = list(column_widths)
+    return sum(widths) + len(widths) - 1
 
 
 def _cells(columns: Sequence[Column], texts: dict[str, list[str]]) -> list[list[str]]:

@@ -188,3 +188,28 @@ def test_in_a_real_terminal_no_row_wraps(columns, env):
     body = text.rstrip().split("\nNext: ")[0]
     assert body.splitlines()[-1].strip().endswith("while its inputs held none")  # the cause chain's last hint
     assert text.rstrip().splitlines()[-1].strip().startswith("(")  # the run ends with what to try next
+
+
+def test_the_table_width_is_computed_as_rich_measures_it():
+    """The columns that fit are chosen by arithmetic (rich's measurement took tenths of a second for
+    a few dozen rows); it must agree with rich on any cell: wide characters, tabs, brackets, line
+    breaks, empty columns."""
+    import random
+    import string
+
+    from rich.console import Console
+
+    from trtdiff.terminal_table import COLUMNS, _cells, _table, column_width, natural_width, table_width
+
+    console = Console(width=120)
+    rng = random.Random(1)
+    alphabet = string.ascii_letters + "[]/.:_ -\t" + "界面ü"
+    status = next(c for c in COLUMNS if c.header == "status")
+    for _ in range(200):
+        columns = [c for c in COLUMNS if c is status or rng.random() < 0.7]
+        rows = rng.randrange(6)
+        texts = {c.header: ["".join(rng.choice(alphabet) for _ in range(rng.randrange(30)))
+                            + ("\nx" if rng.random() < 0.1 else "") for _ in range(rows)]
+                 for c in columns}
+        measured = natural_width(console, _table(columns, _cells(columns, texts)))
+        assert table_width(column_width(c.header, texts[c.header]) for c in columns) == measured

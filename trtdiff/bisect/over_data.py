@@ -25,6 +25,7 @@ from trtdiff.bisect.state import Outcome
 from trtdiff.measure.tolerance import ToleranceSpec
 from trtdiff.dataset import DataSet, GoldenOutputs, SampleStore
 from trtdiff.errors import ToolUnavailable, TrtDiffError
+from trtdiff.model import drop_unread_constants
 from trtdiff.runners.base import Runner
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class DataJudge:
         if known is not None and (not exhaustive or known.info.get("samples", {}).get("complete")):
             return known
         try:
-            outcome = self._judge(self.apply(self.model, plan, None).model, exhaustive)
+            outcome = self._judge(drop_unread_constants(self.apply(self.model, plan, None).model), exhaustive)
         except ToolUnavailable:
             raise  # not the plan's doing: the search stops with it
         except TrtDiffError as err:
@@ -132,13 +133,24 @@ def worst_sample(outcome: Outcome) -> int:
 def plan_applier(model: onnx.ModelProto, plan: Any, calibration: Any) -> Callable[..., Any]:
     """`apply(model, plan, feeds)` for every evaluation: INT8/FP8 ranges are measured once, on the
     full FP32 model over `calibration` (samples), and reused for every plan and every piece cut from
-    the model (ranges are keyed by tensor name); `feeds` is ignored."""
-    from trtdiff.precision.apply import TARGETS, apply_plan
+    the model (ranges are keyed by tensor name); `feeds` is ignored. Plans applied to `model` itself
+    share one `PlanApplier`: what does not depend on the FP32 set is worked out once."""
+    from trtdiff.precision.apply import TARGETS, PlanApplier, apply_plan
     from trtdiff.precision.calibrate import calibrate_ranges
 
     target = TARGETS.get((getattr(plan, "default", ""), getattr(plan, "mode", "")))
     if target is None or not target[0].qdq or not plan.lowers:
         # a plan of another mode (bisect's native INT8/FP8 model of an emulated FP8 search) calibrates on `feeds`
-        return lambda part, chosen, feeds=None: apply_plan(part, chosen, [feeds] if feeds is not None else None)
+        uncalibrated = PlanApplier(model)
+
+        def apply(part: onnx.ModelProto, chosen: Any, feeds: Any = None) -> Any:
+            chosen_target = TARGETS.get((getattr(chosen, "default", ""), getattr(chosen, "mode", "")))
+            if part is model and (chosen_target is None or not chosen_target[0].qdq):
+                return uncalibrated.apply(chosen)  # no ranges: the feeds would not be read
+            return apply_plan(part, chosen, [feeds] if feeds is not None else None)
+
+        return apply
     ranges = calibrate_ranges(model, calibration, plan.calibration, plan.percentile)
-    return lambda part, chosen, feeds=None: apply_plan(part, chosen, ranges=ranges)
+    calibrated = PlanApplier(model, ranges=ranges)
+    return lambda part, chosen, feeds=None: (calibrated.apply(chosen) if part is model
+                                             else apply_plan(part, chosen, ranges=ranges))

@@ -1,6 +1,7 @@
 """Running float64 sums over a tensor pair, chunk by chunk, through the fused kernel
 (`trtdiff.measure.kernel`, imported on first use: loading numba takes a noticeable fraction of a
-second, which `warm_up` lets a caller spend in the background)."""
+second, which `warm_up` lets a caller spend in the background). Small tensors take the kernel's
+numpy twin (`trtdiff.measure.small`) instead, so a run comparing only those never loads numba."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trtdiff.measure import layout
-from trtdiff.measure.quantiles import BUCKET_SHIFT, EDGE_BITS, FINE_BUCKETS
+from trtdiff.measure import layout, small
+from trtdiff.measure.quantiles import BUCKET_SHIFT, EDGE_BITS, FINE_BUCKETS, bucket_counts
 
 CHUNK = 1 << 20  # elements per kernel call; also the size of a float16 chunk converted to float32
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -83,9 +84,14 @@ class Accumulator(TotalsView):
             rel_floor: float, keep_rel: bool, errors_buffer: np.ndarray | None = None) -> Accumulator:
         """Compare `ref` with `target` (flat, same size); `errors_buffer` (optional, float32, at
         least ref.size long) holds the element errors instead of a new array."""
+        acc = cls(ref.size, keep_rel, errors_buffer=errors_buffer)
+        if ref.size <= small.SMALL:
+            small.accumulate(ref, target, float(atol), float(rtol), float(rel_floor), acc.sums, acc.counts,
+                             acc.abs_errors, acc.rel_errors, keep_rel)
+            acc.bucket_counts += bucket_counts(acc.finite_abs_errors())
+            return acc
         from trtdiff.measure import kernel
 
-        acc = cls(ref.size, keep_rel, errors_buffer=errors_buffer)
         for start in range(0, ref.size, CHUNK):
             stop = min(start + CHUNK, ref.size)
             ref_chunk, target_chunk = _kernel_input(ref[start:stop]), _kernel_input(target[start:stop])

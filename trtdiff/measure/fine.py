@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trtdiff.measure.quantiles import BUCKET_SHIFT
+from trtdiff.measure import small
 
 FINE_SHIFT = 16  # keep the top 16 bits: sign (0), 8 exponent bits, 7 mantissa bits
 _PER_COARSE = 1 << (BUCKET_SHIFT - FINE_SHIFT)
@@ -32,14 +33,18 @@ class FineCounts:
     def of(cls, errors: np.ndarray, coarse: np.ndarray) -> FineCounts:
         """Counts of `errors` (finite, non-negative float32); `coarse` is the comparison pass's
         count per 12-bit bucket, which tells the window the errors span."""
-        from trtdiff.measure.kernel import count_window
-
         occupied = np.flatnonzero(coarse)
         if occupied.size == 0:
             return cls(0, np.zeros(0, np.int64))
         start, stop = int(occupied[0]) * _PER_COARSE, (int(occupied[-1]) + 1) * _PER_COARSE
         counts = np.zeros(stop - start, np.int64)
-        count_window(np.ascontiguousarray(errors, dtype=np.float32), FINE_SHIFT, start, counts)
+        values = np.ascontiguousarray(errors, dtype=np.float32)
+        if values.size <= small.SMALL:  # numpy, as fast here as the kernel, which it need not load
+            counts += np.bincount((values.view(np.int32) >> FINE_SHIFT) - start, minlength=counts.size)
+        else:
+            from trtdiff.measure.kernel import count_window
+
+            count_window(values, FINE_SHIFT, start, counts)
         return cls(start, counts)
 
     def merge(self, other: FineCounts) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from trtdiff.measure import small
 from trtdiff.result import HISTOGRAM_DECADES
 
 BUCKET_SHIFT = 20  # keep the top 12 bits of the float32 bit pattern
@@ -39,11 +40,15 @@ def bucket_counts(values: np.ndarray) -> np.ndarray:
 
 def gather_buckets(values: np.ndarray, buckets: Iterable[int], counts: np.ndarray) -> dict[int, np.ndarray]:
     """The members of each listed bucket (`counts`: values per bucket), in one pass over `values`."""
-    from trtdiff.measure.kernel import select
-
     wanted = sorted(set(buckets))
     if not wanted:
         return {}
+    if values.size <= small.SMALL:  # numpy, as fast here as the kernel, which it need not load
+        flat = np.ascontiguousarray(values, dtype=np.float32)
+        buckets_of = flat.view(np.int32) >> BUCKET_SHIFT
+        return {b: flat[buckets_of == b] for b in wanted}
+    from trtdiff.measure.kernel import select
+
     slots = np.full(FINE_BUCKETS, -1, dtype=np.int64)
     slots[wanted] = np.arange(len(wanted))
     sizes = counts[wanted].astype(np.int64)

@@ -11,6 +11,7 @@ output keeps its tensor name, so target tensors align with the FP32 reference by
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -27,9 +28,10 @@ from trtdiff.precision.convert import NativeCast
 from trtdiff.precision.decide import Rules, Target
 from trtdiff.precision.emulate import CastEmulation
 from trtdiff.precision.opsets import default_opset, fit_opset, other_domains
-from trtdiff.precision.plan import PrecisionPlan, validate_plan
+from trtdiff.precision.plan import PrecisionPlan, all_node_names, validate_plan
 from trtdiff.precision.qdq import QDQEmulation, QDQNative
-from trtdiff.precision.rewrite import Context, GraphWalk, Strategy, all_names, retype
+from trtdiff.precision.graphs import all_names, retype
+from trtdiff.precision.rewrite import Context, GraphWalk, Strategy, WalkMemo
 
 log = logging.getLogger(__name__)
 
@@ -66,33 +68,90 @@ def apply_plan(model: onnx.ModelProto, plan: PrecisionPlan,
     `calibration_feeds`, or given as `ranges` (tensor name -> (low, high), e.g. measured once on
     the full model and reused for a shadow model). A model whose opset cannot express the target
     is converted first (see opsets.py); a plan that lowers no node gives the model unchanged."""
-    validate_plan(plan, model)
-    if not plan.lowers:
-        return AppliedPlan(_copy(model), (), (), ())
-    target, min_opset = TARGETS[(plan.default, plan.mode)]
-    fitted = _fitted(model, plan, min_opset, target)
-    if fitted is None:
-        return AppliedPlan(_copy(model), (nothing_to_convert(model, plan, {}),), (), ())
-    working, notes = fitted
-    facts = model_facts(working)
-    tensor_ranges = _ranges(working, plan, target, facts, calibration_feeds, ranges)
-    rules = Rules(plan, target, facts, ranges=tensor_ranges)
-    tensor_names, node_names = all_names(working.graph)
-    ctx = Context(rules, _strategy(plan, target, tensor_ranges or {}), tensor_names, node_names,
-                  working.ir_version)
-    result = _copy(working)
-    GraphWalk(ctx, result.graph, None, force_keep=False).run()
-    retype(result.graph, ctx.retyped, io=True)
-    warnings = list(ctx.warnings)
-    if facts.unknown:
-        warnings.append(f"{facts.unknown} tensors have no known type; nodes reading them stay FP32")
-    log.info("%s: %d nodes lowered, %d kept in FP32", plan.describe(), len(ctx.lowered), len(ctx.kept))
-    if not ctx.lowered:
-        result, warnings = _copy(model), [*warnings, nothing_to_convert(model, plan, ctx.kept_by)]
-    else:
-        warnings = notes + warnings
-    return AppliedPlan(result, tuple(warnings), tuple(ctx.lowered), tuple(ctx.kept), dict(ctx.reasons),
-                       tensor_ranges, dict(ctx.kept_by))
+    return PlanApplier(model, calibration_feeds, ranges=ranges).apply(plan)
+
+
+@dataclass
+class _Prepared:
+    """What applying plans of one precision and mode to a model shares, whatever nodes they keep."""
+
+    working: onnx.ModelProto  # the model at the opset the target needs
+    notes: list[str]
+    target: Target
+    facts: ModelFacts
+    ranges: Ranges | None
+    names: tuple[frozenset[str], frozenset[str]]  # tensor and node names in use
+    memo: WalkMemo = field(default_factory=WalkMemo)
+
+
+class PlanApplier:
+    """`apply_plan` for many plans on one model: bisect applies hundreds that differ only in the
+    nodes they keep in FP32. The opset fitting, the tensor types (shape inference), the ranges, each
+    node's decision either way and every converted constant are worked out once per precision and
+    mode and reused; each plan's model is still built by the one walk, so it is exactly the model
+    `apply_plan` gives. The model must not change while the applier is in use."""
+
+    def __init__(self, model: onnx.ModelProto, calibration_feeds: Sequence[Mapping[str, np.ndarray]] | None = None,
+                 *, ranges: Mapping[str, tuple[float, float]] | None = None) -> None:
+        self.model = model
+        self._feeds, self._ranges = calibration_feeds, ranges
+        self._prepared: dict[PrecisionPlan, _Prepared | None] = {}
+        self._valid: set[PrecisionPlan] = set()
+        self._node_names: frozenset[str] | None = None
+
+    def apply(self, plan: PrecisionPlan) -> AppliedPlan:
+        """The model `plan` makes of this applier's model (see `apply_plan`)."""
+        base = dataclasses.replace(plan, keep_fp32_nodes=())
+        self._validate(plan, base)
+        if not plan.lowers:
+            return AppliedPlan(_copy(self.model), (), (), ())
+        if base not in self._prepared:
+            self._prepared[base] = self._prepare(plan)
+        prepared = self._prepared[base]
+        if prepared is None:
+            return AppliedPlan(_copy(self.model), (nothing_to_convert(self.model, plan, {}),), (), ())
+        return self._walk(plan, prepared)
+
+    def _validate(self, plan: PrecisionPlan, base: PrecisionPlan) -> None:
+        """`validate_plan`, with the model's node names listed once and op types checked once."""
+        if plan.keep_fp32_nodes:
+            if self._node_names is None:
+                self._node_names = frozenset(all_node_names(self.model.graph))
+            if not self._node_names.issuperset(plan.keep_fp32_nodes):
+                validate_plan(plan, self.model)  # raises, naming the node the model lacks
+        if base not in self._valid:
+            validate_plan(base, self.model)
+            self._valid.add(base)
+
+    def _prepare(self, plan: PrecisionPlan) -> _Prepared | None:
+        target, min_opset = TARGETS[(plan.default, plan.mode)]
+        fitted = _fitted(self.model, plan, min_opset, target)
+        if fitted is None:
+            return None
+        working, notes = fitted
+        facts = model_facts(working)
+        tensor_ranges = _ranges(working, plan, target, facts, self._feeds, self._ranges)
+        tensors, nodes = all_names(working.graph)
+        return _Prepared(working, notes, target, facts, tensor_ranges, (frozenset(tensors), frozenset(nodes)))
+
+    def _walk(self, plan: PrecisionPlan, prepared: _Prepared) -> AppliedPlan:
+        working, facts, tensor_ranges = prepared.working, prepared.facts, prepared.ranges
+        rules = Rules(plan, prepared.target, facts, ranges=tensor_ranges)
+        ctx = Context(rules, _strategy(plan, prepared.target, tensor_ranges or {}), set(prepared.names[0]),
+                      set(prepared.names[1]), working.ir_version, memo=prepared.memo)
+        result = _copy(working)
+        GraphWalk(ctx, result.graph, None, force_keep=False).run()
+        retype(result.graph, ctx.retyped, io=True)
+        warnings = list(ctx.warnings)
+        if facts.unknown:
+            warnings.append(f"{facts.unknown} tensors have no known type; nodes reading them stay FP32")
+        log.info("%s: %d nodes lowered, %d kept in FP32", plan.describe(), len(ctx.lowered), len(ctx.kept))
+        if not ctx.lowered:
+            result, warnings = _copy(self.model), [*warnings, nothing_to_convert(self.model, plan, ctx.kept_by)]
+        else:
+            warnings = prepared.notes + warnings
+        return AppliedPlan(result, tuple(warnings), tuple(ctx.lowered), tuple(ctx.kept), dict(ctx.reasons),
+                           tensor_ranges, dict(ctx.kept_by))
 
 
 def _fitted(model: onnx.ModelProto, plan: PrecisionPlan, min_opset: int,

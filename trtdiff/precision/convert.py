@@ -15,7 +15,8 @@ from onnx import TensorProto, numpy_helper
 
 from trtdiff.precision.analysis import FLOAT
 from trtdiff.precision.decide import FULL, LOW
-from trtdiff.precision.rewrite import Entry, GraphWalk, cast_node
+from trtdiff.precision.graphs import cast_node
+from trtdiff.precision.rewrite import Entry, GraphWalk
 
 NUMPY_TYPES: dict[int, np.dtype] = {TensorProto.FLOAT16: np.dtype(np.float16),
                TensorProto.BFLOAT16: np.dtype(ml_dtypes.bfloat16),
@@ -70,7 +71,7 @@ class NativeCast:
 
     def constant_low(self, walk: GraphWalk, tensor: str, value: TensorProto, axis: int | None,
                      clamp: bool, in_place: bool) -> str:
-        array = to_low_array(value, self.elem, clamp)
+        array = walk.converted((tensor, axis, clamp), lambda: to_low_array(value, self.elem, clamp))
         if in_place:
             walk.inits[tensor].CopyFrom(numpy_helper.from_array(array, tensor))
             walk.ctx.retyped[tensor] = self.elem

@@ -15,7 +15,8 @@ from onnx import TensorProto, numpy_helper
 from trtdiff.precision.analysis import FLOAT
 from trtdiff.precision.convert import SUFFIX, to_low_array
 from trtdiff.precision.decide import FULL, LOW
-from trtdiff.precision.rewrite import Entry, GraphWalk, cast_node
+from trtdiff.precision.graphs import cast_node
+from trtdiff.precision.rewrite import Entry, GraphWalk
 
 
 class CastEmulation:
@@ -48,7 +49,8 @@ class CastEmulation:
 
     def constant_low(self, walk: GraphWalk, tensor: str, value: TensorProto, axis: int | None,
                      clamp: bool, in_place: bool) -> str:
-        array = to_low_array(value, self.elem, clamp).astype(np.float32)
+        array = walk.converted((tensor, axis, clamp),
+                               lambda: to_low_array(value, self.elem, clamp).astype(np.float32))
         return store_constant(walk, tensor, array, in_place, f"rounded_{self.suffix}")
 
     def low_input(self, walk: GraphWalk, value_info: onnx.ValueInfoProto) -> Entry | None:

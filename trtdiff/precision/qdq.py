@@ -105,11 +105,14 @@ class QDQEmulation(_QDQ):
 
     def constant_low(self, walk: GraphWalk, tensor: str, value: TensorProto, axis: int | None,
                      clamp: bool, in_place: bool) -> str:
-        values = numpy_helper.to_array(value).astype(np.float32)
-        scale = _broadcast(weight_scale(values, axis, self.elem), axis, values.ndim)
-        with numpy_warnings_logged(f"fake-quantizing {tensor}"):
-            fake = quantize(values, scale, self.elem).astype(np.float32) * scale
-        return store_constant(walk, tensor, fake.astype(np.float32), in_place, f"fakequant_{self.suffix}")
+        def fake_quantized() -> np.ndarray:
+            values = numpy_helper.to_array(value).astype(np.float32)
+            scale = _broadcast(weight_scale(values, axis, self.elem), axis, values.ndim)
+            with numpy_warnings_logged(f"fake-quantizing {tensor}"):
+                return (quantize(values, scale, self.elem).astype(np.float32) * scale).astype(np.float32)
+
+        fake = walk.converted((tensor, axis, clamp), fake_quantized)
+        return store_constant(walk, tensor, fake, in_place, f"fakequant_{self.suffix}")
 
 
 class QDQNative(_QDQ):
@@ -120,11 +123,14 @@ class QDQNative(_QDQ):
 
     def constant_low(self, walk: GraphWalk, tensor: str, value: TensorProto, axis: int | None,
                      clamp: bool, in_place: bool) -> str:
-        values = numpy_helper.to_array(value).astype(np.float32)
-        scale = weight_scale(values, axis, self.elem)
+        def quantized() -> tuple[np.ndarray, np.ndarray]:
+            values = numpy_helper.to_array(value).astype(np.float32)
+            scale = weight_scale(values, axis, self.elem)
+            return quantize(values, _broadcast(scale, axis, values.ndim), self.elem), scale
+
+        weights, scale = walk.converted((tensor, axis, clamp), quantized)
         stored = walk.fresh(f"{tensor}__{self.suffix}")
-        walk.add_initializer(numpy_helper.from_array(
-            quantize(values, _broadcast(scale, axis, values.ndim), self.elem), stored))
+        walk.add_initializer(numpy_helper.from_array(weights, stored))
         scale_name, zero_name = self._params(walk, tensor, scale)
         target = walk.fresh(f"{tensor}__dequantized")
         node = helper.make_node("DequantizeLinear", [stored, scale_name, zero_name], [target])

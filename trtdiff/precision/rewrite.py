@@ -11,8 +11,9 @@ Bodies of If/Loop/Scan are walked the same way, keeping their input and output t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import onnx
 from onnx import TensorProto, helper
@@ -58,6 +59,17 @@ class Strategy(Protocol):
 
 
 @dataclass
+class WalkMemo:
+    """What walking a model's main graph works out the same way for every plan of one precision
+    and mode, whichever nodes the plan keeps (`trtdiff.precision.apply.PlanApplier` keeps it across
+    plans): each node's decision, kept or not, the data tensors, and the converted constants."""
+
+    decisions: dict[tuple[int, bool], Decision] = field(default_factory=dict)  # (position, kept) ->
+    converted: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # (constant, axis, clamp) -> values
+    data: set[str] | None = None
+
+
+@dataclass
 class Context:
     """State shared by the walks of the main graph and of every body."""
 
@@ -72,6 +84,7 @@ class Context:
     kept_by: dict[str, str] = field(default_factory=dict)  # kept node -> the rule that kept it (KEPT_*)
     warnings: list[str] = field(default_factory=list)
     retyped: dict[str, int] = field(default_factory=dict)
+    memo: WalkMemo | None = None  # reused across plans for the main graph (None: work everything out)
 
 
 class GraphWalk:
@@ -101,7 +114,13 @@ class GraphWalk:
         self.constants: dict[str, TensorProto] = dict(parent.constants) if parent else {}
         self.constants.update(self.inits)
         self.constants.update(self.flexible)
-        self.data: set[str] = data_tensors(graph, parent.data if parent else set(), self.is_main)
+        self.memo = ctx.memo if self.is_main else None  # a body's names may repeat in another body
+        if self.memo is not None and self.memo.data is not None:
+            self.data: set[str] = self.memo.data
+        else:
+            self.data = data_tensors(graph, parent.data if parent else set(), self.is_main)
+            if self.memo is not None:
+                self.memo.data = self.data
         self.outputs = {o.name for o in graph.output}
 
     # -- naming and emitting -----------------------------------------------------------------
@@ -125,6 +144,15 @@ class GraphWalk:
 
     def add_initializer(self, tensor: TensorProto) -> None:
         self.new_inits.append(tensor)
+
+    def converted(self, key: tuple[Any, ...], convert: Callable[[], Any]) -> Any:
+        """`convert()`: the values of a converted constant, computed once per model when walking the
+        main graph with a memo (`key`: the constant, its axis, whether clamped)."""
+        if self.memo is None:
+            return convert()
+        if key not in self.memo.converted:
+            self.memo.converted[key] = convert()
+        return self.memo.converted[key]
 
     # -- tensor states -----------------------------------------------------------------------
     def entry(self, tensor: str) -> Entry:
@@ -174,7 +202,7 @@ class GraphWalk:
         rules = dataclasses.replace(self.ctx.rules, force_keep=self.force_keep,
                                     in_body=not self.is_main)
         nodes = list(self.graph.node)
-        decisions = [decide(node, view, rules) for node in nodes]
+        decisions = [self._decide(index, node, view, rules) for index, node in enumerate(nodes)]
         self.in_place = self._in_place(nodes, decisions)
         self._start_inputs()
         for node, decision in zip(nodes, decisions):
@@ -183,6 +211,16 @@ class GraphWalk:
             for out in self.graph.output:
                 out.name = self.provide(out.name, FULL)
         self._finish()
+
+    def _decide(self, index: int, node: onnx.NodeProto, view: View, rules: Rules) -> Decision:
+        """The node's decision; with a memo, computed once per position and kept-or-not (nothing
+        else in a decision depends on the plan's FP32 set)."""
+        if self.memo is None:
+            return decide(node, view, rules)
+        key = (index, rules.plan.keeps(node))
+        if key not in self.memo.decisions:
+            self.memo.decisions[key] = decide(node, view, rules)
+        return self.memo.decisions[key]
 
     def _start_inputs(self) -> None:
         if not self.is_main:
@@ -196,8 +234,8 @@ class GraphWalk:
 
     def _visit(self, node: onnx.NodeProto, decision: Decision) -> None:
         ctx = self.ctx
-        for sub in subgraphs(node):
-            if decision.kind in (CONTROL, KEPT):
+        if decision.kind in (CONTROL, KEPT):
+            for sub in subgraphs(node):
                 GraphWalk(ctx, sub, self, self.force_keep or decision.kind == KEPT).run()
         wants = list(decision.inputs)
         for slots, low_ok in decision.groups:
@@ -242,53 +280,24 @@ class GraphWalk:
 
     def _finish(self) -> None:
         graph = self.graph
+        unused = self._unused_replaced()
         graph.ClearField("node")
         graph.node.extend(self.out)
         graph.initializer.extend(self.new_inits)
         if self.ctx.ir_version < 4:  # before IR 4 every initializer must also be a graph input
             graph.input.extend(helper.make_tensor_value_info(i.name, i.data_type, i.dims)
                                for i in self.new_inits)
-        if self.replaced:
-            used = {n for node in graph.node for n in node.input} | self.outputs
-            for node in graph.node:
-                for sub in subgraphs(node):
-                    used |= outer_names(sub)
-            unused = self.replaced - used
-            if unused:
-                keep = [i for i in graph.initializer if i.name not in unused]
-                graph.ClearField("initializer")
-                graph.initializer.extend(keep)
+        for index in reversed(range(len(graph.initializer))):
+            if graph.initializer[index].name in unused:
+                del graph.initializer[index]
 
-
-def cast_node(source: str, target: str, to: int, saturate: bool | None = None) -> onnx.NodeProto:
-    """A Cast (named by `GraphWalk.emit` after the tensor it makes)."""
-    if saturate is None:
-        return helper.make_node("Cast", [source], [target], to=to)
-    return helper.make_node("Cast", [source], [target], to=to, saturate=int(saturate))
-
-
-def all_names(graph: onnx.GraphProto) -> tuple[set[str], set[str]]:
-    """Every tensor name and every node name in a graph and its bodies (new names avoid them)."""
-    tensors = {i.name for i in graph.input} | {i.name for i in graph.initializer}
-    tensors |= {o.name for o in graph.output}
-    nodes = set()
-    for node in graph.node:
-        tensors.update(node.input)
-        tensors.update(node.output)
-        nodes.add(node.name)
-        for sub in subgraphs(node):
-            sub_tensors, sub_nodes = all_names(sub)
-            tensors |= sub_tensors
-            nodes |= sub_nodes
-    return tensors, nodes
-
-
-def retype(graph: onnx.GraphProto, retyped: dict[str, int], io: bool) -> None:
-    """Give value_info (and, when IO types change, inputs/outputs) the new element types."""
-    infos = list(graph.value_info) + (list(graph.input) + list(graph.output) if io else [])
-    for vi in infos:
-        if vi.name in retyped and vi.type.HasField("tensor_type"):
-            vi.type.tensor_type.elem_type = retyped[vi.name]
-    for node in graph.node:
-        for sub in subgraphs(node):
-            retype(sub, retyped, io=False)
+    def _unused_replaced(self) -> set[str]:
+        """Initializers replaced by a converted copy that nothing reads any more. (A Constant node
+        stays, read or not: its value remains a tensor of the model, e.g. for `--outputs`.)"""
+        if not self.replaced:
+            return set()
+        used = {n for node in self.out for n in node.input} | self.outputs
+        for node in self.out:
+            for sub in subgraphs(node):
+                used |= outer_names(sub)
+        return self.replaced - used
