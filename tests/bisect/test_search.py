@@ -84,6 +84,13 @@ def test_budget_returns_best_passing_set_found():
     assert memo.evaluations == 8
 
 
+def test_phases_count_every_evaluation_also_when_the_budget_runs_out_inside_one():
+    for budget in (3, 8, 12):
+        result, memo = run(NODES, needs({"n30"}, {"n31"}, {"n5"}), max_evals=budget)
+        assert result.status == STATUS_BUDGET
+        assert 1 + sum(result.phases.values()) == memo.evaluations == budget  # 1: the all-lower check
+
+
 def test_budget_before_any_pass_reports_failure():
     result, _ = run(NODES, needs({"n39"}), max_evals=2)
     assert result.status == STATUS_BUDGET and not result.passed and result.fp32 == ()

@@ -30,9 +30,10 @@ kept. A budget (`max_evals`) stops the search early; the smallest passing set fo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from trtdiff.bisect.state import BudgetExhausted, Memo, Outcome
@@ -143,21 +144,27 @@ def remove_singles(chosen: list[str], passes: Passes) -> list[str]:
 def _minimise(items: list[str], passes: Passes, phases: dict[str, int], memo: Memo, label: str,
               gallop: bool) -> list[str] | None:
     """Steps 2-4 over `items`; None when even all of them fail."""
-    before = memo.evaluations
-    length = shortest_passing_prefix(items, passes, gallop)
-    phases[f"{label}prefix"] = memo.evaluations - before
+    with _phase(phases, f"{label}prefix", memo):
+        length = shortest_passing_prefix(items, passes, gallop)
     if length is None:
         return None
+    with _phase(phases, f"{label}groups", memo):
+        # density prior: one needed node per sqrt(n), the geometric middle of 1/n..1 (a wrong guess
+        # costs about as much either way), then the gap the prefix search found below the last one
+        gaps = [math.sqrt(len(items)), len(items) - length + 1]
+        chosen = remove_groups([items[length - 1]], list(items[:length - 1]), passes, gaps)
+    with _phase(phases, f"{label}singles", memo):
+        return remove_singles(chosen, passes)
+
+
+@contextlib.contextmanager
+def _phase(phases: dict[str, int], name: str, memo: Memo) -> Iterator[None]:
+    """Count the evaluations spent in a phase, also when the budget runs out inside it."""
     before = memo.evaluations
-    # density prior: one needed node per sqrt(n), the geometric middle of 1/n..1 (a wrong guess
-    # costs about as much either way), then the gap the prefix search found below the last one
-    gaps = [math.sqrt(len(items)), len(items) - length + 1]
-    chosen = remove_groups([items[length - 1]], list(items[:length - 1]), passes, gaps)
-    phases[f"{label}groups"] = memo.evaluations - before
-    before = memo.evaluations
-    chosen = remove_singles(chosen, passes)
-    phases[f"{label}singles"] = memo.evaluations - before
-    return chosen
+    try:
+        yield
+    finally:
+        phases[name] = memo.evaluations - before
 
 
 def minimal_fp32_set(
