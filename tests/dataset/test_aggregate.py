@@ -32,7 +32,7 @@ def _pairs(count: int, size: int = 5000, seed: int = 0) -> list[tuple[np.ndarray
 def _merged(pairs, tolerances: ToleranceSpec, fine: bool = True) -> TensorAggregate:
     aggregate = None
     for index, (ref, target) in enumerate(pairs):
-        result, _ = compare_pair("y", ref, target, tolerances, gated=True, fine=fine)
+        result, _ = compare_pair("y", ref, target, tolerances, gated=True, fine=fine, own_quantiles=index == 0)
         aggregate = aggregate or TensorAggregate(tolerances.checks_for("y", True), result)
         aggregate.add(index, result)
     assert aggregate is not None
@@ -62,6 +62,29 @@ def test_one_sample_is_exactly_that_sample():
     merged = _merged([(ref, target)], ToleranceSpec()).metrics()
     alone, _ = compute_metrics(ref, target, 1e-3, 1e-3)
     assert merged == alone
+
+
+def test_later_samples_skip_their_own_quantiles_unless_a_check_reads_them():
+    ref, target = _pairs(1)[0]
+    exact, _ = compute_metrics(ref, target, 1e-3, 1e-3)
+    later, _ = compare_pair("y", ref, target, ToleranceSpec(), gated=True, fine=True, own_quantiles=False)
+    assert math.isnan(later.metrics.median_abs) and math.isnan(later.metrics.p99_abs)
+    assert later.metrics.max_abs == exact.max_abs and later.metrics.histogram == exact.histogram
+    median_check = ToleranceSpec(checks=(parse_check("median"),))
+    decided, _ = compare_pair("y", ref, target, median_check, gated=True, fine=True, own_quantiles=False)
+    assert decided.metrics.median_abs == exact.median_abs and decided.metrics.p99_abs == exact.p99_abs
+
+
+def test_a_lone_sample_without_its_own_quantiles_reads_them_from_the_counts():
+    ref, target = _pairs(1)[0]
+    exact, _ = compute_metrics(ref, target, 1e-3, 1e-3)
+    result, _ = compare_pair("y", ref, target, ToleranceSpec(), gated=True, fine=True, own_quantiles=False)
+    aggregate = TensorAggregate(ToleranceSpec().checks_for("y", True), result)
+    aggregate.add(0, result)
+    merged = aggregate.metrics()
+    for field in ("median_abs", "p99_abs"):
+        assert abs(getattr(merged, field) - getattr(exact, field)) <= RELATIVE_BOUND * getattr(exact, field)
+    assert merged.max_abs == exact.max_abs and merged.mismatches == exact.mismatches
 
 
 @pytest.mark.parametrize("q", [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0])

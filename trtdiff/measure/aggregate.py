@@ -100,10 +100,12 @@ class TensorAggregate:
             self._check_values[position] = value
 
     def metrics(self) -> ErrorMetrics:
-        if self.samples == 1 or self.first.measured is None:
-            if self.samples == 1:
-                return self.first.metrics
-            return _equality_metrics(self.first.metrics, self._size, self._mismatches)
+        measured = self.first.measured
+        if measured is None:
+            return self.first.metrics if self.samples == 1 else \
+                _equality_metrics(self.first.metrics, self._size, self._mismatches)
+        if self.samples == 1 and measured.exact_quantiles:
+            return self.first.metrics
         totals = self._totals
         median, p99 = self._fine.quantiles((0.5, 0.99), totals.zeros, totals.max_abs)
         return metrics_from(totals, self._size, median, p99, self._histogram)

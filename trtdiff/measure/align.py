@@ -24,11 +24,12 @@ _REL_QUANTILE = {"median": 0.5, "p99": 0.99}
 
 def compare_pair(name: str, ref: np.ndarray, target: np.ndarray, tolerances: ToleranceSpec,
                  scratch: Scratch | None = None, gated: bool = True,
-                 fine: bool = False) -> tuple[SampleResult, str | None]:
+                 fine: bool = False, own_quantiles: bool = True) -> tuple[SampleResult, str | None]:
     """One sample of one same-shape pair, decided by the tensor's checks (safe to run in a worker
     thread), and a warning when the tensors are not numeric. `scratch`: work arrays shared by the
     run's comparisons; `gated`: an output or --outputs tensor; `fine`: count errors for quantiles
-    over several samples."""
+    over several samples; `own_quantiles`: with `fine`, also this sample's exact median and p99
+    (always computed when a median or p99 check decides the sample)."""
     atol, rtol = tolerances.for_tensor(name)
     checks = tolerances.checks_for(name, gated)
     facts = (tuple(ref.shape), str(ref.dtype), str(target.dtype))
@@ -44,7 +45,8 @@ def compare_pair(name: str, ref: np.ndarray, target: np.ndarray, tolerances: Tol
     if ref.dtype == np.bool_ or target.dtype == np.bool_:
         ref, target = ref.astype(np.float64), target.astype(np.float64)
     wanted = tuple(sorted({_REL_QUANTILE[c.kind] for c in checks if c.kind in _REL_QUANTILE}))
-    measured = measure(ref, target, atol, rtol, tolerances.rel_floor, wanted, scratch, fine)
+    exact = own_quantiles or any(c.kind in _REL_QUANTILE for c in checks)
+    measured = measure(ref, target, atol, rtol, tolerances.rel_floor, wanted, scratch, fine, exact)
     outcomes = tuple(_decide(c, measured, ref, target, atol, rtol, tolerances.topk_axis) for c in checks)
     passed = all(o.passed for o in outcomes)
     return SampleResult(measured.metrics, passed, outcomes, measured, *facts), None
@@ -95,7 +97,8 @@ class AlignedResults:
             self.mismatched_shapes.setdefault(name, f"reference {ref.dtype}{list(ref.shape)} vs target "
                                                     f"{target.dtype}{list(target.shape)} (sample {self.sample})")
             return
-        args = (name, ref, target, self.tolerances, self.scratch, name in self.gated, self.fine)
+        # the first sample's own quantiles: exact metrics should it be the only one
+        args = (name, ref, target, self.tolerances, self.scratch, name in self.gated, self.fine, self.sample == 0)
         if self.pool is None:
             self._store(name, self.sample, compare_pair(*args))
         else:

@@ -23,6 +23,7 @@ _DECADE_EDGES = np.array([10.0**d for d in HISTOGRAM_DECADES], dtype=np.float32)
 _EDGE_BUCKETS = _DECADE_EDGES.view(np.int32) >> BUCKET_SHIFT
 EDGE_BITS = np.full(FINE_BUCKETS, -1, dtype=np.int32)  # per bucket: the bits of the decade edge inside it
 EDGE_BITS[_EDGE_BUCKETS] = _DECADE_EDGES.view(np.int32)
+_HISTOGRAM_BIN = 1 + np.searchsorted(_EDGE_BUCKETS, np.arange(FINE_BUCKETS), side="left")  # per bucket
 
 
 def bucket_counts(values: np.ndarray) -> np.ndarray:
@@ -129,8 +130,7 @@ class ErrorDistribution:
         zeros and subnormals below 2^-129 (all in the first decade bin); a bucket that straddles a
         power of ten is split by its count of values at or below the edge."""
         size = len(_DECADE_EDGES) + 2
-        bins = 1 + np.searchsorted(_EDGE_BUCKETS, np.arange(FINE_BUCKETS), side="left")
-        result = np.bincount(bins, weights=self._counts, minlength=size)
+        result = np.bincount(_HISTOGRAM_BIN, weights=self._counts, minlength=size)
         above = self._counts[_EDGE_BUCKETS] - self._at_or_below_edge[_EDGE_BUCKETS]
         edge = np.arange(len(_EDGE_BUCKETS))
         result[1 + edge] -= above  # an edge bucket's values above its edge belong in the next bin
