@@ -162,6 +162,41 @@ def test_reduce_saves_a_model_and_inputs_that_reproduce(tmp_path):
     assert "FAIL" in rerun.output
 
 
+def test_reduce_int8_over_several_samples_reproduces_with_the_same_calibration(tmp_path):
+    """INT8 scales come from every sample (or --calibration-data), the reduction from one: the
+    reproduce command calibrates the reduced model on its inputs over those samples, saved beside
+    it, so it fails with the very numbers reduce reported (calibrated on the one saved sample, the
+    demo's first conv gave max_abs 0.0309 instead of 0.0273)."""
+    from trtdiff.commands.run import run_command
+
+    demo = str(FIXTURES.parent / "demo_convnet.onnx")
+    args = ["reduce", demo, "--emulate", "int8", "--iterations", "4", "-o", str(tmp_path / "r"),
+            "--json", str(tmp_path / "r.json")]
+    assert invoke(bisect_group, args).exit_code == 1
+    data = json.loads((tmp_path / "r.json").read_text())
+    folder = tmp_path / "r" / "reduced_calibration"
+    assert data["files"]["calibration"] == str(folder) and len(list(folder.glob("*.npz"))) == 4
+    assert f"--calibration-data {folder}" in data["reproduce"]
+    (output, reported), = data["failure"]["outputs"].items()
+    words = shlex.split(data["reproduce"])[2:] + ["--json", str(tmp_path / "rerun.json")]
+    assert invoke(run_command, words).exit_code == 1
+    rerun = json.loads((tmp_path / "rerun.json").read_text())
+    (tensor,) = [t for t in rerun["tensors"] if t["name"] == output]
+    assert tensor["max_abs"] == pytest.approx(reported, rel=1e-6)
+    assert not any("calibrated on the samples being judged" in w for w in rerun["warnings"])
+    again = invoke(bisect_group, args[:4] + ["--iterations", "2"] + args[6:])  # a second reduce replaces the folder
+    assert again.exit_code == 1 and len(list(folder.glob("*.npz"))) == 2
+
+
+def test_reduce_without_calibration_writes_no_calibration_samples(tmp_path):
+    result = invoke(bisect_group, ["reduce", fixture("one_culprit"), *COMMON, "-o", str(tmp_path / "r"),
+                                   "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 1, result.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert "calibration" not in data["files"] and "--calibration-data" not in data["reproduce"]
+    assert not (tmp_path / "r" / "reduced_calibration").exists()
+
+
 def test_reduce_reproduce_command_keeps_checks_and_only_the_tolerances_of_the_piece(tmp_path):
     """--check is repeatable (written once per value, never as a tuple), and a NAME: tolerance of a
     tensor the reduced model lacks is left out (`trtdiff run` refuses unknown names)."""

@@ -9,7 +9,7 @@ from bisect_helpers import load_fixture, ort_infer
 from fakes import FakePlan, fake_apply
 
 from trtdiff.bisect.evaluate import plan_check, run_plan
-from trtdiff.bisect.reduce import capture_reference, reduce_failure, save_reduced
+from trtdiff.bisect.reduce import calibration_inputs, capture_reference, reduce_failure, save_reduced
 from trtdiff.bisect.state import Outcome
 from trtdiff.errors import UsageError
 from trtdiff.result import Tolerances
@@ -70,3 +70,18 @@ def test_a_target_that_errors_out_is_reduced_to_the_failing_node(fixture_feeds):
 def test_nothing_to_reduce_is_a_usage_error(fixture_feeds):
     with pytest.raises(UsageError, match="nothing to reduce"):
         reduce("one_culprit", fixture_feeds, tol=Tolerances(1.0, 1e-2, "elementwise", 1e-6))
+
+
+def test_calibration_inputs_are_the_full_models_tensors_on_each_sample(fixture_feeds):
+    """A reduced model cut inside the graph calibrates on its inputs as the whole model computes
+    them in FP32, sample by sample (graph inputs pass through as given)."""
+    model = load_fixture("one_culprit")
+    samples = [{k: v * scale for k, v in fixture_feeds.items()} for scale in (1.0, 0.5, -2.0)]
+    names = ["add_2_out", "mul_14_out", *fixture_feeds]
+    produced = list(calibration_inputs(model, names, samples, ort_infer))
+    assert len(produced) == 3
+    for feeds, tensors in zip(samples, produced):
+        whole = capture_reference(model, feeds, ort_infer)
+        assert set(tensors) == set(names)
+        for name in names:
+            np.testing.assert_array_equal(tensors[name], whole[name])

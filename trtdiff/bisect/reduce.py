@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,11 +169,46 @@ def _latest_cut(probe: _Probe, chain: list[onnx.NodeProto], outputs: list[str]) 
     return low
 
 
-def save_reduced(result: ReduceResult, directory: str | os.PathLike[str], stem: str = "reduced") -> dict[str, Path]:
-    """Write `<stem>.onnx` and `<stem>_inputs.npz` (so `trtdiff run` reproduces the failure)."""
+def save_reduced(result: ReduceResult, directory: str | os.PathLike[str], stem: str = "reduced",
+                 calibration: Iterable[Mapping[str, np.ndarray]] | None = None) -> dict[str, Path]:
+    """Write `<stem>.onnx` and `<stem>_inputs.npz` (so `trtdiff run` reproduces the failure) and,
+    given the reduced model's inputs over the calibration samples (`calibration`, as
+    `calibration_inputs` makes them), the folder `<stem>_calibration/` of one .npz per sample, for `trtdiff run --calibration-data`."""
     out = Path(directory)
     model_path = out / f"{stem}.onnx"
     inputs_path = out / f"{stem}_inputs.npz"
     save_model(result.model, model_path)
     save_npz(result.inputs, inputs_path)
-    return {"model": model_path, "inputs": inputs_path}
+    paths = {"model": model_path, "inputs": inputs_path}
+    if calibration is not None:
+        paths["calibration"] = _save_samples(calibration, out / f"{stem}_calibration")
+    return paths
+
+
+def calibration_inputs(model: onnx.ModelProto, names: Sequence[str], samples: Iterable[Mapping[str, np.ndarray]],
+                       infer: Infer) -> Iterator[dict[str, np.ndarray]]:
+    """The tensors `names` (a reduced model's inputs) of the FP32 `model` on each calibration sample:
+    calibrating the reduced model on them measures the ranges that calibrating the whole model on the
+    samples measured, so a reduced INT8/FP8 model quantizes as it did inside the whole one."""
+    computed = [n for n in names if n not in user_input_names(model)]
+    marked = with_outputs(model, computed) if computed else None
+    for feeds in samples:
+        tensors = dict(infer(marked, feeds)) if marked is not None else {}
+        yield {name: np.asarray(feeds[name] if name in feeds else tensors[name]) for name in names}
+
+
+def _save_samples(samples: Iterable[Mapping[str, np.ndarray]], folder: Path) -> Path:
+    """One .npz per sample in `folder`, built beside it and swapped in whole (a folder left by an
+    earlier run never mixes its samples with these)."""
+    building = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    try:
+        for index, sample in enumerate(samples):
+            save_npz(dict(sample), building / f"sample_{index:05d}.npz")
+        if folder.exists():
+            shutil.rmtree(folder)
+        building.rename(folder)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return folder

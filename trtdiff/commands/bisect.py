@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from trtdiff.bisect.precision import SearchInterrupted, bisect_precision
-from trtdiff.bisect.reduce import FAIL_ON, ReduceResult, reduce_failure, save_reduced
+from trtdiff.bisect.evaluate import onnxruntime_infer
+from trtdiff.bisect.reduce import FAIL_ON, ReduceResult, calibration_inputs, reduce_failure, save_reduced
 from trtdiff.commands import bisect_setup as session
 from trtdiff.options.data import bisect_data_options, input_options
 from trtdiff.options.tolerances import tolerance_options
@@ -134,9 +135,12 @@ def reduce_command(**options: Any) -> None:
         result = reduce_failure(setup.model, setup.reference, setup.reduce_check(), fail_on=mine["fail_on"],
                                 progress=lambda n, size: hook(n, size, False))
     directory = Path(mine["output_dir"] or f"{Path(setup.model_path).stem}_reduced")
-    paths = save_reduced(result, directory)
+    calibration = setup.data.calibration  # INT8/FP8: the reduced model's inputs over the calibration samples
+    paths = save_reduced(result, directory, calibration=None if calibration is None else calibration_inputs(
+        setup.model, list(result.inputs), calibration, onnxruntime_infer()))
     tensors = {o for node in result.model.graph.node for o in node.output} | {i.name for i in result.model.graph.input}
-    rerun = session.rerun_command(paths["model"], paths["inputs"], given, set(result.nodes), tensors)
+    rerun = session.rerun_command(paths["model"], paths["inputs"], given, set(result.nodes), tensors,
+                                  paths.get("calibration"))
     data = {"model": setup.model_path, **result.to_dict(), "files": {k: str(v) for k, v in paths.items()},
             "reproduce": rerun}
     _emit_json(data, mine["json_path"])
@@ -157,7 +161,8 @@ def _print_reduce(result: ReduceResult, paths: dict[str, Path], rerun: str) -> N
         click.echo(f"  fails:   {name}: {why}")
     if result.outcome.info.get("error"):
         click.echo(f"  error:   {result.outcome.info['error']}")
-    click.echo(f"  saved:   {paths['model']} and {paths['inputs']}")
+    calibration = f" (calibration samples: {paths['calibration']})" if "calibration" in paths else ""
+    click.echo(f"  saved:   {paths['model']} and {paths['inputs']}{calibration}")
     click.echo(f"  reproduce: {rerun}")
 
 

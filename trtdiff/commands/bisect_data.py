@@ -30,6 +30,7 @@ class DataSetup:
     digest: str  # fingerprint of the samples
     sample: int  # the sample the ranking (or the reduction) runs on
     warnings: list[str] = field(default_factory=list)
+    calibration: DataSet | None = None  # the samples INT8/FP8 ranges were measured on (None: no calibration)
 
     @property
     def feeds(self) -> Feeds:
@@ -63,7 +64,8 @@ def prepare_data(model: onnx.ModelProto, plan: Any, settings: InputSettings, tol
                          f"choose an index below {len(store)}")
     if sample is None:  # the worst sample of the plan as asked (every node lowered)
         sample = worst_sample(judge(plan, exhaustive=True)) if len(store) > 1 else 0
-    return DataSetup(dataset, store, judge, apply, digest, sample, warnings)
+    return DataSetup(dataset, store, judge, apply, digest, sample, warnings,
+                     calibration if _calibrates(plan) else None)
 
 
 def _reference(model: onnx.ModelProto, dataset: DataSet, outputs: list[str], golden: Any,

@@ -242,15 +242,19 @@ def print_bisect(found: PrecisionBisect, files: dict[str, Path]) -> None:
     print_next_steps(found.next_steps, console)
 
 
-def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set[str], tensors: set[str]) -> str:
+def rerun_command(model: Path, inputs: Path, options: dict[str, Any], nodes: set[str], tensors: set[str],
+                  calibration: Path | None = None) -> str:
     """`trtdiff run` on the reduced model with the same precision and tolerance options (the
     --keep-fp32 nodes limited to those left in the piece, and the NAME:-prefixed tolerances and
-    checks to its `tensors`: `trtdiff run` refuses names the model lacks)."""
+    checks to its `tensors`: `trtdiff run` refuses names the model lacks), calibrated on
+    `calibration` (the reduced model's inputs over the samples the whole model was calibrated on)."""
     import shlex
 
     from trtdiff.measure.checks import parse_check
 
     words = ["trtdiff", "run", str(model), "--load-inputs", str(inputs)]
+    if calibration is not None:
+        words += ["--calibration-data", str(calibration)]
     on_trt = options.get("target_backend") not in (None, "onnxrt")
     if on_trt:
         words += ["--target", str(options["target_backend"])]
