@@ -254,3 +254,67 @@ def test_onnxconverter_common_export_of_resize_and_constant_nodes_gives_a_valid_
     converted = ort.InferenceSession(str(tmp_path / "c.onnx")).run(None, {"x": x})[0]
     reference = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x})[0]
     np.testing.assert_allclose(converted, reference, rtol=4e-3)  # fp16 rounding (a 5e5 clamped to 65504: 7.6x)
+
+
+def test_nodes_the_file_leaves_unnamed_are_named_by_a_step_each_export_carries(tmp_path) -> None:
+    """ModelOpt, ONNX Runtime's quantizer, trtexec and Polygraphy find nodes by the names in the
+    file; trtdiff names an unnamed node `<op_type>_<position>`. Their exports carry the step that
+    writes the model with those names, and their commands read that copy: applied, the kept nodes
+    are found (quantize_static leaves the kept Conv unquantized) and nothing else changes."""
+    import subprocess
+    import sys
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    from trtdiff.model import load_model
+
+    original = build.convnet()
+    for node in original.graph.node:
+        if node.name in ("conv1", "fc"):
+            node.name = ""
+    path = tmp_path / "m.onnx"
+    onnx.save(original, path)
+    model = load_model(path)
+    conv = model.graph.node[0].name
+    assert conv == "Conv_0"
+    texts = export_texts(PrecisionPlan("int8", keep_fp32_nodes=(conv, "bn")), model, model_path=str(path))
+    texts.update({f"{k}/fp16": v for k, v in export_texts(PrecisionPlan("fp16", keep_fp32_nodes=(conv,)), model,
+                                                          model_path=str(path)).items()})
+    named = tmp_path / "m.named.onnx"
+    ort = json.loads(texts["onnxruntime"])
+    subprocess.run([sys.executable, "-c", ort["unnamed_in_file"]["python"]], check=True, cwd=tmp_path)
+    names = [n.name for n in onnx.load(named).graph.node]
+    assert names == [n.name for n in model.graph.node]  # the file's own names kept, the others trtdiff's
+    assert ort["unnamed_in_file"]["nodes"] == [conv] and str(named) in ort["python"]
+    for key in ("modelopt", "polygraphy", "modelopt/fp16", "polygraphy/fp16"):
+        data = json.loads(texts[key])
+        assert data["unnamed_in_file"]["nodes"] == [conv], key
+        assert str(named) in data["command"] and conv in json.dumps(data), key
+    for key in ("trtexec", "trtexec/fp16"):
+        lines = texts[key].splitlines()
+        assert lines[1] == "python3 - <<'EOF'" and f"--onnx={named}" in lines[-1], texts[key]
+        layers = parse_trtexec_layer_precisions(re.search(r"--layerPrecisions=(\S+)", lines[-1]).group(1))
+        assert conv in layers and set(layers) <= set(names)
+    assert "unnamed_in_file" not in texts["onnxruntime/fp16"]  # onnxconverter-common's snippet names nodes itself
+    samples = iter([{"x": np.random.default_rng(0).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32)}])
+
+    class Reader(CalibrationDataReader):
+        def get_next(self):  # type: ignore[no-untyped-def]
+            return next(samples, None)
+
+    quantize_static(str(named), str(tmp_path / "int8.onnx"), Reader(), quant_format=QuantFormat.QDQ,
+                    per_channel=ort["per_channel"], op_types_to_quantize=ort["op_types_to_quantize"],
+                    nodes_to_exclude=ort["nodes_to_exclude"], extra_options=ort["extra_options"])
+    quantized = onnx.load(str(tmp_path / "int8.onnx"))
+    producers = {o: n.op_type for n in quantized.graph.node for o in n.output}
+    reads_dq = {n.name for n in quantized.graph.node if any(producers.get(i) == "DequantizeLinear" for i in n.input)}
+    (gemm,) = [n.name for n in model.graph.node if n.op_type == "Gemm"]  # unnamed in the file too, not kept
+    assert conv not in reads_dq and gemm in reads_dq
+
+
+def test_a_model_with_every_node_named_needs_no_naming_step() -> None:
+    texts = export_texts(PrecisionPlan("int8", keep_fp32_nodes=("conv1",)), build.convnet(), model_path="m.onnx")
+    for key in ("modelopt", "onnxruntime", "polygraphy"):
+        data = json.loads(texts[key])
+        assert "unnamed_in_file" not in data and "m.named.onnx" not in json.dumps(data)
+    assert "python3" not in texts["trtexec"] and "--onnx=m.onnx" in texts["trtexec"]

@@ -117,15 +117,16 @@ FLOAT_SCALES_OPS = ("Resize", "Upsample")
 # onnxconverter-common matches node names: a model with unnamed (or repeated) names gets trtdiff's.
 # It also gives every Constant node's value float16 (blocked, its output is cast to float16), while
 # an initializer read only by blocked nodes stays float32: Constants become initializers first.
-PRELUDE = ("seen = set()\n"
-           "for position, node in enumerate(model.graph.node):  # trtdiff's names: <op_type>_<position>\n"
-           "    if not node.name or node.name in seen:\n"
-           "        base = name = f'{node.op_type}_{position}'\n"
-           "        suffix = 1\n"
-           "        while name in seen:\n"
-           "            name, suffix = f'{base}_{suffix}', suffix + 1\n"
-           "        node.name = name\n"
-           "    seen.add(node.name)\n"
+NAMING = ("seen = set()\n"
+          "for position, node in enumerate(model.graph.node):  # trtdiff's names: <op_type>_<position>\n"
+          "    if not node.name or node.name in seen:\n"
+          "        base = name = f'{node.op_type}_{position}'\n"
+          "        suffix = 1\n"
+          "        while name in seen:\n"
+          "            name, suffix = f'{base}_{suffix}', suffix + 1\n"
+          "        node.name = name\n"
+          "    seen.add(node.name)\n")
+PRELUDE = (NAMING +
            "for node in [n for n in model.graph.node if n.op_type == 'Constant' and len(n.attribute) == 1\n"
            "             and n.attribute[0].name == 'value']:  # Constants as initializers\n"
            "    model.graph.initializer.append(node.attribute[0].t)\n"
@@ -207,6 +208,44 @@ def polygraphy_text(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str
                   "command": shlex.join([a for a in args if a]), "fp32_nodes": fp32.reasons()})
 
 
+# tools that find nodes by the name the model file gives them (onnxconverter-common's snippet names
+# them itself): a node the file leaves unnamed is found only in a copy named as trtdiff names it
+NAME_MATCHING = ("modelopt", "onnxruntime", "trtexec", "polygraphy")
+
+
+def unnamed_in_file(model: onnx.ModelProto, names: Sequence[str]) -> list[str]:
+    """Those of `names` that look given by trtdiff to a node the file left unnamed (or named twice):
+    `<op_type>_<position>[_k]` at that node's position (`trtdiff.model.ensure_node_names`)."""
+    wanted = set(names)
+    return [node.name for position, node in enumerate(model.graph.node) if node.name in wanted
+            and re.fullmatch(re.escape(f"{node.op_type}_{position}") + r"(_\d+)?", node.name)]
+
+
+def named_model_path(model_path: str) -> str:
+    """Where the naming step writes the copy of the model with every node named: `x.onnx` -> `x.named.onnx`."""
+    path = Path(model_path)
+    return str(path.with_name(f"{path.stem}.named{path.suffix or '.onnx'}"))
+
+
+def naming_script(model_path: str) -> str:
+    """Python that writes `named_model_path(model_path)`: the model with every node named as trtdiff names it."""
+    return (f"import onnx\nmodel = onnx.load({model_path!r})\n" + NAMING
+            + f"onnx.save(model, {named_model_path(model_path)!r})\n")
+
+
+def _with_naming_step(fmt: str, text: str, renamed: Sequence[str], model_path: str) -> str:
+    """An export that names nodes the file leaves unnamed, with the step that names them first (its
+    command already reads the named copy)."""
+    why = (f"{len(renamed)} node(s) it lists have no name (or a repeated one) in {model_path}; trtdiff calls "
+           f"them <op_type>_<position>. Run `python` first: it writes {named_model_path(model_path)} with those "
+           "names, which the command reads")
+    if fmt == "trtexec":
+        return (f"# {why}\npython3 - <<'EOF'\n{naming_script(model_path)}EOF\n" + text)
+    data = json.loads(text)
+    data["unnamed_in_file"] = {"nodes": list(renamed), "note": why, "python": naming_script(model_path)}
+    return _json(data)
+
+
 def _json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2) + "\n"
 
@@ -238,12 +277,18 @@ def export_texts(plan: PrecisionPlan, model: onnx.ModelProto, model_path: str = 
     validate_plan(plan, model)
     fp32 = fp32 if fp32 is not None else plan_fp32_set(model, plan)
     whole = fp32.plan(plan)
+    renamed = unnamed_in_file(model, [*whole.keep_fp32_nodes, *kept_layers(whole, model)])
     texts = {}
     for fmt in formats:
         if fmt == "onnxruntime" and plan.default not in ("fp16", "int8") and len(formats) > 1:
             continue
-        texts[fmt] = (plan_json(whole, fp32, evaluated) if fmt == "trtdiff"
-                      else TEXT_EXPORTERS[fmt](whole, model, model_path, fp32))
+        if fmt == "trtdiff":
+            texts[fmt] = plan_json(whole, fp32, evaluated)
+        elif renamed and fmt in NAME_MATCHING and not (fmt == "onnxruntime" and plan.default == "fp16"):
+            text = TEXT_EXPORTERS[fmt](whole, model, named_model_path(model_path), fp32)
+            texts[fmt] = _with_naming_step(fmt, text, renamed, model_path)
+        else:
+            texts[fmt] = TEXT_EXPORTERS[fmt](whole, model, model_path, fp32)
     return texts
 
 
