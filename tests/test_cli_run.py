@@ -83,7 +83,7 @@ def test_save_and_load_inputs_round_trip(cli_run, tmp_path):
     with np.load(tmp_path / "in.npz") as saved:
         assert saved["x"].shape == (2, 3, 8, 8)
     with np.load(tmp_path / "out.npz") as outs:
-        assert set(outs.files) == {"reference:0:y", "target:0:y"}  # one entry per sample
+        assert set(outs.files) == {"reference:0:y", "target:0:y", "inputs:0"}  # per sample, and its inputs hash
     second = cli_run("run", a, "--fp16", "--load-inputs", tmp_path / "in.npz", "--json", tmp_path / "2.json")
     assert second.exit_code in (0, 1), second.output
     one, two = (json.loads((tmp_path / f"{i}.json").read_text()) for i in (1, 2))

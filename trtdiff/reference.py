@@ -69,6 +69,6 @@ class ReferenceRun:
         """Sample `index`'s reference tensors."""
         tensors = self._runner.infer(feeds) if self._runner is not None else {}
         if self._golden is not None and self._from_golden:
-            held = self._golden.sample(index)
+            held = self._golden.sample(index, feeds)
             tensors.update({name: held[name] for name in self._from_golden})
         return tensors

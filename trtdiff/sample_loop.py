@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import onnx
 
 from trtdiff.measure.align import AlignedResults
-from trtdiff.dataset import Digest, NonFiniteTally, npz_writer
+from trtdiff.dataset import Digest, NonFiniteTally, npz_writer, sample_digest
 from trtdiff.inputs import Feeds
 from trtdiff.progress import Phases
 from trtdiff.reference import ReferenceRun
@@ -69,6 +70,7 @@ def compare_samples(request: RunRequest, prepared: Prepared, target_model: onnx.
             digest.update(feeds)
             tally.update(index, feeds)
             save_input(index, feeds)
+            save_output(index, "inputs", "", feeds)
             mark = time.perf_counter()
             if single:
                 bar.start("reference run")
@@ -85,7 +87,7 @@ def compare_samples(request: RunRequest, prepared: Prepared, target_model: onnx.
 
 
 def _run_target(index: int, feeds: Feeds, reference: dict[str, np.ndarray], target: TargetRun,
-                aligned: AlignedResults, save: Callable[[int, str, str, np.ndarray], None],
+                aligned: AlignedResults, save: Callable[[int, str, str, Any], None],
                 bar: Phases | None) -> None:
     """One sample through the target; reference tensors are dropped as they are used."""
     aligned.sample = index
@@ -123,14 +125,18 @@ def _input_saver(path: str | None, single: bool) -> Iterator[Callable[[int, Feed
 
 
 @contextlib.contextmanager
-def _output_saver(path: str | None, kept: set[str]) -> Iterator[Callable[[int, str, str, np.ndarray], None]]:
-    """--save-outputs: `reference:I:NAME` and `target:I:NAME` for the graph outputs and --outputs."""
+def _output_saver(path: str | None, kept: set[str]) -> Iterator[Callable[[int, str, str, Any], None]]:
+    """--save-outputs: `reference:I:NAME` and `target:I:NAME` for the graph outputs and --outputs,
+    and `inputs:I`, the hash of sample I's inputs (side "inputs", given the feeds), by which
+    --load-outputs knows the outputs are of the inputs it is given."""
     if path is None:
-        yield lambda index, side, name, array: None
+        yield lambda index, side, name, value: None
         return
     with npz_writer(path) as writer:
-        def save(index: int, side: str, name: str, array: np.ndarray) -> None:
-            if name in kept:
-                writer.add(f"{side}:{index}:{name}", array)
+        def save(index: int, side: str, name: str, value: Any) -> None:
+            if side == "inputs":
+                writer.add(f"inputs:{index}", np.array(sample_digest(value)))
+            elif name in kept:
+                writer.add(f"{side}:{index}:{name}", value)
 
         yield save

@@ -117,12 +117,31 @@ def test_bad_data_options(cli_run, tmp_path, model, args, fragment):
     _refused(cli_run("run", model, "--fp16", *args, *_outputs(tmp_path)), tmp_path, fragment)
 
 
+def test_golden_outputs_of_other_inputs_are_refused_at_the_first_sample_that_differs(cli_run, tmp_path, model):
+    """--save-outputs records a hash of each sample's inputs: the same inputs pass, other ones are
+    refused at the sample that differs (here the second of three), before any result is written."""
+    saved = ("--save-outputs", tmp_path / "golden.npz", "--save-inputs", tmp_path / "inputs.npz")
+    assert cli_run("run", model, "--fp16", "--iterations", "3", *saved).exit_code in (0, 1)
+    same = cli_run("run", model, "--fp16", "--load-inputs", tmp_path / "inputs.npz", "--load-outputs",
+                   tmp_path / "golden.npz", "--json", tmp_path / "same.json")
+    assert same.exit_code in (0, 1), same.output
+    with np.load(tmp_path / "inputs.npz") as data:
+        arrays = {key: data[key] for key in data.files}
+    arrays["1:x"] = arrays["1:x"] + 1
+    np.savez(tmp_path / "other.npz", **arrays)
+    _refused(cli_run("run", model, "--fp16", "--load-inputs", tmp_path / "other.npz", "--load-outputs",
+                     tmp_path / "golden.npz", *_outputs(tmp_path)), tmp_path,
+             "golden outputs of sample 1", "computed from other inputs")
+
+
 def test_golden_outputs_for_fewer_samples_than_a_loader_script_yields(cli_run, tmp_path, model):
-    first = cli_run("run", model, "--fp16", "--iterations", "2", "--save-outputs", tmp_path / "two.npz")
+    first = cli_run("run", model, "--fp16", "--iterations", "2", "--save-outputs", tmp_path / "two.npz",
+                    "--save-inputs", tmp_path / "two_inputs.npz")
     assert first.exit_code in (0, 1), first.output
     script = tmp_path / "three.py"
     script.write_text("import numpy as np\n"
                       "def load_data():\n"
-                      "    return [{'x': np.zeros((1, 4), np.float32)} for _ in range(3)]\n")
+                      f"    saved = np.load({str(tmp_path / 'two_inputs.npz')!r})\n"
+                      "    return [{'x': saved['0:x']}, {'x': saved['1:x']}, {'x': np.zeros((1, 4), np.float32)}]\n")
     _refused(cli_run("run", model, "--fp16", "--data-loader-script", script, "--load-outputs", tmp_path / "two.npz",
                      *_outputs(tmp_path)), tmp_path, "holds reference outputs for 2 samples", "sample 2")

@@ -60,7 +60,8 @@ def test_saved_samples_and_outputs_load_back(cli_run, tmp_path):
                     "--save-outputs", tmp_path / "out.npz", "--json", tmp_path / "1.json")
     assert first.exit_code in (0, 1), first.output
     with np.load(tmp_path / "out.npz") as outputs:
-        assert set(outputs.files) == {f"{side}:{i}:y" for side in ("reference", "target") for i in range(4)}
+        assert set(outputs.files) == {f"{side}:{i}:y" for side in ("reference", "target") for i in range(4)} | \
+            {f"inputs:{i}" for i in range(4)}  # each sample's inputs hash, checked by --load-outputs
     second = cli_run("run", model, "--emulate", "fp16", "--load-inputs", tmp_path / "in.npz", "--json", tmp_path / "2.json")
     assert second.exit_code == first.exit_code, second.output
     one, two = (json.loads((tmp_path / f"{i}.json").read_text()) for i in (1, 2))

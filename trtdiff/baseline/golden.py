@@ -16,7 +16,8 @@ _TARGET_KEY = re.compile(r"^target:(\d+:.+)$")
 
 
 def golden_as_reference(golden: Path, into: Path) -> Path:
-    """Write `into`: the golden file's `target:I:NAME` arrays as `reference:I:NAME`, one at a time."""
+    """Write `into`: the golden file's `target:I:NAME` arrays as `reference:I:NAME`, one at a time,
+    and its `inputs:I` hashes as they are (so a check fed other inputs is refused)."""
     try:
         with zipfile.ZipFile(golden) as archive:
             keys = [name.removesuffix(".npy") for name in archive.namelist()]
@@ -30,4 +31,7 @@ def golden_as_reference(golden: Path, into: Path) -> Path:
     with npz_writer(into) as writer:
         for key, rest in targets:
             writer.add(f"reference:{rest}", member_array(golden, key))
+        for key in keys:
+            if key.startswith("inputs:"):
+                writer.add(key, member_array(golden, key))
     return into

@@ -39,7 +39,7 @@ def reference_outputs(dataset: DataSet, names: Sequence[str], runner: Runner | N
     from `runner` (the FP32 model, opened by the caller)."""
     store = store if store is not None else SampleStore()
     for index, feeds in enumerate(dataset):
-        values = dict(golden.sample(index)) if golden is not None else {}
+        values = dict(golden.sample(index, feeds)) if golden is not None else {}
         if runner is not None:
             values.update({k: v for k, v in runner.infer(feeds).items() if k not in values})
         store.append({name: values[name] for name in names})

@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
-from trtdiff.dataset.dataset import DataSet, Digest, NonFiniteTally, open_dataset, open_path
+from trtdiff.dataset.dataset import DataSet, Digest, NonFiniteTally, open_dataset, open_path, sample_digest
 from trtdiff.dataset.golden import GoldenOutputs, open_golden
 from trtdiff.dataset.npz import npz_writer, save_npz
 from trtdiff.dataset.store import SampleStore
 
 __all__ = ["DataSet", "Digest", "GoldenOutputs", "NonFiniteTally", "SampleStore", "npz_writer", "open_dataset", "save_npz",
-           "open_golden", "open_path"]
+           "open_golden", "open_path", "sample_digest"]

@@ -124,6 +124,14 @@ class Digest:
         return self._hash.hexdigest()
 
 
+def sample_digest(feeds: Mapping[str, np.ndarray]) -> str:
+    """One sample's hash (names, dtypes, shapes, bytes): what `--save-outputs` records beside each
+    sample's outputs, so that `--load-outputs` can tell they came from these very inputs."""
+    digest = Digest()
+    digest.update(feeds)
+    return digest.hexdigest()
+
+
 class NonFiniteTally:
     """Which samples' inputs hold NaN or Inf, for one warning per input instead of one per sample."""
 

@@ -3,10 +3,12 @@ model for them (`--load-outputs`).
 
 Two formats:
 - trtdiff's own `--save-outputs` .npz: keys `reference:I:NAME` (sample I's reference value of
-  tensor NAME; `target:I:NAME` entries are ignored). A file from before data sets, with keys
-  `reference:NAME`, is one sample.
+  tensor NAME; `target:I:NAME` entries are ignored) and `inputs:I`, the hash of sample I's inputs
+  (`sample_digest`): outputs of other inputs are refused, sample by sample. A file from before data
+  sets, with keys `reference:NAME`, is one sample (files without `inputs:I` keys are not checked).
 - Polygraphy's `--save-outputs` RunResults JSON: `{"lst": [[runner, [IterationResult, ...]], ...]}`,
   each iteration's `outputs` a dict name -> array; the first runner's iterations are the samples.
+  It records no inputs, so nothing tells whether they were these.
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ from __future__ import annotations
 import json
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trtdiff.dataset.dataset import sample_digest
 from trtdiff.dataset.files import decode_polygraphy_array
 from trtdiff.dataset.npz import member_array
 from trtdiff.errors import UsageError, close_names
 
 _OWN_KEY = re.compile(r"^reference:(\d+):(.+)$")
+_INPUTS_KEY = re.compile(r"^inputs:(\d+)$")
 _LEGACY_KEY = re.compile(r"^reference:(.+)$")
 
 
@@ -34,16 +38,28 @@ class GoldenOutputs:
     def __init__(self, location: str, kind: str, names: Sequence[str], count: int, note: str = "") -> None:
         self.location, self.kind, self.names, self.count, self.note = location, kind, tuple(names), count, note
 
-    def sample(self, index: int) -> dict[str, np.ndarray]:
-        """Sample `index`'s reference outputs (a UsageError past the last one)."""
+    def sample(self, index: int, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Sample `index`'s reference outputs, for the inputs `feeds` (a UsageError past the last
+        sample, or where the file records other inputs for it)."""
         if not 0 <= index < self.count:
             raise UsageError(f"{self.location} holds reference outputs for {self.count} samples",
                              f"the data set has a sample {index}", "save the outputs of every sample, or "
                              f"compare at most {self.count} samples (--max-samples {self.count})")
+        recorded = self._inputs_digest(index)
+        if recorded is not None and recorded != sample_digest(feeds):
+            raise UsageError(f"the golden outputs of sample {index} in {self.location} were computed from other inputs",
+                             f"the file records a hash of the inputs each sample was run on, and sample {index} "
+                             "of this data set differs (values, names, shapes or order)",
+                             "pass the inputs saved with them (--save-inputs of that run), or save the golden "
+                             "outputs again from these inputs")
         return self._read(index)
 
     def _read(self, index: int) -> dict[str, np.ndarray]:
         raise NotImplementedError
+
+    def _inputs_digest(self, index: int) -> str | None:
+        """The hash of the inputs sample `index` was run on, where the file records it."""
+        return None
 
     def check_against(self, outputs: Sequence[str], samples: int | None) -> None:
         """The file must hold every compared graph output, for at least as many samples as the data set."""
@@ -64,10 +80,13 @@ class _OwnNpz(GoldenOutputs):
         with np.load(path, allow_pickle=False) as data:
             keys = list(data.files)
         self._keys: dict[int, dict[str, str]] = {}
+        self._inputs: dict[int, str] = {}
         for key in keys:
             own = _OWN_KEY.match(key)
             if own:
                 self._keys.setdefault(int(own[1]), {})[own[2]] = key
+            elif inputs := _INPUTS_KEY.match(key):
+                self._inputs[int(inputs[1])] = key
         if not self._keys:
             legacy = {m[1]: key for key in keys if (m := _LEGACY_KEY.match(key))}
             self._keys = {0: legacy} if legacy else {}
@@ -82,6 +101,10 @@ class _OwnNpz(GoldenOutputs):
 
     def _read(self, index: int) -> dict[str, np.ndarray]:
         return {name: np.array(member_array(self._path, key)) for name, key in self._keys[index].items()}
+
+    def _inputs_digest(self, index: int) -> str | None:
+        key = self._inputs.get(index)
+        return None if key is None else str(member_array(self._path, key))
 
 
 class _PolygraphyRunResults(GoldenOutputs):
