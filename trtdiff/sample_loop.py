@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import onnx
 
 from trtdiff.measure.align import AlignedResults
 from trtdiff.dataset import Digest, NonFiniteTally, npz_writer, sample_digest
+from trtdiff.dataset.npz import NpzWriter
 from trtdiff.inputs import Feeds
 from trtdiff.progress import Phases
 from trtdiff.reference import ReferenceRun
@@ -70,7 +70,7 @@ def compare_samples(request: RunRequest, prepared: Prepared, target_model: onnx.
             digest.update(feeds)
             tally.update(index, feeds)
             save_input(index, feeds)
-            save_output(index, "inputs", "", feeds)
+            save_output.inputs(index, feeds)
             mark = time.perf_counter()
             if single:
                 bar.start("reference run")
@@ -87,16 +87,15 @@ def compare_samples(request: RunRequest, prepared: Prepared, target_model: onnx.
 
 
 def _run_target(index: int, feeds: Feeds, reference: dict[str, np.ndarray], target: TargetRun,
-                aligned: AlignedResults, save: Callable[[int, str, str, Any], None],
-                bar: Phases | None) -> None:
+                aligned: AlignedResults, save: _OutputSaver, bar: Phases | None) -> None:
     """One sample through the target; reference tensors are dropped as they are used."""
     aligned.sample = index
 
     def consume(name: str, array: np.ndarray) -> None:
         ref = reference.pop(name, None)
-        save(index, "target", name, array)
+        save.tensor(index, "target", name, array)
         if ref is not None:
-            save(index, "reference", name, ref)
+            save.tensor(index, "reference", name, ref)
         aligned.add(name, ref, array)
 
     target.run(feeds, reference, consume, bar)
@@ -124,19 +123,27 @@ def _input_saver(path: str | None, single: bool) -> Iterator[Callable[[int, Feed
         yield save
 
 
-@contextlib.contextmanager
-def _output_saver(path: str | None, kept: set[str]) -> Iterator[Callable[[int, str, str, Any], None]]:
+class _OutputSaver:
     """--save-outputs: `reference:I:NAME` and `target:I:NAME` for the graph outputs and --outputs,
-    and `inputs:I`, the hash of sample I's inputs (side "inputs", given the feeds), by which
-    --load-outputs knows the outputs are of the inputs it is given."""
+    and `inputs:I`, the hash of sample I's inputs, by which --load-outputs knows the outputs are of
+    the inputs it is given. Without a file (`writer` None) it saves nothing."""
+
+    def __init__(self, writer: NpzWriter | None, kept: set[str]) -> None:
+        self._writer, self._kept = writer, kept
+
+    def inputs(self, index: int, feeds: Feeds) -> None:
+        if self._writer is not None:
+            self._writer.add(f"inputs:{index}", np.array(sample_digest(feeds)))
+
+    def tensor(self, index: int, side: str, name: str, array: np.ndarray) -> None:
+        if self._writer is not None and name in self._kept:
+            self._writer.add(f"{side}:{index}:{name}", array)
+
+
+@contextlib.contextmanager
+def _output_saver(path: str | None, kept: set[str]) -> Iterator[_OutputSaver]:
     if path is None:
-        yield lambda index, side, name, value: None
+        yield _OutputSaver(None, kept)
         return
     with npz_writer(path) as writer:
-        def save(index: int, side: str, name: str, value: Any) -> None:
-            if side == "inputs":
-                writer.add(f"inputs:{index}", np.array(sample_digest(value)))
-            elif name in kept:
-                writer.add(f"{side}:{index}:{name}", value)
-
-        yield save
+        yield _OutputSaver(writer, kept)

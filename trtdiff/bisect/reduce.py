@@ -173,7 +173,8 @@ def save_reduced(result: ReduceResult, directory: str | os.PathLike[str], stem: 
                  calibration: Iterable[Mapping[str, np.ndarray]] | None = None) -> dict[str, Path]:
     """Write `<stem>.onnx` and `<stem>_inputs.npz` (so `trtdiff run` reproduces the failure) and,
     given the reduced model's inputs over the calibration samples (`calibration`, as
-    `calibration_inputs` makes them), the folder `<stem>_calibration/` of one .npz per sample, for `trtdiff run --calibration-data`."""
+    `calibration_inputs` makes them), the folder `<stem>_calibration/` of one .npz per sample
+    (for `trtdiff run --calibration-data`)."""
     out = Path(directory)
     model_path = out / f"{stem}.onnx"
     inputs_path = out / f"{stem}_inputs.npz"
