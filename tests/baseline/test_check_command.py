@@ -117,6 +117,18 @@ def test_against_golden_outputs(cli_run, baseline: Path, tmp_path: Path) -> None
     assert not cases["output probs matches golden"].is_passed
 
 
+def test_against_golden_on_other_data_is_refused_for_what_it_is(cli_run, baseline: Path, tmp_path: Path) -> None:
+    """The golden outputs are of the baseline's samples: on other data (--allow-different-data)
+    comparing with them means nothing, and the line says so in the baseline's terms."""
+    result = cli_run("check", DEMO, "--baseline", baseline, "--against", "golden", "--seed", "7",
+                     "--allow-different-data", "--json", tmp_path / "c.json")
+    assert result.exit_code == 2, result.output
+    assert "--against golden needs the baseline's own data" in result.output and "--against reference" in result.output
+    assert not (tmp_path / "c.json").exists()
+    code, data = gate(cli_run, baseline, tmp_path, "--seed", "7", "--allow-different-data")
+    assert data["golden"] is None  # against the reference, other data is allowed
+
+
 def test_names_that_look_like_markup_are_printed_as_they_are(cli_run, tmp_path: Path) -> None:
     """A baseline folder and output names are the user's strings: 'b[/x]' crashed the
     "baseline written" line (rich markup) after the baseline was written."""

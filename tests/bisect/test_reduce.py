@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import onnx
 import pytest
@@ -11,6 +13,7 @@ from fakes import FakePlan, fake_apply
 from trtdiff.bisect.evaluate import plan_check, run_plan
 from trtdiff.bisect.reduce import calibration_inputs, capture_reference, reduce_failure, save_reduced
 from trtdiff.bisect.state import Outcome
+from trtdiff.runners.onnxrt import OnnxRuntimeRunner
 from trtdiff.errors import UsageError
 from trtdiff.result import Tolerances
 
@@ -78,10 +81,35 @@ def test_calibration_inputs_are_the_full_models_tensors_on_each_sample(fixture_f
     model = load_fixture("one_culprit")
     samples = [{k: v * scale for k, v in fixture_feeds.items()} for scale in (1.0, 0.5, -2.0)]
     names = ["add_2_out", "mul_14_out", *fixture_feeds]
-    produced = list(calibration_inputs(model, names, samples, ort_infer))
+    sessions = []
+
+    def open_runner(marked):
+        sessions.append(marked)
+        return OnnxRuntimeRunner(marked)
+
+    produced = list(calibration_inputs(model, names, samples, open_runner))
+    assert len(sessions) == 1  # one session serves every sample
     assert len(produced) == 3
     for feeds, tensors in zip(samples, produced):
         whole = capture_reference(model, feeds, ort_infer)
         assert set(tensors) == set(names)
         for name in names:
             np.testing.assert_array_equal(tensors[name], whole[name])
+
+
+def test_a_failing_calibration_step_leaves_the_earlier_reduction_whole(tmp_path, fixture_feeds):
+    """The calibration folder is made first: when making it fails, the model, inputs and
+    calibration samples of the earlier reduction are all still there, together."""
+    _, result = reduce("one_culprit", fixture_feeds)
+    save_reduced(result, tmp_path, calibration=iter([fixture_feeds]))
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    def broken():
+        yield fixture_feeds
+        raise RuntimeError("calibration sample 1 cannot be read")
+
+    other = dataclasses.replace(result, inputs={k: v + 1 for k, v in result.inputs.items()})
+    with pytest.raises(RuntimeError):
+        save_reduced(other, tmp_path, calibration=broken())
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before

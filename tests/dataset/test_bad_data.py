@@ -145,3 +145,30 @@ def test_golden_outputs_for_fewer_samples_than_a_loader_script_yields(cli_run, t
                       "    return [{'x': saved['0:x']}, {'x': saved['1:x']}, {'x': np.zeros((1, 4), np.float32)}]\n")
     _refused(cli_run("run", model, "--fp16", "--data-loader-script", script, "--load-outputs", tmp_path / "two.npz",
                      *_outputs(tmp_path)), tmp_path, "holds reference outputs for 2 samples", "sample 2")
+
+
+def test_golden_outputs_of_a_model_with_a_string_input_load_back(cli_run, tmp_path):
+    """The inputs hash reads strings by content (object arrays hold addresses): the same inputs,
+    loaded again, match their golden outputs."""
+    from onnx import TensorProto, helper
+
+    from model_builders import make_model
+    from trtdiff.dataset import sample_digest
+
+    words = ["hello there", "world wide"]
+    rebuilt = ["".join(list(word)) for word in words]  # equal strings, other objects
+    assert rebuilt[0] is not words[0]
+    assert sample_digest({"s": np.array(words, dtype=object)}) == sample_digest({"s": np.array(rebuilt, dtype=object)})
+    assert sample_digest({"s": np.array(words, dtype=object)}) != \
+        sample_digest({"s": np.array(["hello there", "world"], dtype=object)})
+    info = lambda name, kind: helper.make_tensor_value_info(name, kind, (2, 3))  # noqa: E731
+    nodes = [helper.make_node("StringConcat", ["a", "a"], ["s"], name="concat"),
+             helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    model = save(make_model(nodes, [info("a", TensorProto.STRING), info("x", TensorProto.FLOAT)],
+                            [info("y", TensorProto.FLOAT)], opset=20), tmp_path / "s.onnx")
+    np.savez(tmp_path / "in.npz", a=np.array([["one word", "two words", "three"], ["four", "five", "six sixes"]]),
+             x=np.ones((2, 3), np.float32))
+    saved = cli_run("run", model, "--fp16", "--load-inputs", tmp_path / "in.npz", "--save-outputs", tmp_path / "o.npz")
+    assert saved.exit_code == 0, saved.output
+    loaded = cli_run("run", model, "--fp16", "--load-inputs", tmp_path / "in.npz", "--load-outputs", tmp_path / "o.npz")
+    assert loaded.exit_code == 0, loaded.output

@@ -318,3 +318,28 @@ def test_a_model_with_every_node_named_needs_no_naming_step() -> None:
         data = json.loads(texts[key])
         assert "unnamed_in_file" not in data and "m.named.onnx" not in json.dumps(data)
     assert "python3" not in texts["trtexec"] and "--onnx=m.onnx" in texts["trtexec"]
+
+
+def test_the_naming_step_keeps_a_models_external_data_where_it_is(tmp_path) -> None:
+    """A model with external data (every model over 2 GB) is named without loading its weights:
+    the copy lies beside it and reads the same data file."""
+    import subprocess
+    import sys
+
+    from trtdiff.precision.export import naming_script
+
+    original = build.convnet()
+    for node in original.graph.node:
+        node.name = ""
+    path = tmp_path / "big.onnx"
+    onnx.save(original, path, save_as_external_data=True, all_tensors_to_one_file=True, location="big.data",
+              size_threshold=0)
+    subprocess.run([sys.executable, "-c", naming_script(str(path))], check=True, cwd=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.data", "big.named.onnx", "big.onnx"]
+    bare = onnx.load(str(tmp_path / "big.named.onnx"), load_external_data=False)
+    assert all(i.data_location == onnx.TensorProto.EXTERNAL for i in bare.graph.initializer)  # not inlined
+    named = onnx.load(str(tmp_path / "big.named.onnx"))  # loads its external data from big.data
+    assert [n.name for n in named.graph.node][:2] == ["Conv_0", "BatchNormalization_1"]
+    weights = {i.name: onnx.numpy_helper.to_array(i) for i in named.graph.initializer}
+    np.testing.assert_array_equal(weights["conv1.w"], onnx.numpy_helper.to_array(
+        next(i for i in build.convnet().graph.initializer if i.name == "conv1.w")))

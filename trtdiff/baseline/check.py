@@ -77,6 +77,11 @@ def check(model: str | os.PathLike[str], baseline: str | os.PathLike[str] | Base
     extra = {} if divergence_snr_db is None else {"divergence_snr_db": divergence_snr_db}
     candidate = compare_from_options(model, options, fail_on=fail_on, command=command, **extra)
     _same_data(saved, candidate, allow_different_data)
+    if against == "golden" and _data_differs(saved, candidate):
+        raise UsageError("--against golden needs the baseline's own data",
+                         f"the golden outputs in {saved.directory} were computed from the baseline's samples, and "
+                         "this run's differ (--allow-different-data)",
+                         "run on the baseline's data (leave out the input options), or use --against reference")
     diff = compare_profiles(saved.profile, profile_from_comparison(candidate, os.fspath(model)), policy)
     golden = _against_golden(model, saved, options, fail_on) if against == "golden" else None
     gate = {**diff_to_dict(diff), "baseline_info": _baseline_info(saved, changed),
@@ -96,12 +101,18 @@ def _model_changed(saved: Baseline, model: str | os.PathLike[str], allowed: bool
     return True
 
 
+def _data_differs(saved: Baseline, candidate: Comparison) -> bool:
+    """Whether the candidate ran on other samples than the baseline (unknown for an old baseline)."""
+    before = saved.data.get("hash")
+    return bool(before) and before != data_fingerprint(candidate.samples).get("hash")
+
+
 def _same_data(saved: Baseline, candidate: Comparison, allowed: bool) -> None:
-    before, now = saved.data.get("hash"), data_fingerprint(candidate.samples).get("hash")
-    if allowed or not before or before == now:
+    if allowed or not _data_differs(saved, candidate):
         return
+    now = data_fingerprint(candidate.samples).get("hash")
     raise UsageError(f"the data set differs from the baseline's {saved.directory}",
-                     f"baseline: {saved.data.get('description') or before}; now: "
+                     f"baseline: {saved.data.get('description') or saved.data.get('hash')}; now: "
                      f"{candidate.samples.description if candidate.samples else now} (sample hashes differ)",
                      "run on the baseline's data (its --load-inputs / --seed / --iterations are used unless given "
                      "again), or pass --allow-different-data")

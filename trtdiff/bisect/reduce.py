@@ -14,6 +14,7 @@ A failure is an accuracy mismatch beyond tolerance or a target that errors out (
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -31,6 +32,7 @@ from trtdiff.bisect.graph import external_inputs, extract, needed_nodes
 from trtdiff.bisect.state import Outcome
 from trtdiff.errors import UsageError
 from trtdiff.dataset.npz import save_npz
+from trtdiff.runners.base import Runner
 from trtdiff.model import (comparable_tensors, inferred_value_info, save_model, topological_nodes, user_input_names,
                            with_outputs)
 
@@ -174,28 +176,29 @@ def save_reduced(result: ReduceResult, directory: str | os.PathLike[str], stem: 
     """Write `<stem>.onnx` and `<stem>_inputs.npz` (so `trtdiff run` reproduces the failure) and,
     given the reduced model's inputs over the calibration samples (`calibration`, as
     `calibration_inputs` makes them), the folder `<stem>_calibration/` of one .npz per sample
-    (for `trtdiff run --calibration-data`)."""
+    (for `trtdiff run --calibration-data`), written first: should making it fail, the files of an
+    earlier reduction stay together."""
     out = Path(directory)
-    model_path = out / f"{stem}.onnx"
-    inputs_path = out / f"{stem}_inputs.npz"
-    save_model(result.model, model_path)
-    save_npz(result.inputs, inputs_path)
-    paths = {"model": model_path, "inputs": inputs_path}
+    paths = {"model": out / f"{stem}.onnx", "inputs": out / f"{stem}_inputs.npz"}
     if calibration is not None:
         paths["calibration"] = _save_samples(calibration, out / f"{stem}_calibration")
+    save_model(result.model, paths["model"])
+    save_npz(result.inputs, paths["inputs"])
     return paths
 
 
 def calibration_inputs(model: onnx.ModelProto, names: Sequence[str], samples: Iterable[Mapping[str, np.ndarray]],
-                       infer: Infer) -> Iterator[dict[str, np.ndarray]]:
-    """The tensors `names` (a reduced model's inputs) of the FP32 `model` on each calibration sample:
-    calibrating the reduced model on them measures the ranges that calibrating the whole model on the
-    samples measured, so a reduced INT8/FP8 model quantizes as it did inside the whole one."""
+                       open_runner: Callable[[onnx.ModelProto], Runner]) -> Iterator[dict[str, np.ndarray]]:
+    """The tensors `names` (a reduced model's inputs) of the FP32 `model` on each calibration sample,
+    from one session of the model with them marked (`open_runner`): calibrating the reduced model on
+    them measures the ranges that calibrating the whole model on the samples measured, so a reduced
+    INT8/FP8 model quantizes as it did inside the whole one."""
     computed = [n for n in names if n not in user_input_names(model)]
-    marked = with_outputs(model, computed) if computed else None
-    for feeds in samples:
-        tensors = dict(infer(marked, feeds)) if marked is not None else {}
-        yield {name: np.asarray(feeds[name] if name in feeds else tensors[name]) for name in names}
+    with contextlib.ExitStack() as stack:
+        runner = stack.enter_context(open_runner(with_outputs(model, computed))) if computed else None
+        for feeds in samples:
+            tensors = runner.infer(dict(feeds)) if runner is not None else {}
+            yield {name: np.asarray(feeds[name] if name in feeds else tensors[name]) for name in names}
 
 
 def _save_samples(samples: Iterable[Mapping[str, np.ndarray]], folder: Path) -> Path:

@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from trtdiff.bisect.precision import SearchInterrupted, bisect_precision
-from trtdiff.bisect.evaluate import onnxruntime_infer
 from trtdiff.bisect.reduce import FAIL_ON, ReduceResult, calibration_inputs, reduce_failure, save_reduced
 from trtdiff.commands import bisect_setup as session
 from trtdiff.options.data import bisect_data_options, input_options
@@ -21,6 +20,7 @@ from trtdiff.options.tolerances import tolerance_options
 from trtdiff.options.paths import CheckedCommand, InOutPath, InputPath, OutputFolder, OutputPath
 from trtdiff.options.targets import target_options
 from trtdiff.options.verbosity import is_quiet
+from trtdiff.runners.onnxrt import OnnxRuntimeRunner
 from trtdiff.errors import ExitCode
 from trtdiff.fileio import is_stdout, write_text_atomic
 
@@ -137,7 +137,7 @@ def reduce_command(**options: Any) -> None:
     directory = Path(mine["output_dir"] or f"{Path(setup.model_path).stem}_reduced")
     calibration = setup.data.calibration  # INT8/FP8: the reduced model's inputs over the calibration samples
     paths = save_reduced(result, directory, calibration=None if calibration is None else calibration_inputs(
-        setup.model, list(result.inputs), calibration, onnxruntime_infer()))
+        setup.model, list(result.inputs), calibration, lambda marked: OnnxRuntimeRunner(marked, optimize=False)))
     tensors = {o for node in result.model.graph.node for o in node.output} | {i.name for i in result.model.graph.input}
     rerun = session.rerun_command(paths["model"], paths["inputs"], given, set(result.nodes), tensors,
                                   paths.get("calibration"))

@@ -117,7 +117,12 @@ class Digest:
         for name in sorted(feeds):
             array = np.ascontiguousarray(feeds[name])
             self._hash.update(f"{name}:{array.dtype}:{array.shape}".encode())
-            self._hash.update(memoryview(array).cast("B") if array.size else b"")
+            if array.dtype.kind == "O":  # Python objects (strings): their content, not their addresses
+                for item in array.ravel():
+                    data = item if isinstance(item, bytes) else str(item).encode("utf-8", "surrogatepass")
+                    self._hash.update(len(data).to_bytes(8, "little") + data)
+            elif array.size:
+                self._hash.update(memoryview(array).cast("B"))
         self.count += 1
 
     def hexdigest(self) -> str:

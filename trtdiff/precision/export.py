@@ -229,7 +229,8 @@ def named_model_path(model_path: str) -> str:
 
 def naming_script(model_path: str) -> str:
     """Python that writes `named_model_path(model_path)`: the model with every node named as trtdiff names it."""
-    return (f"import onnx\nmodel = onnx.load({model_path!r})\n" + NAMING
+    # external data stays where it is: the copy lies beside the model, so its references still hold
+    return (f"import onnx\nmodel = onnx.load({model_path!r}, load_external_data=False)\n" + NAMING
             + f"onnx.save(model, {named_model_path(model_path)!r})\n")
 
 
