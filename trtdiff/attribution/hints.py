@@ -55,11 +55,12 @@ ZERO_SHARE = 0.25  # share of nonzero values that quantize to zero
 
 def local_hints(node: str, op_type: str, precision: str, ref: np.ndarray, local: np.ndarray, metrics: ErrorMetrics,
                 notable: bool, inherited: bool, inputs: Mapping[str, np.ndarray],
-                quantized: Sequence[tuple[Quantizer, np.ndarray]]) -> list[CauseHint]:
+                quantized: Sequence[tuple[Quantizer, np.ndarray]], fits: ScaleFits | None = None) -> list[CauseHint]:
     """Hints for one local output of `node`. `inherited`: an input, as its producer stores it in the
     target, is already NaN/Inf (that producer overflowed), so NaN/Inf here are not this node's doing.
     `inputs` are the node's float reference inputs (for cancellation); `quantized` pairs each
-    activation quantizer in its cone with the reference tensor it quantizes."""
+    activation quantizer in its cone with the reference tensor it quantizes; `fits` keeps their
+    statistics for the other nodes of the run."""
     hints = [h for h in (None if inherited else _nan_local(node, metrics),
                          _overflow(node, precision, ref, metrics)) if h]
     if notable and precision in LIMITS:
@@ -67,7 +68,8 @@ def local_hints(node: str, op_type: str, precision: str, ref: np.ndarray, local:
     if notable and inputs and op_type in CANCELLING_OPS:
         hints += [h for h in (_cancellation(node, ref, inputs, metrics),) if h]
     if precision in ("int8", "fp8"):
-        hints += [h for q, values in quantized if (h := _quantization(node, precision, q, values))]
+        fits = fits if fits is not None else ScaleFits()
+        hints += [h for q, values in quantized if (h := _quantization(node, precision, q, fits.of(q, values)))]
     return hints
 
 
@@ -138,15 +140,44 @@ def _cancellation(node: str, ref: np.ndarray, inputs: Mapping[str, np.ndarray],
                          "local_relative_rms": error}, f"cancels: inputs {ratio:.3g}x its output")
 
 
-def _quantization(node: str, precision: str, q: Quantizer, values: np.ndarray) -> CauseHint | None:
-    magnitude = np.abs(values.astype(np.float64, copy=False)).ravel()
-    magnitude = magnitude[np.isfinite(magnitude) & (magnitude != 0)]
-    if magnitude.size == 0 or q.step <= 0:
+@dataclass(frozen=True)
+class ScaleFit:
+    """How a quantizer's step fits the reference tensor it quantizes (nonzero finite |x|)."""
+
+    p999: float
+    amax: float
+    median: float
+    zero: float  # share of those values that quantize to zero
+
+    @classmethod
+    def of(cls, q: Quantizer, values: np.ndarray) -> ScaleFit | None:
+        magnitude = np.abs(np.ravel(values))
+        magnitude = magnitude[np.isfinite(magnitude) & (magnitude != 0)].astype(np.float64)  # exact: |x| first
+        if magnitude.size == 0 or q.step <= 0:
+            return None
+        median, p999 = np.quantile(magnitude, (0.5, 0.999))  # one partition for both
+        return cls(float(p999), float(magnitude.max()), float(median),
+                   float(np.count_nonzero(magnitude < q.step / 2)) / magnitude.size)
+
+
+class ScaleFits:
+    """`ScaleFit`s of one attribution run, each worked out once: a quantizer lies in the cone of
+    every node downstream of it up to the next one, so the same statistics are asked for again and
+    again (each a partition of the whole tensor)."""
+
+    def __init__(self) -> None:
+        self._known: dict[Quantizer, ScaleFit | None] = {}
+
+    def of(self, q: Quantizer, values: np.ndarray) -> ScaleFit | None:
+        if q not in self._known:
+            self._known[q] = ScaleFit.of(q, values)
+        return self._known[q]
+
+
+def _quantization(node: str, precision: str, q: Quantizer, fit: ScaleFit | None) -> CauseHint | None:
+    if fit is None:
         return None
-    p999 = float(np.quantile(magnitude, 0.999))
-    amax = float(magnitude.max())
-    median = float(np.median(magnitude))
-    zero = float(np.count_nonzero(magnitude < q.step / 2)) / magnitude.size
+    p999, amax, median, zero = fit.p999, fit.amax, fit.median, fit.zero
     outliers = amax / p999 if p999 > 0 else math.inf
     if outliers < OUTLIER_RATIO and zero < ZERO_SHARE:
         return None

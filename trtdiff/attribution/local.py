@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from trtdiff.attribution.hints import local_hints, nonfinite_disagreement, relative_rms
+from trtdiff.attribution.hints import ScaleFits, local_hints, nonfinite_disagreement, relative_rms
 from trtdiff.attribution.shadow import LocalOutput, ShadowModel
 from trtdiff.measure.metrics import compute_metrics
 from trtdiff.measure.tolerance import ToleranceSpec
@@ -46,6 +46,7 @@ def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray]
     results: dict[str, LocalResult] = {}
     warnings: list[str] = []
     runs = 0
+    fits = ScaleFits()  # quantizer statistics, shared by the nodes downstream of each quantizer
     for shadow in shadows:
         feeds = {name: fed_as(lookup[ref], dtype) for name, (ref, dtype) in shadow.feeds.items()}
         outputs = {o.shadow_name: o for o in shadow.outputs}
@@ -55,7 +56,7 @@ def run_shadows(shadows: Iterable[ShadowModel], lookup: Mapping[str, np.ndarray]
             if out is None:
                 return
             result = _local_result(out, lookup[out.tensor], array, lookup, tolerances,
-                                   nodes[out.node], results)
+                                   nodes[out.node], results, fits)
             if isinstance(result, str):
                 warnings.append(result)
             else:
@@ -81,7 +82,7 @@ def fed_as(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def _local_result(out: LocalOutput, ref: np.ndarray, local: np.ndarray, lookup: Mapping[str, np.ndarray],
                   tolerances: ToleranceSpec, node: onnx.NodeProto,
-                  earlier: Mapping[str, LocalResult]) -> LocalResult | str:
+                  earlier: Mapping[str, LocalResult], fits: ScaleFits) -> LocalResult | str:
     """Metrics and hints of one local output; `earlier` holds the local results of its producers
     (outputs arrive in topological order)."""
     if ref.shape != local.shape:
@@ -96,7 +97,7 @@ def _local_result(out: LocalOutput, ref: np.ndarray, local: np.ndarray, lookup: 
     notable = not passed or relative_rms(metrics) > NOTABLE
     quantized = [(q, lookup[q.tensor]) for q in out.quantizers if q.tensor in lookup]
     hints = local_hints(out.node, node.op_type, out.precision, ref, local, metrics, notable, inherited,
-                        float_inputs, quantized)
+                        float_inputs, quantized, fits)
     return LocalResult(out.tensor, out.node, out.precision, metrics, passed, inherited, tuple(hints))
 
 

@@ -29,7 +29,7 @@ from trtdiff.attribution.effects import effect_hint, inner_overflow_hint
 from trtdiff.attribution.hints import nonfinite_disagreement, relative_rms
 from trtdiff.attribution.index import TargetIndex
 from trtdiff.attribution.local import NOTABLE, LocalResult, fed_as
-from trtdiff.measure.metrics import compute_metrics
+from trtdiff.measure.metrics import measure
 from trtdiff.measure.tolerance import ToleranceSpec
 from trtdiff.errors import TrtDiffError
 from trtdiff.model import subgraphs
@@ -96,7 +96,8 @@ def judged(result: LocalResult, local: np.ndarray, fp32: np.ndarray, lookup: Map
         return result
     local64, fp64 = local.astype(np.float64), fp32.astype(np.float64)
     atol, rtol = tolerances.for_tensor(result.tensor)
-    own, _ = compute_metrics(fp64, local64, atol, rtol, tolerances.check, tolerances.rel_floor)
+    # the node's own error is read for its SNR and NaN/Inf counts only: no quantiles
+    own = measure(fp64, local64, atol, rtol, tolerances.rel_floor, exact_quantiles=False).metrics
     if nonfinite_disagreement(own) or relative_rms(own) > NOTABLE:
         extra = inner_overflow_hint(result, own, ref)
         return replace(result, own=own, hints=result.hints + ((extra,) if extra else ()))

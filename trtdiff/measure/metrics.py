@@ -38,7 +38,7 @@ class Measured:
     counts: np.ndarray
     rel_quantiles: dict[float, float] = field(default_factory=dict)
     fine: FineCounts | None = None
-    exact_quantiles: bool = True  # False: metrics' median/p99 were not computed (NaN); read them from `fine`
+    exact_quantiles: bool = True  # False: metrics' median/p99 were not computed (NaN; over samples: from `fine`)
 
 
 def measure(ref: np.ndarray, target: np.ndarray, atol: float, rtol: float, rel_floor: float = 1e-6,
@@ -46,20 +46,19 @@ def measure(ref: np.ndarray, target: np.ndarray, atol: float, rtol: float, rel_f
             exact_quantiles: bool = True) -> Measured:
     """Compare one same-shape tensor pair (`rel_quantiles`: quantiles of the relative error to keep,
     e.g. for a median or p99 check; `fine`: count the errors for quantiles over several samples;
-    `exact_quantiles`: this sample's own median and p99 abs error, which a sample merged with others
-    needs only for a median or p99 check; with `fine` and without them, they are NaN)."""
+    `exact_quantiles`: the median and p99 abs error, which a sample merged with others needs only
+    for a median or p99 check, and some callers not at all; without them, they are NaN)."""
     if ref.shape != target.shape:
         raise ValueError(f"shape mismatch {ref.shape} vs {target.shape}")
     keep_rel = bool(rel_quantiles) and rtol > 0
     with (scratch or Scratch()).borrow(ref.size) as errors:
         acc = Accumulator.run(np.ravel(ref), np.ravel(target), atol, rtol, rel_floor, keep_rel, errors)
-        exact = exact_quantiles or not fine
-        metrics = _finish(acc, exact)
+        metrics = _finish(acc, exact_quantiles)
         rel_errors = acc.finite_rel_errors()
         rel = dict(zip(rel_quantiles, ErrorDistribution(rel_errors).quantiles(rel_quantiles))) \
             if rel_errors is not None else {}
         counts = FineCounts.of(acc.finite_abs_errors(), acc.bucket_counts[0]) if fine else None
-        return Measured(metrics, acc.sums, acc.counts, rel, counts, exact)
+        return Measured(metrics, acc.sums, acc.counts, rel, counts, exact_quantiles)
 
 
 def compute_metrics(
