@@ -81,3 +81,43 @@ def test_no_hints_for_plain_rounding():
     metrics, passed = compute_metrics(ref, local, 1e-3, 1e-3)
     assert relative_rms(metrics) < 2 * LIMITS["fp16"].unit_roundoff
     assert local_hints("n", "Add", "fp16", ref, local, metrics, True, False, {"a": ref}, []) == []
+
+
+@pytest.mark.parametrize("size", [1, 2, 999, 1000, 4097])
+def test_scale_fit_reads_the_quantized_tensor_as_numpy_does(size):
+    """The p99.9, median, max and zero share of a quantized tensor's nonzero finite |x|, from one
+    partition: numpy's own quantiles (the median within an ulp of np.median's mean of the two
+    middle values)."""
+    from trtdiff.attribution.facts import Quantizer
+    from trtdiff.attribution.hints import ScaleFit
+
+    rng = np.random.default_rng(size)
+    values = (rng.standard_cauchy(size) * 0.1).astype(np.float32)
+    values[: size // 10] = 0
+    if size > 3:
+        values[1], values[2] = np.nan, -np.inf
+    fit = ScaleFit.of(Quantizer("x", 0.05), values)
+    magnitude = np.abs(values.astype(np.float64))
+    magnitude = magnitude[np.isfinite(magnitude) & (magnitude != 0)]
+    assert fit.p999 == np.quantile(magnitude, 0.999) and fit.amax == magnitude.max()
+    assert fit.median == pytest.approx(np.median(magnitude), rel=1e-15, abs=0)
+    assert fit.zero == np.count_nonzero(magnitude < 0.025) / magnitude.size
+    assert ScaleFit.of(Quantizer("x", 0.05), np.zeros(4, np.float32)) is None
+
+
+def test_scale_fits_work_out_each_quantizer_once(monkeypatch):
+    from trtdiff.attribution import hints
+    from trtdiff.attribution.facts import Quantizer
+
+    calls = []
+    real = hints.ScaleFit.of.__func__
+
+    def counted(cls, q, values):
+        calls.append(q)
+        return real(cls, q, values)
+
+    monkeypatch.setattr(hints.ScaleFit, "of", classmethod(counted))
+    fits, values = hints.ScaleFits(), np.linspace(-1, 1, 101, dtype=np.float32)
+    first = fits.of(Quantizer("a", 0.01), values)
+    assert fits.of(Quantizer("a", 0.01), values) is first and fits.of(Quantizer("a", 0.02), values) is not None
+    assert calls == [Quantizer("a", 0.01), Quantizer("a", 0.02)]
