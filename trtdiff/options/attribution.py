@@ -13,7 +13,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def attribution_options(func: F) -> F:
-    func = click.option("--memory-budget", default="4G", show_default=True, metavar="SIZE",
+    func = click.option("--memory-budget", default="256M", show_default=True, metavar="SIZE",
                         help="Most tensor memory one attribution (shadow) model feeds and produces, "
                              "e.g. 512M or 4G; beyond it nodes are split over several shadow runs.")(func)
     return click.option("--attribute/--no-attribute", "attribute", default=None,
@@ -26,7 +26,7 @@ def attribution_from(options: dict[str, Any], mark_all: bool) -> tuple[str, int]
     """(attribution mode for RunRequest: "on", "off" or "on-failure"; memory budget in bytes),
     taking the two options out of `options`."""
     attribute = options.pop("attribute", None)
-    budget = parse_size(str(options.pop("memory_budget", "4G")))
+    budget = parse_size(str(options.pop("memory_budget", "256M")))
     if attribute is None:
         return ("on-failure" if mark_all else "off"), budget
     return ("on" if attribute else "off"), budget
