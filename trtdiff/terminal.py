@@ -9,8 +9,12 @@ terminal or NO_COLOR is set.
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from rich.console import Console
 from rich.padding import Padding
@@ -36,10 +40,36 @@ TOP_OFFENDERS = 5
 PIPE_WIDTH = 160  # stdout is a file or a pipe (CI logs) and COLUMNS is unset: do not fold to 80
 
 
+class _TrimmedLines(io.TextIOBase):
+    """`stream` with the spaces at line ends left out: rich pads table cells to their column's
+    width, which a log or a file read later does not need."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(_LINE_END_SPACES.sub("\n", text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+_LINE_END_SPACES = re.compile(r" +\n")
+
+
 def consoles() -> tuple[Console, Console]:
-    """(stdout, stderr) consoles; model strings are printed as text, never as rich markup."""
+    """(stdout, stderr) consoles; model strings are printed as text, never as rich markup. Where
+    a stream is not a terminal, lines carry no trailing spaces."""
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
+    if not out.is_terminal:
+        out = Console(highlight=False, file=_TrimmedLines(sys.stdout))
+    if not err.is_terminal:
+        err = Console(highlight=False, file=_TrimmedLines(sys.stderr))
     for console in (out, err):
         if not console.is_terminal and "COLUMNS" not in os.environ:
             console.width = PIPE_WIDTH

@@ -213,3 +213,16 @@ def test_the_table_width_is_computed_as_rich_measures_it():
                  for c in columns}
         measured = natural_width(console, _table(columns, _cells(columns, texts)))
         assert table_width(column_width(c.header, texts[c.header]) for c in columns) == measured
+
+
+def test_piped_output_has_no_trailing_spaces():
+    """Into a pipe or a CI log, no line of stdout or stderr ends in spaces (rich pads table cells
+    to their column's width, and a wrapped warning broke after a space)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    result = subprocess.run([sys.executable, "-m", "trtdiff", "run", str(DEMO), "--fp16", "--mark-all"],
+                            capture_output=True, text=True, env=env, cwd=REPO)
+    assert result.returncode == 1, result.stderr
+    assert "head_conv" in result.stdout and "warning" in result.stderr
+    for stream in (result.stdout, result.stderr):
+        padded = [line for line in stream.splitlines() if line != line.rstrip(" ")]
+        assert not padded, padded[:3]
