@@ -6,6 +6,7 @@
 - `-` is stdout, and a path that is not a regular file (a character device such as /dev/null, a
   FIFO, /dev/stdout or a symlink to one) is written to directly, never renamed over: the content is
   staged in a temporary file and copied there only when complete.
+- A directory of several files is built beside its place and swapped in whole (`swap_into_place`).
 - `check_paths` refuses, before any work, an output that is one of the command's inputs, two
   outputs on one path, and a path that could not be written.
 """
@@ -198,6 +199,23 @@ def _staged(path: str | os.PathLike[str]) -> Iterator[Path]:
 def _write_error(path: str | os.PathLike[str], err: OSError) -> UsageError:
     return UsageError(f"cannot write {os.fspath(path)}", err.strerror or str(err),
                       "check the free space and permissions there, or choose another path")
+
+
+def swap_into_place(temporary: Path, target: Path) -> None:
+    """Rename the directory `temporary` (written beside `target`) to `target`; an existing one is
+    moved aside first, then removed, and put back if the rename fails."""
+    if not target.exists():
+        os.rename(temporary, target)
+        return
+    old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+    os.rename(target, old / target.name)
+    try:
+        os.rename(temporary, target)
+    except OSError:
+        os.rename(old / target.name, target)  # put the earlier one back
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 
 from trtdiff.baseline.profile import Profile, encode_floats, tensor_to_line
 from trtdiff.errors import UsageError
+from trtdiff.fileio import swap_into_place
 
 BASELINE_FORMAT = 1
 BASELINE_FILE = "baseline.json"
@@ -121,28 +122,12 @@ def baseline_dir_writer(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield temporary
         os.chmod(temporary, 0o755)
-        _swap_into_place(temporary, target)
+        swap_into_place(temporary, target)
     except OSError as err:
         raise UsageError(f"cannot write the baseline {target}", err.strerror or str(err),
                          "check the free space and permissions there") from err
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
-
-
-def _swap_into_place(temporary: Path, target: Path) -> None:
-    """Rename the new directory into place; an existing one is moved aside first, then removed."""
-    if not target.exists():
-        os.rename(temporary, target)
-        return
-    old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
-    os.rename(target, old / target.name)
-    try:
-        os.rename(temporary, target)
-    except OSError:
-        os.rename(old / target.name, target)  # put the earlier baseline back
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_baseline_file(baseline: Baseline, folder: Path) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from trtdiff.bisect.graph import external_inputs, extract, needed_nodes
 from trtdiff.bisect.state import Outcome
 from trtdiff.errors import UsageError
 from trtdiff.dataset.npz import save_npz
+from trtdiff.fileio import swap_into_place
 from trtdiff.runners.base import Runner
 from trtdiff.model import (comparable_tensors, inferred_value_info, save_model, topological_nodes, user_input_names,
                            with_outputs)
@@ -204,15 +206,13 @@ def calibration_inputs(model: onnx.ModelProto, names: Sequence[str], samples: It
 def _save_samples(samples: Iterable[Mapping[str, np.ndarray]], folder: Path) -> Path:
     """One .npz per sample in `folder`, built beside it and swapped in whole (a folder left by an
     earlier run never mixes its samples with these)."""
-    building = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
     try:
         for index, sample in enumerate(samples):
             save_npz(dict(sample), building / f"sample_{index:05d}.npz")
-        if folder.exists():
-            shutil.rmtree(folder)
-        building.rename(folder)
+        os.chmod(building, 0o755)
+        swap_into_place(building, folder)
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return folder
