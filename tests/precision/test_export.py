@@ -295,6 +295,10 @@ def test_nodes_the_file_leaves_unnamed_are_named_by_a_step_each_export_carries(t
         assert lines[1] == "python3 - <<'EOF'" and f"--onnx={named}" in lines[-1], texts[key]
         layers = parse_trtexec_layer_precisions(re.search(r"--layerPrecisions=(\S+)", lines[-1]).group(1))
         assert conv in layers and set(layers) <= set(names)
+        named.unlink()  # the naming step, run as the shell runs the file (all but the trtexec line)
+        script = "\n".join(lines[:-1]).replace("python3 -", f"{shlex.quote(sys.executable)} -", 1)
+        subprocess.run(["bash", "-c", script], check=True, cwd=tmp_path)
+        assert [n.name for n in onnx.load(named).graph.node] == names
     assert "unnamed_in_file" not in texts["onnxruntime/fp16"]  # onnxconverter-common's snippet names nodes itself
     samples = iter([{"x": np.random.default_rng(0).uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32)}])
 
