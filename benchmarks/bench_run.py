@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +32,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from child_env import child_env  # noqa: E402
+from child_env import child_env, timed_child  # noqa: E402
 
 
 def build_convnet(blocks: int, size: int, channels: int = 32) -> onnx.ModelProto:
@@ -85,29 +82,16 @@ def plain_child(model_path: str, inputs_path: str, mark_all: str) -> None:
     print(json.dumps({"marked_bytes": sum(np.asarray(o).nbytes for o in session.run(None, feeds))}))
 
 
-def timed(command: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Wall seconds and peak RSS (bytes) of one child process, from os.wait4."""
-    start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    out = child.stdout.read() if child.stdout else ""
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code > 1:
-        raise SystemExit(f"{' '.join(command[:6])} ... exited {code}")
-    return {"wall_s": wall, "rss": usage.ru_maxrss * 1024.0, "out": out}
-
-
 def case(label: str, model: Path, inputs: Path, flags: list[str], plain_mark_all: bool, repeats: int,
          target: float, json_path: Path, env: dict[str, str]) -> dict[str, Any]:
     plain_cmd = [sys.executable, __file__, "--plain", str(model), str(inputs), "1" if plain_mark_all else "0"]
     mine_cmd = [sys.executable, "-m", "trtdiff", "run", str(model), "--load-inputs", str(inputs), *flags,
                 "--json", str(json_path), "-q"]
     plain, mine = [], []
-    timed(plain_cmd, env), timed(mine_cmd, env)  # untimed: fills the bytecode cache, warms the disk cache
+    timed_child(plain_cmd, env), timed_child(mine_cmd, env)  # untimed: fills the bytecode cache, warms the disk cache
     for _ in range(repeats):  # round robin: a machine slowing down hits both alike
-        plain.append(timed(plain_cmd, env))
-        mine.append(timed(mine_cmd, env))
+        plain.append(timed_child(plain_cmd, env))
+        mine.append(timed_child(mine_cmd, env))
     marked = json.loads(plain[0]["out"].strip().splitlines()[-1])["marked_bytes"]
     ratios = [m["wall_s"] / p["wall_s"] for m, p in zip(mine, plain)]
     row = {"case": label, "plain_s": statistics.median(p["wall_s"] for p in plain),

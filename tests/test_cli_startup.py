@@ -45,3 +45,28 @@ def test_help_lists_every_command_and_a_command_still_runs():
     result = CliRunner().invoke(cli.cli, ["plan", "--help"])
     assert result.exit_code == 0 and "export" in result.output
     assert CliRunner().invoke(cli.cli, ["nosuch"]).exit_code == 2
+
+
+def test_an_outputs_only_run_imports_neither_the_searches_nor_attribution(tmp_path):
+    """A passing `run` without --mark-all pays for what it uses: trtdiff.bisect's searches and
+    trtdiff.attribution are imported where a command needs them."""
+    from model_builders import conv_relu_model, save
+
+    model = save(conv_relu_model(), tmp_path / "m.onnx")
+    loaded = modules_loaded_by(["run", model, "--fp16", "-q"])
+    assert "trtdiff.pipeline" in loaded and "trtdiff.bisect.graph" in loaded  # it ran
+    unwanted = sorted(m for m in loaded if m.startswith(("trtdiff.attribution", "trtdiff.bisect."))
+                      and m != "trtdiff.bisect.graph")
+    assert not unwanted, unwanted
+
+
+def test_every_name_trtdiff_bisect_lists_resolves():
+    import trtdiff.bisect as searches
+    from trtdiff.bisect import precision, reduce, search, split, state
+
+    modules = (precision, reduce, search, split, state)
+    assert sorted(searches.__all__) == sorted(searches._MODULE_OF)
+    for name in searches.__all__:
+        assert any(getattr(module, name, None) is getattr(searches, name) for module in modules), name
+    with pytest.raises(AttributeError, match="no_such_name"):
+        searches.no_such_name  # noqa: B018

@@ -12,12 +12,12 @@ import math
 import threading
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
 
 from trtdiff.assemble import assemble, graph_nodes
-from trtdiff.attribution import Attribution, annotate, attribute, drop_unselected, reference_inputs_needed
 from trtdiff.measure.accumulate import warm_up
 from trtdiff.measure import small
 from trtdiff.dataset import DataSet, open_dataset, open_golden, open_path
@@ -31,6 +31,9 @@ from trtdiff.reference import run_reference
 from trtdiff.request import BuiltTarget, Prepared, RunRequest, TargetSpec, TensorSelection
 from trtdiff.result import Comparison
 from trtdiff.sample_loop import ReferenceHook, compare_samples
+
+if TYPE_CHECKING:  # trtdiff.attribution is imported where a run attributes, not by every run
+    from trtdiff.attribution import Attribution
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +148,10 @@ def _compare(request: RunRequest, bar: Phases) -> Comparison:
         if comparison.samples is not None else None
     comparison = replace(comparison, settings=replace(comparison.settings, attribution=said), timings=dict(timings),
                          samples=samples)
-    comparison = annotate(comparison, attributed[0]) if attributed else comparison
+    if attributed:
+        from trtdiff.attribution import annotate
+
+        comparison = annotate(comparison, attributed[0])
     return replace(comparison, next_steps=after_run(comparison, request))
 
 
@@ -164,6 +170,8 @@ def _in_pass(request: RunRequest, prepared: Prepared, target_model: onnx.ModelPr
              timings: dict[str, float], bar: Phases) -> tuple[list[str], ReferenceHook]:
     """With one sample, attribution in the same pass: the reference run also keeps the tensors
     attribution reads (no second run), and attribution runs before the target is compared."""
+    from trtdiff.attribution import reference_inputs_needed
+
     names = prepared.selected + reference_inputs_needed(prepared.model, prepared.selected)
 
     def hook(index: int, feeds: Feeds, reference: dict[str, np.ndarray]) -> None:
@@ -206,6 +214,8 @@ def _attribution_sample(request: RunRequest, comparison: Comparison) -> int | No
 
 def _reference_with_attribution_inputs(request: RunRequest, prepared: Prepared, feeds: Feeds) -> dict[str, np.ndarray]:
     """The reference run of one sample: the selected tensors, and those the attribution's nodes read."""
+    from trtdiff.attribution import reference_inputs_needed
+
     extra = reference_inputs_needed(prepared.model, prepared.selected)
     return run_reference(prepared.model, prepared.selected + extra, feeds, request.reference_providers,
                          request.reference_runner, prepared.infos)
@@ -221,6 +231,8 @@ def _skipped(request: RunRequest) -> str:
 def _attribute(request: RunRequest, prepared: Prepared, target_model: onnx.ModelProto,
                reference: dict[str, np.ndarray], feeds: Feeds, timings: dict[str, float], bar: Phases) -> Attribution:
     """Local errors while the reference tensors are held; then drop those held only for it."""
+    from trtdiff.attribution import attribute, drop_unselected
+
     mark = time.perf_counter()
     bar.start("attribution: shadow models")
     result = attribute(prepared.model, target_model, prepared.selected, reference, feeds,

@@ -42,3 +42,19 @@ def check_fits_in_memory(what: str, size: int, fix: str, available: int | None =
     if free is not None and size > free:
         raise UsageError(f"{what} would take {format_bytes(size)}",
                          f"this machine has {format_bytes(free)} of memory available", fix)
+
+
+def parse_size(text: str) -> int:
+    """A --memory-budget value: '4G', '512M', '1.5GiB', '1000000' -> bytes."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = value[-1:] if value[-1:] in units else ""
+    try:
+        number = float(value[: len(value) - len(unit)])
+    except ValueError as err:
+        raise UsageError(f"cannot read memory budget '{text}'", "expected a size such as 4G, 512M or 1000000",
+                         "pass e.g. --memory-budget 4G") from err
+    if number <= 0:
+        raise UsageError(f"memory budget '{text}' is not positive", "it bounds tensors held at once",
+                         "pass e.g. --memory-budget 4G")
+    return int(number * units[unit])

@@ -11,7 +11,8 @@ import onnx
 import pytest
 from attribution_helpers import attributed, build, offender_nodes, save
 
-from trtdiff.attribution import parse_size, reference_inputs_needed
+from trtdiff.attribution import reference_inputs_needed
+from trtdiff.resources import parse_size
 from trtdiff.errors import UsageError
 from trtdiff.precision import PrecisionPlan, apply_plan
 

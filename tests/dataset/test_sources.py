@@ -149,3 +149,13 @@ def test_a_batched_npz_read_without_the_flag_points_to_it(cli_run, tmp_path):
     assert result.exit_code == 2
     assert "read with --batched-npz" in result.stderr
     assert cli_run("run", path, "--fp16", "--load-inputs", tmp_path / "rows.npz", "--batched-npz").exit_code == 0
+
+
+def test_the_dataset_benchmark_draws_the_samples_trtdiff_draws():
+    """benchmarks/bench_dataset.py's plain variant writes the generator out (it must not import
+    trtdiff); both variants must still run the same samples."""
+    from model_builders import load_fixture_builder
+
+    bench = load_fixture_builder("benchmarks/bench_dataset.py")
+    for index in (0, 1, 7):
+        assert bench._sample_rng(1, index).random(4).tolist() == sample_rng(1, index).random(4).tolist()

@@ -16,15 +16,14 @@ from collections.abc import Mapping
 import numpy as np
 import onnx
 
-from trtdiff.attribution.core import Attribution, annotate, attribute, drop_unselected, parse_size, \
-    reference_inputs_needed
+from trtdiff.attribution.core import Attribution, annotate, attribute, drop_unselected, reference_inputs_needed
 from trtdiff.attribution.local import LocalResult
 from trtdiff.attribution.rank import local_score
 from trtdiff.attribution.ranking import ranking
 from trtdiff.precision.plan import PrecisionPlan
 
 __all__ = ["Attribution", "LocalResult", "annotate", "attribute", "drop_unselected", "local_error_ranking",
-           "local_score", "parse_size", "reference_inputs_needed"]
+           "local_score", "reference_inputs_needed"]
 
 
 def local_error_ranking(model: onnx.ModelProto, plan: PrecisionPlan, feeds: Mapping[str, np.ndarray]) -> list[str]:

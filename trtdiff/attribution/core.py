@@ -122,19 +122,3 @@ def _annotated(t: TensorResult, local: LocalResult | None, inputs: Sequence[str]
                    amplification=amplification(t, inputs, by_name, graph_inputs), hints=tuple(hints))
 
 
-def parse_size(text: str) -> int:
-    """'4G', '512M', '1.5GiB', '1000000' -> bytes."""
-    from trtdiff.errors import UsageError
-
-    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    value = text.strip().upper().removesuffix("B").removesuffix("I")
-    unit = value[-1:] if value[-1:] in units else ""
-    try:
-        number = float(value[: len(value) - len(unit)])
-    except ValueError as err:
-        raise UsageError(f"cannot read memory budget '{text}'", "expected a size such as 4G, 512M or 1000000",
-                         "pass e.g. --memory-budget 4G") from err
-    if number <= 0:
-        raise UsageError(f"memory budget '{text}' is not positive", "it bounds tensors held at once",
-                         "pass e.g. --memory-budget 4G")
-    return int(number * units[unit])

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from trtdiff.attribution import parse_size
+from trtdiff.resources import parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
 
