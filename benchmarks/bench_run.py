@@ -66,32 +66,56 @@ def build_chain(nodes: int, width: int = 64) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def plain_child(model_path: str, inputs_path: str, mark_all: str) -> None:
+def _marked(model: onnx.ModelProto) -> onnx.ModelProto:
+    outputs = {o.name for o in model.graph.output}
+    for name in (o for n in model.graph.node for o in n.output if o and o not in outputs):
+        model.graph.output.append(helper.make_empty_tensor_value_info(name))
+    return model
+
+
+def plain_child(model_path: str, inputs_path: str, mark_all: str, target_path: str = "") -> None:
     """Plain ONNX Runtime in this (child) process: load, mark every node output if asked, one
-    inference; prints the bytes of the outputs."""
+    inference; prints the bytes of the outputs. With `target_path` (the floor of any tool that
+    runs both models): the model with graph optimisations off, as trtdiff's reference runs, then
+    the target model trtdiff builds, with them on, one after the other; nothing is compared."""
     import onnxruntime as ort
 
-    model = onnx.load(model_path)
-    if mark_all == "1":
-        outputs = {o.name for o in model.graph.output}
-        for name in (o for n in model.graph.node for o in n.output if o and o not in outputs):
-            model.graph.output.append(helper.make_empty_tensor_value_info(name))
     with np.load(inputs_path) as data:
         feeds = {k: data[k] for k in data.files}
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    print(json.dumps({"marked_bytes": sum(np.asarray(o).nbytes for o in session.run(None, feeds))}))
+    if not target_path:
+        model = onnx.load(model_path)
+        model = _marked(model) if mark_all == "1" else model
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        print(json.dumps({"marked_bytes": sum(np.asarray(o).nbytes for o in session.run(None, feeds))}))
+        return
+    off = ort.SessionOptions()
+    off.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    for path, options in ((model_path, off), (target_path, ort.SessionOptions())):
+        model = onnx.load(path)
+        model = _marked(model) if mark_all == "1" else model
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        outputs = session.run(None, feeds)
+        del session, outputs
+    print(json.dumps({"marked_bytes": 0}))
 
 
 def case(label: str, model: Path, inputs: Path, flags: list[str], plain_mark_all: bool, repeats: int,
-         target: float, json_path: Path, env: dict[str, str]) -> dict[str, Any]:
+         target: float, json_path: Path, env: dict[str, str], target_model: Path | None = None) -> dict[str, Any]:
+    """trtdiff against the plain inference; with `target_model`, also the floor: both models run
+    plainly in one process (what any tool comparing them must at least do), against the same."""
     plain_cmd = [sys.executable, __file__, "--plain", str(model), str(inputs), "1" if plain_mark_all else "0"]
+    floor_cmd = plain_cmd + [str(target_model)] if target_model else []
     mine_cmd = [sys.executable, "-m", "trtdiff", "run", str(model), "--load-inputs", str(inputs), *flags,
                 "--json", str(json_path), "-q"]
-    plain, mine = [], []
+    plain, mine, floor = [], [], []
     timed_child(plain_cmd, env), timed_child(mine_cmd, env)  # untimed: fills the bytecode cache, warms the disk cache
-    for _ in range(repeats):  # round robin: a machine slowing down hits both alike
+    if floor_cmd:
+        timed_child(floor_cmd, env)
+    for _ in range(repeats):  # round robin: a machine slowing down hits every variant alike
         plain.append(timed_child(plain_cmd, env))
         mine.append(timed_child(mine_cmd, env))
+        if floor_cmd:
+            floor.append(timed_child(floor_cmd, env))
     marked = json.loads(plain[0]["out"].strip().splitlines()[-1])["marked_bytes"]
     ratios = [m["wall_s"] / p["wall_s"] for m, p in zip(mine, plain)]
     row = {"case": label, "plain_s": statistics.median(p["wall_s"] for p in plain),
@@ -106,6 +130,12 @@ def case(label: str, model: Path, inputs: Path, flags: list[str], plain_mark_all
     print(f"{label}: trtdiff {row['trtdiff_s']:.2f} s, plain {row['plain_s']:.2f} s, ratio {row['ratio']:.2f}x "
           f"(pairwise {min(ratios):.2f}-{max(ratios):.2f}; target <= {target}x: {'MET' if row['ratio'] <= target else 'NOT MET'}); "
           f"{memory}", flush=True)
+    if floor:
+        floors = [f["wall_s"] / p["wall_s"] for f, p in zip(floor, plain)]
+        row["floor"] = statistics.median(floors)
+        print(f"  floor: the reference (optimisations off) and trtdiff's target model (on) run plainly in one "
+              f"process, nothing compared: {statistics.median(f['wall_s'] for f in floor):.2f} s = "
+              f"{row['floor']:.2f}x the plain inference (pairwise {min(floors):.2f}-{max(floors):.2f})", flush=True)
     return row
 
 
@@ -127,11 +157,22 @@ def models(tmp: Path, names: list[str]) -> dict[str, tuple[Path, Path]]:
     return made
 
 
+def fp16_target(model_path: Path, folder: Path) -> Path:
+    """The target `trtdiff run --fp16` builds on a CPU-only ONNX Runtime (FP16 emulated), saved in
+    `folder` for the floor."""
+    from trtdiff.precision import PrecisionPlan, apply_plan
+
+    path = folder / (model_path.stem + ".fp16-emulated.onnx")
+    plan = PrecisionPlan.from_dict({"default": "fp16", "mode": "emulated"})
+    onnx.save(apply_plan(onnx.load(str(model_path)), plan).model, str(path))
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cases", default="convnet,det,chain,int8")
-    parser.add_argument("--plain", nargs=3, metavar=("MODEL", "INPUTS", "MARK_ALL"))
+    parser.add_argument("--plain", nargs="+", metavar="MODEL INPUTS MARK_ALL [TARGET]")
     args = parser.parse_args()
     if args.plain:
         plain_child(*args.plain)
@@ -144,13 +185,13 @@ def main() -> None:
         for name in ("convnet", "det"):
             if name in names:
                 case(f"{name} --fp16 --mark-all", *made[name], ["--fp16", "--mark-all"], True, args.repeats, 2.5,
-                     out, env)
+                     out, env, fp16_target(made[name][0], tmp))
         if "det" in names:  # its verdict fails, so attribution runs: the same without it
             case("det --fp16 --mark-all --no-attribute", *made["det"], ["--fp16", "--mark-all", "--no-attribute"],
                  True, args.repeats, 2.5, out, env)
         if "chain" in names:
             case("chain (2,000 nodes) --fp16, outputs only", *made["chain"], ["--fp16"], False, args.repeats, 1.5,
-                 out, env)
+                 out, env, fp16_target(made["chain"][0], tmp))
         if "int8" in names:
             for name, flags in (("convnet", []), ("det", []), ("det", ["--no-attribute"])):
                 for precision in (["--emulate", "int8"], ["--int8"]):

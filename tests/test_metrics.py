@@ -267,3 +267,15 @@ def test_a_run_comparing_only_small_tensors_never_loads_numba(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(model), str(tmp_path / "r.json")],
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_warm_up_loads_every_kernel_a_comparison_calls():
+    """`warm_up` (run in the background while the reference runs) must load the compiled kernels
+    themselves: a tensor small enough for the numpy twin would load none of them."""
+    import subprocess
+    import sys
+
+    code = ("from trtdiff.measure import kernel\nfrom trtdiff.measure.accumulate import warm_up\nwarm_up()\n"
+            "print(*(len(f.signatures) for f in (kernel.accumulate_finite, kernel.accumulate, kernel.count_window)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert [int(n) for n in done.stdout.split()] == [1, 1, 1]

@@ -124,9 +124,14 @@ def _kernel_input(chunk: np.ndarray) -> np.ndarray:
 
 
 def warm_up() -> None:
-    """Import and load the compiled kernels now (e.g. on a background thread while a model runs)."""
-    from trtdiff.measure.kernel import count_window
+    """Import and load the compiled kernels now (e.g. on a background thread while a model runs).
+    They are called directly: a tensor this small would take the numpy twin."""
+    from trtdiff.measure import kernel
 
-    for value in (0.0, np.nan):  # both the SIMD and the general pass
-        Accumulator.run(np.full(1, value, np.float32), np.zeros(1, np.float32), 0.0, 0.0, 1e-6, False)
-    count_window(np.zeros(1, np.float32), 16, 0, np.zeros(1, np.int64))  # the counts merged over samples
+    for value in (0.0, np.nan):  # the SIMD pass, and the general one it hands a NaN to
+        acc = Accumulator(1, False)
+        args = (np.full(1, value, np.float32), np.zeros(1, np.float32), 0.0, 0.0, 1e-6, acc.sums, acc.counts,
+                acc.abs_errors, acc.rel_errors, False, acc.bucket_counts, EDGE_BITS, BUCKET_SHIFT)
+        if not kernel.accumulate_finite(*args):
+            kernel.accumulate(*args)
+    kernel.count_window(np.zeros(1, np.float32), 16, 0, np.zeros(1, np.int64))  # the counts merged over samples
