@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT / "fixtures" / "bisect"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 import build_bisect_fixtures as fixtures  # noqa: E402
+from occ_search import run_occ  # noqa: E402
 
 from trtdiff.bisect.search import minimal_fp32_set  # noqa: E402
 from trtdiff.bisect.state import Memo, SearchState  # noqa: E402
@@ -86,28 +87,6 @@ def passes(ref: list[np.ndarray], got: list[np.ndarray]) -> bool:
 def occ_evaluator(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> Callable[[frozenset[str]], bool]:
     ref = infer(model, feeds)
     return lambda fp32: passes(ref, infer(occ_convert(model, sorted(fp32)), feeds))
-
-
-def run_occ(model: onnx.ModelProto, feeds: dict[str, np.ndarray], rtol: float = max(fixtures.RTOL, 1e-12),
-            atol: float = fixtures.ATOL) -> dict[str, object]:
-    """onnxconverter-common's own search, counting its conversions (= evaluations)."""
-    from onnxconverter_common import auto_mixed_precision, float16
-
-    calls: list[list[str]] = []
-    original = float16.convert_float_to_float16
-
-    def counted(*args: object, **kwargs: object) -> onnx.ModelProto:
-        calls.append(list(kwargs.get("node_block_list") or []))
-        return original(*args, **kwargs)
-
-    float16.convert_float_to_float16 = counted
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            auto_mixed_precision.auto_convert_mixed_precision(model, feeds, rtol=rtol, atol=atol, keep_io_types=True)
-    finally:
-        float16.convert_float_to_float16 = original
-    return {"fp32": sorted(calls[-1]), "evaluations": len(calls)}
 
 
 def run_polygraphy(order: list[str], evaluate: Callable[[frozenset[str]], bool], forward: bool) -> dict[str, object]:
@@ -192,7 +171,7 @@ def bench_model(kind: str, blocks: int) -> list[dict[str, object]]:
                      "found_expected": fp32 is not None and set(fixtures.EXPECTED[kind]) <= set(fp32), "note": extra,
                      "fp32": fp32})
 
-    row("occ auto_convert_mixed_precision", lambda: run_occ(model, feeds))
+    row("occ auto_convert_mixed_precision", lambda: run_occ(model, feeds, max(fixtures.RTOL, 1e-12), fixtures.ATOL))
     row("polygraphy first-N (reproduced)", lambda: run_polygraphy(order, evaluate, True))
     row("polygraphy last-N (reproduced)", lambda: run_polygraphy(order, evaluate, False))
     start = time.perf_counter()

@@ -51,9 +51,8 @@ def trtdiff_bisect(model: Path, inputs: Path, flags: tuple[str, ...], out: Path)
 
 
 def occ_child(model_path: str, inputs_path: str, atol: float, rtol: float) -> dict[str, Any]:
-    """onnxconverter-common's own search in this process (bench_bisect's counting of its
-    conversions = evaluations)."""
-    from bench_bisect import run_occ
+    """onnxconverter-common's own search in this process, its conversions (= evaluations) counted."""
+    from occ_search import run_occ
 
     with np.load(inputs_path) as data:
         feeds = {k: data[k] for k in data.files}

@@ -120,5 +120,3 @@ def _annotated(t: TensorResult, local: LocalResult | None, inputs: Sequence[str]
             hints.append(nan_origin_cumulative(t.node, t.name, m))
     return replace(t, local=local.metrics if local is not None else None,
                    amplification=amplification(t, inputs, by_name, graph_inputs), hints=tuple(hints))
-
-
