@@ -118,3 +118,25 @@ def test_a_passing_run_suggests_nothing(cli_run, tmp_path) -> None:
     result = cli_run("run", path, "--fp16", "--input-shapes", "x:[2,8]", "--json", tmp_path / "r.json")
     assert result.exit_code == 0 and "Next:" not in result.output
     assert json.loads((tmp_path / "r.json").read_text())["next_steps"] == []
+
+
+def test_the_next_steps_keep_every_digit_of_the_tolerances_and_checks(cli_run, tmp_path) -> None:
+    """A threshold '%g' rounds (cosine 0.99999999 written as 1, atol 1.23456789e-05 as 1.23457e-05)
+    would make the suggested command judge differently; it is run here and judges the same."""
+    path = save(underflow_then_log(), tmp_path / "log.onnx")
+    given = ["--atol", "1.23456789e-05", "--rtol", "0.000123456789", "--check", "y:cosine:0.99999999",
+             "--check", "snr:30.123456", "--iterations", "3"]
+    result = cli_run("run", path, "--fp16", *given, "--json", tmp_path / "r.json")
+    assert result.exit_code == 1, result.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert "cosine:0.99999999" in result.output and "atol 1.23456789e-05" in result.output
+    rerun_command = next(s["command"] for s in data["next_steps"] if "--mark-all" in s["command"])
+    words = shlex.split(rerun_command)
+    pairs = set(zip(words, words[1:]))
+    assert all(pair in pairs for pair in zip(given[::2], given[1::2])), words  # every digit, as given
+    rerun = cli_run(*words[1:], "--no-attribute", "--json", tmp_path / "again.json")
+    assert rerun.exit_code == result.exit_code
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["settings"]["tolerances"] == data["settings"]["tolerances"]
+    verdicts = [next(t for t in d["tensors"] if t["name"] == "y")["sample_verdicts"] for d in (data, again)]
+    assert verdicts[0]["checks"] == verdicts[1]["checks"] and verdicts[0]["failing"] == verdicts[1]["failing"]

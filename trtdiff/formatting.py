@@ -24,6 +24,14 @@ def _special(value: float | None) -> str | None:
     return None
 
 
+def fmt_exact(value: float) -> str:
+    """A number the user gave (a tolerance, a threshold): short when that reads back as the same
+    float ("0.001", "1e-05"), else with every digit it needs ("0.99999999", where "%g" says "1"),
+    so that a command written from it judges exactly as the one it came from."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
 def fmt_error(value: float | None) -> str:
     """An absolute or relative error: three significant digits, scientific when small or large."""
     special = _special(value)

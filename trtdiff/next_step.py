@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trtdiff.formatting import fmt_exact
 from trtdiff.measure.tolerance import DEFAULT_ATOL, DEFAULT_REL_FLOOR, DEFAULT_RTOL, ToleranceSpec
 from trtdiff.inputs import DEFAULT_RANGE, InputSettings
 from trtdiff.request import RunRequest
@@ -76,7 +77,8 @@ def input_words(settings: InputSettings) -> list[str]:
         words += ["--input-shapes", f"{name}:[{','.join(str(d) for d in shape)}]"]
     for name, (low, high) in settings.ranges.items():
         if name or (low, high) != DEFAULT_RANGE:
-            words += ["--val-range", f"{name}:[{low:g},{high:g}]" if name else f"[{low:g},{high:g}]"]
+            bounds = f"[{fmt_exact(low)},{fmt_exact(high)}]"
+            words += ["--val-range", f"{name}:{bounds}" if name else bounds]
     if settings.load_path:
         words += ["--load-inputs", str(settings.load_path)] + (["--batched-npz"] if settings.batched_npz else [])
     elif settings.loader_script:
@@ -93,14 +95,14 @@ def tolerance_words(spec: ToleranceSpec) -> list[str]:
     words: list[str] = []
     for flag, default, value, per_tensor in (("--atol", DEFAULT_ATOL, spec.atol, spec.per_tensor_atol),
                                              ("--rtol", DEFAULT_RTOL, spec.rtol, spec.per_tensor_rtol)):
-        words += [flag, f"{value:g}"] if value != default else []
+        words += [flag, fmt_exact(value)] if value != default else []
         for name, tensor_value in per_tensor.items():
-            words += [flag, f"{name}:{tensor_value:g}"]
+            words += [flag, f"{name}:{fmt_exact(tensor_value)}"]
     checks = [str(c) for c in spec.checks] or [spec.check]
     if checks != ["elementwise"]:
         words += [word for check in checks for word in ("--check", check)]
-    words += ["--rel-floor", f"{spec.rel_floor:g}"] if spec.rel_floor != DEFAULT_REL_FLOOR else []
-    words += ["--min-agreement", f"{spec.min_agreement:g}"] if spec.min_agreement != 1.0 else []
+    words += ["--rel-floor", fmt_exact(spec.rel_floor)] if spec.rel_floor != DEFAULT_REL_FLOOR else []
+    words += ["--min-agreement", fmt_exact(spec.min_agreement)] if spec.min_agreement != 1.0 else []
     words += ["--topk-axis", str(spec.topk_axis)] if spec.topk_axis != -1 else []
     return words
 

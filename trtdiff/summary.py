@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from trtdiff.measure.checks import checks_for, parse_check
 from trtdiff.measure.divergence import divergence_reason, nonfinite_disagreements
 from trtdiff.result import Comparison, NextStep, Offender, TensorResult
 
@@ -123,3 +124,20 @@ def next_steps(comparison: Comparison) -> tuple[NextStep, ...]:
         return comparison.next_steps
     return tuple(NextStep(str(s.get("command", "")), str(s.get("why", "")))
                  for s in bisect.get("next_steps") or () if isinstance(s, dict))
+
+
+def elementwise_decided(comparison: Comparison) -> frozenset[str]:
+    """The tensors whose verdict an elementwise check decides: a graph output (or --outputs
+    tensor) by its own checks, every other tensor by the checks a non-output gets."""
+    tolerances = comparison.settings.tolerances
+    shared = tuple(parse_check(text) for text in tolerances.checks)
+    decided = set()
+    for tensor in comparison.tensors:
+        verdicts = tensor.sample_verdicts
+        if verdicts is not None and verdicts.checks:
+            kinds = {summary.check.partition(":")[0] for summary in verdicts.checks}
+        else:
+            kinds = {c.kind for c in checks_for(shared, tensor.name, False, tolerances.check)}
+        if "elementwise" in kinds:
+            decided.add(tensor.name)
+    return frozenset(decided)

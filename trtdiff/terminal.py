@@ -27,6 +27,7 @@ from trtdiff.result import Comparison, NextStep, TensorResult
 from trtdiff.summary import (
     OFFENDER_FLOOR_TEXT,
     counts,
+    elementwise_decided,
     divergence_summary,
     named_offenders,
     next_steps,
@@ -85,8 +86,9 @@ def verdict(comparison: Comparison) -> str:
     word = "PASS" if comparison.passed else "FAIL"
     if comparison.passed and nothing_compared([t for t in comparison.tensors if t.is_output]):
         word = "PASS (nothing compared)"
+    atol, rtol = fmt.fmt_exact(tol.atol), fmt.fmt_exact(tol.rtol)
     text = (f"{word}: {c.outputs - c.failing_outputs} of {c.outputs} "
-            f"outputs within tolerance (atol {tol.atol:g}, rtol {tol.rtol:g}, {checks}{agreement}); "
+            f"outputs within tolerance (atol {atol}, rtol {rtol}, {checks}{agreement}); "
             f"{c.failing} of {c.compared} compared tensors outside tolerance")
     if comparison.nonfinite_reference:
         text += (f"; the FP32 reference of {', '.join(repr(n) for n in comparison.nonfinite_reference)} holds NaN/Inf"
@@ -119,7 +121,7 @@ def print_comparison(comparison: Comparison, out: Console, err: Console | None =
     for warning in comparison.warnings:
         (err or out).print(Text.assemble(("warning: ", "yellow"), warning))
     rows, hidden = select_rows(comparison, mode)
-    marks = Marks(comparison.first_divergence, comparison.significant_divergence)
+    marks = Marks(comparison.first_divergence, comparison.significant_divergence, elementwise_decided(comparison))
     out.print(Text(f"trtdiff: {comparison.model}: {comparison.settings.target} "
                    f"vs {comparison.settings.reference}"), soft_wrap=wide)
     table = tensor_table(comparison, rows, marks, out, wide=wide)

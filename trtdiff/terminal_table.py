@@ -29,10 +29,14 @@ STATUS_WORDS = {"reference_only": "ref-only", "target_only": "tgt-only", "shape_
 
 @dataclass(frozen=True)
 class Marks:
-    """Tensors the table points out in its notes column."""
+    """Tensors the table points out in its notes column, and those whose mismatch count it shows."""
 
     first_failure: str | None  # the first tensor outside tolerance
     significant: str | None  # the first whose SNR is below the divergence threshold (or NaN/Inf)
+    # the tensors an elementwise check decides (None: every tensor). Where a statistic or a task
+    # check (max, cosine, topk...) decides, the count of elements outside atol/rtol could contradict
+    # the tensor's status, so that cell shows a dash
+    elementwise: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,10 +82,12 @@ def target_nonfinite(tensor: TensorResult) -> str:
     return text.strip()
 
 
-def outside_tolerance(tensor: TensorResult) -> str:
+def outside_tolerance(tensor: TensorResult, marks: Marks | None = None) -> str:
     m = tensor.metrics
     if m is None:
         return ""
+    if marks is not None and marks.elementwise is not None and tensor.name not in marks.elementwise:
+        return fmt.MISSING
     if m.mismatches == 0 or m.size == 0:
         return "0"
     share = 100.0 * m.mismatches / m.size
@@ -105,7 +111,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("max rel\nerror", 6, _metric(lambda t: t.metrics.max_rel, fmt.fmt_error)),  # type: ignore[union-attr]
     Column("cosine", 6, _metric(lambda t: t.metrics.cosine, fmt.fmt_cosine)),  # type: ignore[union-attr]
     Column("SNR dB", 0, _metric(lambda t: t.metrics.snr_db, fmt.fmt_db)),  # type: ignore[union-attr]
-    Column("outside\ntolerance", 3, lambda t, _m: outside_tolerance(t)),
+    Column("outside\ntolerance", 3, outside_tolerance),
     Column("target\nnan/inf", 1, lambda t, _m: target_nonfinite(t)),
     Column("local\nmax abs", 2, lambda t, _m: "" if t.local is None else fmt.fmt_error(t.local.max_abs), attribution=True),
     Column("amplifi-\ncation", 4, lambda t, _m: fmt.fmt_ratio(t.amplification) if t.amplification is not None else "",

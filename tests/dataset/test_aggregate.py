@@ -145,3 +145,20 @@ def test_a_sample_with_no_finite_element_is_the_worst_of_a_cosine_check(nan_firs
     (cosine,) = verdicts.checks
     assert cosine.failed == 1 and math.isnan(cosine.value)
     assert describe_check(cosine.check, cosine.value) == "cosine: the worst sample has no element finite on both sides"
+
+
+@pytest.mark.parametrize("text, label", [("cosine:0.999", "cosine:0.999"), ("cosine:0.99999999", "cosine:0.99999999"),
+                                         ("snr:30.123456", "snr:30.123456"), ("logits:topk:5", "logits:topk:5"),
+                                         ("snr:1e-7", "snr:1e-07")])
+def test_a_check_reads_back_as_the_same_check(text, label):
+    check = parse_check(text)
+    assert str(check) == label and parse_check(str(check)) == check
+
+
+def test_a_value_below_a_fine_threshold_does_not_read_as_equal_to_it():
+    from trtdiff.measure.checks import describe_check
+
+    assert describe_check("cosine:0.99999999", 0.9999999174) == \
+        "cosine 0.9999999174 in the worst sample (>= 0.99999999)"
+    assert describe_check("cosine:0.999", 0.99912) == "cosine 0.999120 in the worst sample (>= 0.999)"
+    assert describe_check("snr:30.05", 30.049) == "SNR 30.0490 dB in the worst sample (>= 30.05 dB)"

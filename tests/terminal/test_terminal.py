@@ -226,3 +226,33 @@ def test_piped_output_has_no_trailing_spaces():
     for stream in (result.stdout, result.stderr):
         padded = [line for line in stream.splitlines() if line != line.rstrip(" ")]
         assert not padded, padded[:3]
+
+
+def test_the_mismatch_count_is_shown_only_where_an_elementwise_check_decides(demo, tmp_path):
+    """With --check topk:1 the output is decided by top-1 agreement: its count of elements outside
+    atol/rtol (non-zero here) would contradict its status, so terminal and report show a dash;
+    the intermediates, still decided elementwise, keep their counts."""
+    from click.testing import CliRunner
+
+    from trtdiff.cli import cli
+    from trtdiff.report.tables import TENSOR_COLUMNS, anchors, tensor_table
+    from trtdiff.summary import elementwise_decided
+    from trtdiff.terminal_table import Marks, outside_tolerance
+
+    path = tmp_path / "topk.json"
+    CliRunner().invoke(cli, ["run", str(DEMO), "--fp16", "--mark-all", "--check", "topk:1", "--json", str(path)])
+    topk = comparison_from_json(path.read_text())
+    decided = elementwise_decided(topk)
+    output = next(t for t in topk.tensors if t.is_output)
+    inner = next(t for t in topk.tensors if not t.is_output and t.metrics is not None and t.metrics.mismatches)
+    assert output.metrics.mismatches > 0 and output.name not in decided and inner.name in decided
+    marks = Marks(None, None, decided)
+    assert outside_tolerance(output, marks) == "–" and outside_tolerance(inner, marks) not in ("–", "0")
+    column = [key for key, *_ in TENSOR_COLUMNS].index("mismatches")
+    rows = {row["cells"][1]["text"]: row for row in tensor_table(topk, anchors(topk))["rows"]}
+    assert rows[output.name]["cells"][column]["text"] == "–"
+    assert rows[inner.name]["cells"][column]["text"].startswith(f"{inner.metrics.mismatches:,}")
+    out, _ = render(topk, 200)
+    line = next(line for line in out.splitlines() if (m := ROW.match(line)) and m.group(2) == output.name)
+    assert " – " in line
+    assert elementwise_decided(demo) == {t.name for t in demo.tensors}  # the default: every tensor

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trtdiff.errors import UsageError
+from trtdiff.formatting import fmt_exact
 
 STATISTICS = ("max", "mean", "median", "p99")
 KINDS = ("elementwise", *STATISTICS, "cosine", "snr", "topk")
@@ -44,7 +45,7 @@ class Check:
         if self.threshold is None:
             return self.kind
         value = int(self.threshold) if self.kind == "topk" else self.threshold
-        return f"{self.kind}:{value:g}" if isinstance(value, float) else f"{self.kind}:{value}"
+        return f"{self.kind}:{fmt_exact(value)}" if isinstance(value, float) else f"{self.kind}:{value}"
 
     def __str__(self) -> str:
         return f"{self.tensor}:{self.label}" if self.tensor else self.label
@@ -142,6 +143,15 @@ def _top_indices(rows: np.ndarray, k: int) -> np.ndarray:
     return np.sort(order, axis=-1)
 
 
+def _against(value: float, threshold: str, decimals: int) -> str:
+    """`value` with at least `decimals` decimals and two more than `threshold` has, so that a
+    value below a threshold of many digits does not read as equal to it (0.999999982 against
+    0.99999999, not 1.000000)."""
+    if "e" in threshold.lower():
+        return f"{value:.12g}"
+    return f"{value:.{max(decimals, len(threshold.partition('.')[2]) + 2)}f}"
+
+
 def describe_check(check: str, value: float) -> str:
     """A check's task metric over the samples in words (`value` as CheckSummary holds it):
     "top-1 agreement 99.4%", "cosine 0.999120 in the worst sample (>= 0.999)"."""
@@ -151,9 +161,9 @@ def describe_check(check: str, value: float) -> str:
     if math.isnan(value):
         return f"{kind}: the worst sample has no element finite on both sides"
     if kind == "cosine":
-        return f"cosine {value:.6f} in the worst sample (>= {threshold})"
+        return f"cosine {_against(value, threshold, 6)} in the worst sample (>= {threshold})"
     if kind == "snr":
-        return f"SNR {value:.1f} dB in the worst sample (>= {threshold} dB)"
+        return f"SNR {_against(value, threshold, 1)} dB in the worst sample (>= {threshold} dB)"
     if kind == "elementwise":
         return f"elementwise: at most {value:.0f} mismatches in one sample"
     return f"{kind} error {value:.3g} in the worst sample"

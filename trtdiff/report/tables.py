@@ -11,6 +11,7 @@ from typing import Any
 
 from trtdiff import formatting as fmt
 from trtdiff.result import Comparison, ErrorMetrics, TensorResult
+from trtdiff.summary import elementwise_decided
 
 # key, header, numeric, header tooltip
 TENSOR_COLUMNS = (
@@ -28,7 +29,8 @@ TENSOR_COLUMNS = (
     ("snr_db", "SNR dB", True, "signal-to-noise ratio of the target against the reference"),
     ("local", "local max abs", True, "local error: what this node introduces by itself"),
     ("amplification", "amplif.", True, "cumulative error over the error the node received"),
-    ("mismatches", "outside tol.", True, "elements outside tolerance (share of the tensor)"),
+    ("mismatches", "outside tol.", True, "elements outside atol/rtol (share of the tensor); a dash where a "
+                                          "statistic or task check (max, cosine, topk...) decides the tensor"),
     ("hints", "cause hints", False, "why the node introduces error"),
 )
 # Shown once the reader ticks them (the table must fit 1,400 px without scrolling sideways)
@@ -104,11 +106,12 @@ def status_css(tensor: TensorResult) -> str:
     return "pass" if tensor.passed else "skip"
 
 
-def tensor_row(tensor: TensorResult, row_id: str) -> dict[str, Any]:
-    """One table row; `note` (e.g. why a tensor is unpaired) goes in the status tooltip."""
+def tensor_row(tensor: TensorResult, row_id: str, elementwise: bool = True) -> dict[str, Any]:
+    """One table row; `note` (e.g. why a tensor is unpaired) goes in the status tooltip;
+    `elementwise`: an elementwise check decides the tensor (else its mismatch count is left out)."""
     local = tensor.local.max_abs if tensor.local is not None else None
     size = tensor.metrics.size if tensor.metrics is not None else None
-    mismatches = tensor.metrics.mismatches if tensor.metrics is not None else None
+    mismatches = tensor.metrics.mismatches if tensor.metrics is not None and elementwise else None
     hints = ", ".join(dict.fromkeys(h.kind for h in tensor.hints))
     cells = [
         _num(str(tensor.index) if tensor.index >= 0 else "input", tensor.index),
@@ -136,7 +139,8 @@ def tensor_row(tensor: TensorResult, row_id: str) -> dict[str, Any]:
 
 def tensor_table(comparison: Comparison, ids: dict[str, str]) -> dict[str, Any]:
     """Every tensor, in the order the comparison lists them (topological)."""
-    rows = [tensor_row(t, f"t-{position}") for position, t in enumerate(comparison.tensors)]
+    decided = elementwise_decided(comparison)
+    rows = [tensor_row(t, f"t-{position}", t.name in decided) for position, t in enumerate(comparison.tensors)]
     for position, row in enumerate(rows):
         row["hidden"] = position >= PAGE_ROWS
     failing = sum(1 for r in rows if r["failing"])
