@@ -120,11 +120,24 @@ def check_paths(outputs: Iterable[tuple[str, PathLike | None]], inputs: Iterable
             if what != option and not is_stdout(text) and _same_file(text, source):
                 raise UsageError(f"{option} {text} is also {what}", "writing it would replace a file trtdiff reads",
                                  f"Choose another path for {option}")
+            if not is_folder and not is_stdout(text) and _read_as_a_sample(text, source):
+                raise UsageError(f"{option} {text} is inside {what.replace(' file', ' folder')} {source}",
+                                 "trtdiff reads each file of that kind there as a sample, so the next run on "
+                                 "that folder would read this one too", f"Write {option} outside {source}")
         key = _identity(text)
         if key in seen and not _is_sink(text):
             raise UsageError(f"{seen[key]} and {option} both write {text}",
                              "the second would replace the first", "Give each output its own path")
         seen[key] = option
+
+
+def _read_as_a_sample(output: str, folder: str) -> bool:
+    """Whether a data-set folder (--load-inputs DIR, --calibration-data DIR) would read the file
+    `output` as a sample: an .npz or .npy, or an input_N.pb, directly in it."""
+    location = Path(output)
+    if not os.path.isdir(folder) or not _same_file(str(location.parent), folder):
+        return False
+    return location.suffix in (".npz", ".npy") or (location.name.startswith("input_") and location.suffix == ".pb")
 
 
 def _identity(path: str) -> str:

@@ -10,6 +10,7 @@ few through the installed `trtdiff` to show the real entry point behaves the sam
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -262,6 +263,10 @@ STATES = [
     case("ranking-missing", "bisect m.onnx --fp16 --ranking r.txt", 2, "r.txt"),
 ]
 
+def _one_sample(path: Path) -> None:
+    np.savez(path, x=np.ones((1, 3, 8, 8), np.float32))
+
+
 OUTPUT_PATHS = [
     case("json-over-the-model", "run m.onnx --fp16 --json m.onnx", 2, "--json", "the MODEL"),
     case("json-and-report-same-path", "run m.onnx --fp16 --json x --report x", 2, "--json", "--report"),
@@ -284,6 +289,11 @@ OUTPUT_PATHS = [
     case("build-engine-to-stdout", "build m.onnx --fp16 -o -", 2, "-o -", "sidecar"),
     case("build-engine-over-the-model", "build m.onnx --fp16 -o m.onnx", 2, "-o", "the MODEL"),
     case("json-to-full-device", "run m.onnx --fp16 --json full", 2, "full", files={"full": device_copy(1, 7)}),
+    case("save-inputs-into-the-load-inputs-folder", f"{RUN} --load-inputs data --save-inputs data/more.npz", 2,
+         "--save-inputs", "inside the --load-inputs folder", files={"data/s0.npz": _one_sample}),
+    case("save-outputs-into-the-calibration-folder",
+         "run m.onnx --int8 --calibration-data data --save-outputs data/golden.npz", 2, "--save-outputs",
+         "inside the --calibration-data folder", files={"data/s0.npz": _one_sample}),
 ]
 
 CASES: list[Case] = MODEL_FILES + INPUT_FILES + OPTION_VALUES + PLANS + RESULTS + STATES + OUTPUT_PATHS
