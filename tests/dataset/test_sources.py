@@ -159,3 +159,16 @@ def test_the_dataset_benchmark_draws_the_samples_trtdiff_draws():
     bench = load_fixture_builder("benchmarks/bench_dataset.py")
     for index in (0, 1, 7):
         assert bench._sample_rng(1, index).random(4).tolist() == sample_rng(1, index).random(4).tolist()
+
+
+def test_a_sample_larger_than_the_memory_available_is_refused_before_it_is_copied(tmp_path, monkeypatch):
+    """Uncompressed members are memory-mapped; a sample is copied out of its file whole, so its
+    size is checked first (here against a machine pretending to have 512 bytes free)."""
+    import trtdiff.resources
+
+    np.savez(tmp_path / "one.npz", x=np.ones((1, 3, 8, 8), np.float32))
+    source = open_path(str(tmp_path / "one.npz"))
+    assert source.sample(0)["x"].shape == (1, 3, 8, 8)
+    monkeypatch.setattr(trtdiff.resources, "available_memory", lambda: 512)
+    with pytest.raises(UsageError, match=r"sample 0 of .*one\.npz would take 768 B"):
+        source.sample(0)

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import stat
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,17 @@ def onnx_file(model: onnx.ModelProto) -> Callable[[Path], None]:
 
 def npz_file(**arrays: np.ndarray) -> Callable[[Path], None]:
     return lambda path: np.savez(path, **arrays)
+
+
+def compressed_npz_declaring(name: str, shape: tuple[int, ...]) -> Callable[[Path], None]:
+    """An .npz whose compressed member `name` declares `shape` (float32) in its header but holds
+    a few bytes: a small file that would take terabytes if read whole."""
+    def write(path: Path) -> None:
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": shape})
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"{name}.npy", header.getvalue() + bytes(64))
+    return write
 
 
 def json_text(data: object) -> str:

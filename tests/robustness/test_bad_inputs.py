@@ -18,7 +18,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from corpus import (
-    Case, DEMO, build_workspace, case, check_one_error_line, copy_workspace, add_files, cyclic_model,
+    Case, DEMO, build_workspace, case, check_one_error_line, compressed_npz_declaring, copy_workspace, add_files,
+    cyclic_model,
     device_copy, edited_json, invoke, json_text, npz_file, onnx_file, polygraphy_array, snapshot, truncated,
 )
 from model_builders import conv_relu_model, make_model
@@ -112,6 +113,10 @@ INPUT_FILES = [
          files={"in.npz": npz_file(x=np.ones((1, 3, 9, 9), np.float32))}),
     case("inputs-wrong-rank", f"{RUN} --load-inputs in.npz", 2, "rank", files={"in.npz": npz_file(x=np.ones((3, 8, 8), np.float32))}),
     case("inputs-empty-npz", f"{RUN} --load-inputs in.npz", 2, files={"in.npz": npz_file()}),
+    case("inputs-compressed-npz-of-terabytes", "run dyn.onnx --fp16 --load-inputs in.npz", 2, "would take", "TiB",
+         "compressed", files={"in.npz": compressed_npz_declaring("x", (100000, 3, 1024, 1024))}),
+    case("calibration-compressed-npz-of-terabytes", "run m.onnx --int8 --calibration-data cal.npz", 2,
+         "would take", "cal.npz", files={"cal.npz": compressed_npz_declaring("x", (100000, 3, 1024, 1024))}),
     case("inputs-pickled-npz", f"{RUN} --load-inputs in.npz", 2, "in.npz",
          files={"in.npz": npz_file(x=np.array([{"a": 1}], dtype=object))}),
     case("inputs-corrupt-npy", f"{RUN} --load-inputs x.npy", 2, "x.npy", files={"x.npy": b"\x93NUMPY garbage"}),

@@ -31,6 +31,7 @@ from trtdiff.dataset.npz import member_array
 from trtdiff.dataset.sources import Source, out_of_range
 from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds
+from trtdiff.resources import check_fits_in_memory
 
 _READ_ERRORS = (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, DecodeError, TypeError)
 _INDEXED_KEY = re.compile(r"^(\d+):(.+)$")
@@ -221,9 +222,11 @@ class NpzSource:
     def _read(self, index: int) -> Feeds:
         if self._layout == "batched":
             return {key: np.array(self._batch(key)[index]) for key in self._keys}
-        if self._layout == "indexed":
-            return {name: np.array(member_array(self._path, key)) for name, key in self._by_sample[index]}
-        return {key: np.array(member_array(self._path, key)) for key in self._keys}
+        keys = self._by_sample[index] if self._layout == "indexed" else [(key, key) for key in self._keys]
+        arrays = {name: member_array(self._path, key) for name, key in keys}
+        check_fits_in_memory(f"sample {index} of {self._path}", sum(a.nbytes for a in arrays.values()),
+                             "Save smaller samples, one per file")
+        return {name: np.array(array) for name, array in arrays.items()}
 
 
 class PolygraphyInputs:

@@ -8,6 +8,7 @@ comes, so saving the inputs or outputs of many samples never holds them all.
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import zipfile
@@ -18,6 +19,7 @@ from typing import IO
 import numpy as np
 
 from trtdiff.fileio import atomic_output
+from trtdiff.resources import check_fits_in_memory
 
 _LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
 
@@ -27,6 +29,12 @@ def member_array(path: str | os.PathLike[str], key: str) -> np.ndarray:
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo(f"{key}.npy")
         if info.compress_type != zipfile.ZIP_STORED:
+            with archive.open(info) as handle:  # its header first: a few compressed bytes can declare terabytes
+                shape, _, dtype = _read_header(handle)
+            check_fits_in_memory(f"array '{key}' of {path} (compressed, read whole)",
+                                 math.prod(shape) * dtype.itemsize,
+                                 "Save it uncompressed (np.savez: trtdiff then reads one sample at a time) or in "
+                                 "smaller files")
             with archive.open(info) as handle:
                 return np.lib.format.read_array(handle, allow_pickle=False)
     with open(path, "rb") as handle:
