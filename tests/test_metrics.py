@@ -279,3 +279,14 @@ def test_the_warm_up_loads_every_kernel_a_comparison_calls():
             "print(*(len(f.signatures) for f in (kernel.accumulate_finite, kernel.accumulate, kernel.count_window)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert [int(n) for n in done.stdout.split()] == [1, 1, 1]
+
+
+def test_quantiles_are_numpys_to_the_last_bit():
+    """The bucket search finds numpy's order statistics and interpolates as numpy does (from the
+    upper end past the middle), so a quantile equals np.quantile on the float64 values exactly."""
+    rng = np.random.default_rng(0)
+    qs = (0.1, 0.3, 0.5, 0.6, 0.75, 0.9, 0.99, 0.999)
+    for size in [*rng.integers(2, 10, 200), 1000, 20_000]:
+        values = np.abs(rng.standard_cauchy(int(size))).astype(np.float32)
+        values[rng.random(values.size) < 0.1] = 0
+        assert ErrorDistribution(values).quantiles(qs) == np.quantile(values.astype(np.float64), qs).tolist()

@@ -85,9 +85,9 @@ def test_no_hints_for_plain_rounding():
 
 @pytest.mark.parametrize("size", [1, 2, 999, 1000, 4097])
 def test_scale_fit_reads_the_quantized_tensor_as_numpy_does(size):
-    """The p99.9, median, max and zero share of a quantized tensor's nonzero finite |x|, from one
-    partition: numpy's own quantiles (the median within an ulp of np.median's mean of the two
-    middle values)."""
+    """The p99.9, median, max and zero share of a quantized tensor's nonzero finite |x|: numpy's
+    own quantiles to the last bit (found by the bucket search, not a partition; the median within
+    an ulp of np.median's mean of the two middle values)."""
     from trtdiff.attribution.facts import Quantizer
     from trtdiff.attribution.hints import ScaleFit
 
@@ -103,6 +103,22 @@ def test_scale_fit_reads_the_quantized_tensor_as_numpy_does(size):
     assert fit.median == pytest.approx(np.median(magnitude), rel=1e-15, abs=0)
     assert fit.zero == np.count_nonzero(magnitude < 0.025) / magnitude.size
     assert ScaleFit.of(Quantizer("x", 0.05), np.zeros(4, np.float32)) is None
+
+
+def test_scale_fit_counts_values_below_half_a_step_as_float64_does():
+    """float32 values are compared with half the step (a float64) without a float64 copy: the
+    bound is the least float32 not below it, so values on either side of it count as before."""
+    from trtdiff.attribution.facts import Quantizer
+    from trtdiff.attribution.hints import ScaleFit
+
+    for step in (0.1, 0.7, 2.0 ** -7, 1e-3):  # half of 0.7 rounds down in float32, of 0.1 up
+        half = np.float32(step / 2)
+        near = [np.nextafter(half, np.float32(0)), half, np.nextafter(half, np.float32(1)), np.float32(1)]
+        values = np.array(near, np.float32)
+        fit = ScaleFit.of(Quantizer("x", step), values)
+        assert fit.zero * values.size == np.count_nonzero(values.astype(np.float64) < step / 2), step
+        assert ScaleFit.of(Quantizer("x", step), values.astype(np.float16)).zero * 4 == \
+            np.count_nonzero(values.astype(np.float16).astype(np.float64) < step / 2)
 
 
 def test_scale_fits_work_out_each_quantizer_once(monkeypatch):

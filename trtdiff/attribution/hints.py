@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trtdiff.attribution.facts import Quantizer
+from trtdiff.measure.quantiles import ErrorDistribution
 from trtdiff.result import CauseHint, ErrorMetrics
 
 
@@ -152,12 +153,26 @@ class ScaleFit:
     @classmethod
     def of(cls, q: Quantizer, values: np.ndarray) -> ScaleFit | None:
         magnitude = np.abs(np.ravel(values))
-        magnitude = magnitude[np.isfinite(magnitude) & (magnitude != 0)].astype(np.float64)  # exact: |x| first
+        magnitude = magnitude[np.isfinite(magnitude) & (magnitude != 0)]
         if magnitude.size == 0 or q.step <= 0:
             return None
-        median, p999 = np.quantile(magnitude, (0.5, 0.999))  # one partition for both
+        if magnitude.dtype in (np.float32, np.float16):  # |x| exact in float32: the bucket search
+            magnitude = magnitude.astype(np.float32, copy=False)  # finds the same order statistics
+            median, p999 = ErrorDistribution(magnitude).quantiles((0.5, 0.999))
+            half_step = _float32_bound(q.step / 2)
+        else:  # float64 (or wider) values: numpy, one partition for both
+            magnitude = magnitude.astype(np.float64, copy=False)
+            median, p999 = np.quantile(magnitude, (0.5, 0.999))
+            half_step = q.step / 2
         return cls(float(p999), float(magnitude.max()), float(median),
-                   float(np.count_nonzero(magnitude < q.step / 2)) / magnitude.size)
+                   float(np.count_nonzero(magnitude < half_step)) / magnitude.size)
+
+
+def _float32_bound(bound: float) -> np.float32:
+    """The float32 b with x < b exactly when x < `bound`, for every float32 x (the least float32
+    not below `bound`): float32 values compare against it without a float64 copy of the tensor."""
+    rounded = np.float32(bound)
+    return rounded if float(rounded) >= bound else np.nextafter(rounded, np.float32(np.inf))
 
 
 class ScaleFits:

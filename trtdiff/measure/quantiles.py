@@ -30,6 +30,11 @@ def bucket_counts(values: np.ndarray) -> np.ndarray:
     """Row 0: how many of `values` (non-negative float32) fall in each fine bucket; row 1: how
     many of those are at or below the decade edge inside the bucket (the kernel's layout)."""
     counts = np.zeros((2, FINE_BUCKETS), dtype=np.int64)
+    if values.size > small.SMALL:  # the compiled pass: one read of the values instead of numpy's four
+        from trtdiff.measure.kernel import count_buckets
+
+        count_buckets(np.ascontiguousarray(values, dtype=np.float32), counts, EDGE_BITS, BUCKET_SHIFT)
+        return counts
     bits = values.view(np.int32)
     for start in range(0, bits.size, _PIECE):
         piece = bits[start:start + _PIECE]
@@ -123,7 +128,10 @@ class ErrorDistribution:
         fraction = q * (n - 1) - low
         if high == low or fraction == 0:
             return statistics[low]  # also when the next value is inf (inf * 0 would be NaN)
-        return statistics[low] + (statistics[high] - statistics[low]) * fraction
+        a, b = statistics[low], statistics[high]
+        if fraction >= 0.5 and math.isfinite(b - a):  # numpy's lerp, to the last bit: from the upper end
+            return b - (b - a) * (1 - fraction)
+        return a + (b - a) * fraction
 
     def histogram(self) -> np.ndarray:
         """Bins: exactly 0, then (10^(d-1), 10^d] per decade, then above 10^5. Bucket 0 holds the
