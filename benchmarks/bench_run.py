@@ -66,10 +66,13 @@ def build_chain(nodes: int, width: int = 64) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def _marked(model: onnx.ModelProto) -> onnx.ModelProto:
+def _marked(model: onnx.ModelProto, names: set[str] | None = None) -> onnx.ModelProto:
+    """Every node output marked as a graph output (`names`: only those, e.g. the reference's
+    tensors in a target whose inserted Cast nodes trtdiff does not fetch)."""
     outputs = {o.name for o in model.graph.output}
     for name in (o for n in model.graph.node for o in n.output if o and o not in outputs):
-        model.graph.output.append(helper.make_empty_tensor_value_info(name))
+        if names is None or name in names:
+            model.graph.output.append(helper.make_empty_tensor_value_info(name))
     return model
 
 
@@ -90,9 +93,12 @@ def plain_child(model_path: str, inputs_path: str, mark_all: str, target_path: s
         return
     off = ort.SessionOptions()
     off.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    reference_tensors: set[str] = set()
     for path, options in ((model_path, off), (target_path, ort.SessionOptions())):
         model = onnx.load(path)
-        model = _marked(model) if mark_all == "1" else model
+        if mark_all == "1":  # the target: the tensors the reference has, as trtdiff fetches them
+            model = _marked(model, reference_tensors or None)
+            reference_tensors = {o.name for o in model.graph.output}
         session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         outputs = session.run(None, feeds)
         del session, outputs

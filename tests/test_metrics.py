@@ -271,14 +271,33 @@ def test_a_run_comparing_only_small_tensors_never_loads_numba(tmp_path):
 
 def test_the_warm_up_loads_every_kernel_a_comparison_calls():
     """`warm_up` (run in the background while the reference runs) must load the compiled kernels
-    themselves: a tensor small enough for the numpy twin would load none of them."""
+    a comparison then calls, with the argument types it passes: after it, comparing large tensors
+    (a first sample with exact quantiles, a later one merged over samples, a NaN, relative
+    quantiles, an INT8 hint's order statistics) loads or compiles nothing more."""
     import subprocess
     import sys
 
-    code = ("from trtdiff.measure import kernel\nfrom trtdiff.measure.accumulate import warm_up\nwarm_up()\n"
-            "print(*(len(f.signatures) for f in (kernel.accumulate_finite, kernel.accumulate, kernel.count_window)))")
+    code = """
+import numpy as np
+from trtdiff.measure import kernel
+from trtdiff.measure.accumulate import warm_up
+from trtdiff.measure.metrics import measure
+from trtdiff.measure.quantiles import ErrorDistribution
+kernels = [getattr(kernel, n) for n in ("accumulate_finite", "accumulate", "count_window", "count_buckets", "select")]
+warm_up()
+before = [len(k.signatures) for k in kernels]
+ref = np.random.default_rng(0).standard_normal(300_000).astype(np.float32)
+for target in (ref.astype(np.float16), ref.astype(np.float16).astype(np.float32)):
+    measure(ref, target, 1e-3, 1e-3, rel_quantiles=(0.5,))
+    measure(ref, target, 1e-3, 1e-3, fine=True, exact_quantiles=False)
+with_nan = ref.copy(); with_nan[7] = np.nan
+measure(ref, with_nan, 1e-3, 1e-3)
+ErrorDistribution(np.abs(ref)).quantiles((0.5, 0.999))
+print(before, [len(k.signatures) for k in kernels])
+"""
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert [int(n) for n in done.stdout.split()] == [1, 1, 1]
+    before, after = done.stdout.strip().split("] [")
+    assert before.strip("[") == after.strip("]") and "0" not in before, done.stdout
 
 
 def test_quantiles_are_numpys_to_the_last_bit():

@@ -152,6 +152,8 @@ def main() -> None:
     finally:
         # the process ends here: every object still alive (modules, models, sessions) is frozen, so
         # that the interpreter's last garbage collections do not walk them all before the operating
-        # system frees the memory anyway (about 50 ms of a short run's exit); every output file is
-        # closed by now, and destructors and atexit handlers still run
+        # system frees the memory anyway (about 50 ms of a short run's exit). Objects caught in a
+        # reference cycle are then never collected, so their destructors do not run: nothing of
+        # trtdiff's relies on one (each output is written and closed by `fileio` before the command
+        # returns); atexit handlers and the destructors of everything else still run
         gc.freeze()

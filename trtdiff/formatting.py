@@ -32,6 +32,16 @@ def fmt_exact(value: float) -> str:
     return short if float(short) == value else repr(float(value))
 
 
+def fmt_share_exact(share: float) -> str:
+    """A share the user gave (--min-agreement) as a percentage with the digits it needs: 90.0%,
+    99.99%, never 100.0% for 0.9999."""
+    for places in range(1, 16):
+        text = f"{share * 100:.{places}f}"
+        if abs(float(text) / 100 - share) <= 1e-12 * abs(share):
+            return f"{text}%"
+    return f"{share * 100!r}%"
+
+
 def fmt_error(value: float | None) -> str:
     """An absolute or relative error: three significant digits, scientific when small or large."""
     special = _special(value)

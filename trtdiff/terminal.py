@@ -82,7 +82,7 @@ def verdict(comparison: Comparison) -> str:
     tol = comparison.settings.tolerances
     c = counts(comparison)
     checks = ", ".join(tol.checks) or tol.check
-    agreement = f", min agreement {tol.min_agreement:.1%}" if tol.min_agreement < 1 else ""
+    agreement = f", min agreement {fmt.fmt_share_exact(tol.min_agreement)}" if tol.min_agreement < 1 else ""
     word = "PASS" if comparison.passed else "FAIL"
     if comparison.passed and nothing_compared([t for t in comparison.tensors if t.is_output]):
         word = "PASS (nothing compared)"

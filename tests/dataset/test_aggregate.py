@@ -159,6 +159,16 @@ def test_a_value_below_a_fine_threshold_does_not_read_as_equal_to_it():
     from trtdiff.measure.checks import describe_check
 
     assert describe_check("cosine:0.99999999", 0.9999999174) == \
-        "cosine 0.9999999174 in the worst sample (>= 0.99999999)"
+        "cosine 0.9999999 in the worst sample (>= 0.99999999)"
     assert describe_check("cosine:0.999", 0.99912) == "cosine 0.999120 in the worst sample (>= 0.999)"
-    assert describe_check("snr:30.05", 30.049) == "SNR 30.0490 dB in the worst sample (>= 30.05 dB)"
+    assert describe_check("snr:30.05", 30.049) == "SNR 30.0 dB in the worst sample (>= 30.05 dB)"
+    assert describe_check("cosine:1", 0.9999999) == "cosine 0.9999999 in the worst sample (>= 1)"
+    assert describe_check("snr:30", 29.996) == "SNR 29.996 dB in the worst sample (>= 30 dB)"
+    assert describe_check("snr:30", 30.0) == "SNR 30.0 dB in the worst sample (>= 30 dB)"
+    assert describe_check("snr:30", 30.00001) == "SNR 30.00001 dB in the worst sample (>= 30 dB)"
+
+
+def test_a_share_below_one_never_reads_as_all():
+    from trtdiff.formatting import fmt_share_exact
+
+    assert [fmt_share_exact(s) for s in (0.9, 0.9999, 0.123456789, 0.0)] == ["90.0%", "99.99%", "12.3456789%", "0.0%"]

@@ -170,5 +170,9 @@ def test_a_sample_larger_than_the_memory_available_is_refused_before_it_is_copie
     source = open_path(str(tmp_path / "one.npz"))
     assert source.sample(0)["x"].shape == (1, 3, 8, 8)
     monkeypatch.setattr(trtdiff.resources, "available_memory", lambda: 512)
-    with pytest.raises(UsageError, match=r"sample 0 of .*one\.npz would take 768 B"):
-        source.sample(0)
+    with pytest.raises(UsageError, match=r"sample 0 of .*one\.npz would take 768 B.*--batched-npz"):
+        source.sample(0)  # a batched file given without --batched-npz: the fix says so
+    (tmp_path / "folder").mkdir()
+    np.savez(tmp_path / "folder" / "s0.npz", x=np.ones((1, 3, 8, 8), np.float32))
+    with pytest.raises(UsageError, match=r"the sample in .*s0\.npz would take 768 B"):
+        open_path(str(tmp_path / "folder")).sample(0)

@@ -115,6 +115,8 @@ INPUT_FILES = [
     case("inputs-empty-npz", f"{RUN} --load-inputs in.npz", 2, files={"in.npz": npz_file()}),
     case("inputs-compressed-npz-of-terabytes", "run dyn.onnx --fp16 --load-inputs in.npz", 2, "would take", "TiB",
          "compressed", files={"in.npz": compressed_npz_declaring("x", (100000, 3, 1024, 1024))}),
+    case("inputs-folder-with-a-compressed-npz-of-terabytes", "run dyn.onnx --fp16 --load-inputs data", 2,
+         "would take", "TiB", files={"data/s0.npz": compressed_npz_declaring("x", (100000, 3, 1024, 1024))}),
     case("calibration-compressed-npz-of-terabytes", "run m.onnx --int8 --calibration-data cal.npz", 2,
          "would take", "cal.npz", files={"cal.npz": compressed_npz_declaring("x", (100000, 3, 1024, 1024))}),
     case("inputs-pickled-npz", f"{RUN} --load-inputs in.npz", 2, "in.npz",

@@ -107,6 +107,21 @@ def test_regular_files_are_replaced_atomically_with_shared_permissions(tmp_path)
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
+def test_only_a_data_set_folder_refuses_what_it_would_read_as_a_sample(tmp_path, monkeypatch):
+    """An .npz in the --load-inputs folder is refused, naming the folder's real path even when
+    given as "."; a --json there, or an .npz in a folder that is not read sample by sample (a
+    baseline), is allowed."""
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path / "data")
+    with pytest.raises(UsageError, match=f"inside the --load-inputs folder {tmp_path / 'data'}:"):
+        check_paths([("--save-inputs", "more.npz")], [("the --load-inputs file", ".")])
+    with pytest.raises(UsageError, match="inside the --calibration-data folder"):
+        check_paths([("--save-outputs", str(tmp_path / "data" / "input_0.pb"))],
+                    [("the --calibration-data file", str(tmp_path / "data"))])
+    check_paths([("--json", "r.json")], [("the --load-inputs file", ".")])
+    check_paths([("--save-outputs", "golden.npz")], [("the --baseline file", ".")])
+
+
 def test_check_paths_refuses_input_and_duplicate_outputs_but_not_sinks(tmp_path):
     model = tmp_path / "m.onnx"
     model.write_bytes(b"x")

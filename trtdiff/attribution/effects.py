@@ -117,7 +117,7 @@ def _stored(producer: LocalResult) -> tuple[str, str]:
 
 def _made(local: np.ndarray, ref: np.ndarray) -> dict[str, int]:
     """NaN, -inf and inf in `local` where the reference is finite, by label (zero counts left out)."""
-    finite = np.isfinite(np.asarray(ref, dtype=np.float64))
+    finite = np.isfinite(ref) if ref.dtype.kind == "f" else np.ones(ref.shape, dtype=bool)
     counts = {"-inf": int(np.count_nonzero(finite & (local == -np.inf))),
               "inf": int(np.count_nonzero(finite & (local == np.inf))),
               "NaN": int(np.count_nonzero(finite & np.isnan(local)))}

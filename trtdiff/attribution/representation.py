@@ -94,19 +94,26 @@ def judged(result: LocalResult, local: np.ndarray, fp32: np.ndarray, lookup: Map
     ref = lookup[result.tensor]
     if local.shape != fp32.shape:
         return result
-    local64, fp64 = local.astype(np.float64), fp32.astype(np.float64)
+    local, fp32 = _comparable(local), _comparable(fp32)
     atol, rtol = tolerances.for_tensor(result.tensor)
     # the node's own error is read for its SNR and NaN/Inf counts only: no quantiles
-    own = measure(fp64, local64, atol, rtol, tolerances.rel_floor, exact_quantiles=False).metrics
+    own = measure(fp32, local, atol, rtol, tolerances.rel_floor, exact_quantiles=False).metrics
     if nonfinite_disagreement(own) or relative_rms(own) > NOTABLE:
         extra = inner_overflow_hint(result, own, ref)
         return replace(result, own=own, hints=result.hints + ((extra,) if extra else ()))
     charged = tuple(i for i in dict.fromkeys(node.input) if i in results and i != result.tensor and lossy(results[i]))
-    inputs = {i: np.asarray(lookup[i], np.float64) for i in dict.fromkeys(node.input)
+    inputs = {i: _comparable(np.asarray(lookup[i])) for i in dict.fromkeys(node.input)
               if i in lookup and np.asarray(lookup[i]).dtype.kind == "f"}
-    effect = effect_hint(result, node.op_type, local64, ref, [results[i] for i in charged], inputs,
+    effect = effect_hint(result, node.op_type, local, ref, [results[i] for i in charged], inputs,
                          relative_rms(own))
     if charged:
         return replace(result, own=own, charged_to=charged, hints=(effect,) if effect else ())
     explained = any(h.kind == "overflow" for h in result.hints)  # its output is beyond the range itself
     return replace(result, own=own, hints=result.hints + ((effect,) if effect and not explained else ()))
+
+
+def _comparable(array: np.ndarray) -> np.ndarray:
+    """float32 and float64 arrays as they are: the comparison kernel reads either in float64 (a
+    float32 pair takes its SIMD pass), and the type limits the hints compare with are float32
+    values; float16 and other types as float64."""
+    return array if array.dtype in (np.float32, np.float64) else array.astype(np.float64)

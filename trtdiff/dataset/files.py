@@ -27,11 +27,10 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
-from trtdiff.dataset.npz import member_array
+from trtdiff.dataset.npz import member_array, member_keys, read_sample
 from trtdiff.dataset.sources import Source, out_of_range
 from trtdiff.errors import UsageError
 from trtdiff.inputs import Feeds
-from trtdiff.resources import check_fits_in_memory
 
 _READ_ERRORS = (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, DecodeError, TypeError)
 _INDEXED_KEY = re.compile(r"^(\d+):(.+)$")
@@ -131,8 +130,7 @@ def _directory_source(directory: Path) -> Source:
 
 
 def _read_npz_file(path: Path) -> Feeds:
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    return read_sample(path, {key: key for key in member_keys(path)}, f"the sample in {path}")
 
 
 def _read_test_set(directory: Path) -> Feeds:
@@ -222,11 +220,11 @@ class NpzSource:
     def _read(self, index: int) -> Feeds:
         if self._layout == "batched":
             return {key: np.array(self._batch(key)[index]) for key in self._keys}
-        keys = self._by_sample[index] if self._layout == "indexed" else [(key, key) for key in self._keys]
-        arrays = {name: member_array(self._path, key) for name, key in keys}
-        check_fits_in_memory(f"sample {index} of {self._path}", sum(a.nbytes for a in arrays.values()),
-                             "Save smaller samples, one per file")
-        return {name: np.array(array) for name, array in arrays.items()}
+        keys = dict(self._by_sample[index]) if self._layout == "indexed" else {key: key for key in self._keys}
+        return read_sample(self._path, keys, f"sample {index} of {self._path}",
+                           "Save smaller samples, one per file (or pass --batched-npz if the arrays hold the "
+                           "samples along their first axis)" if self._layout == "single" else
+                           "Save smaller samples, one per file")
 
 
 class PolygraphyInputs:

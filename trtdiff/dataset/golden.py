@@ -24,7 +24,7 @@ import numpy as np
 
 from trtdiff.dataset.dataset import sample_digest
 from trtdiff.dataset.files import decode_polygraphy_array
-from trtdiff.dataset.npz import member_array
+from trtdiff.dataset.npz import member_array, read_sample
 from trtdiff.errors import UsageError, close_names
 
 _OWN_KEY = re.compile(r"^reference:(\d+):(.+)$")
@@ -100,7 +100,8 @@ class _OwnNpz(GoldenOutputs):
         super().__init__(str(path), "trtdiff-npz", list(self._keys[0]), len(self._keys))
 
     def _read(self, index: int) -> dict[str, np.ndarray]:
-        return {name: np.array(member_array(self._path, key)) for name, key in self._keys[index].items()}
+        return read_sample(self._path, self._keys[index], f"the golden outputs of sample {index} in {self._path}",
+                           "Save the outputs of fewer or smaller tensors")
 
     def _inputs_digest(self, index: int) -> str | None:
         key = self._inputs.get(index)

@@ -51,6 +51,22 @@ def member_array(path: str | os.PathLike[str], key: str) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
 
 
+def read_sample(path: str | os.PathLike[str], keys: Mapping[str, str], what: str,
+                fix: str = "Save smaller samples, one per file") -> dict[str, np.ndarray]:
+    """The members `keys` (name -> member key) of the .npz at `path`, in memory: their sizes are
+    read from the file first (uncompressed members are memory-mapped until copied), and a sample
+    larger than the memory available is refused as `what` with `fix`."""
+    arrays = {name: member_array(path, key) for name, key in keys.items()}
+    check_fits_in_memory(what, sum(array.nbytes for array in arrays.values()), fix)
+    return {name: np.array(array) for name, array in arrays.items()}
+
+
+def member_keys(path: str | os.PathLike[str]) -> list[str]:
+    """The array keys of the .npz at `path` (its members' names without ".npy"), in file order."""
+    with zipfile.ZipFile(path) as archive:
+        return [name.removesuffix(".npy") for name in archive.namelist() if name.endswith(".npy")]
+
+
 def _read_header(handle: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     version = np.lib.format.read_magic(handle)
     if version == (1, 0):

@@ -124,8 +124,9 @@ def _kernel_input(chunk: np.ndarray) -> np.ndarray:
 
 
 def warm_up() -> None:
-    """Import and load the compiled kernels now (e.g. on a background thread while a model runs).
-    They are called directly: a tensor this small would take the numpy twin."""
+    """Import and load the compiled kernels now (e.g. on a background thread while a model runs),
+    with the argument types the comparisons pass. They are called directly: a tensor this small
+    would take the numpy twin."""
     from trtdiff.measure import kernel
 
     for value in (0.0, np.nan):  # the SIMD pass, and the general one it hands a NaN to
@@ -134,4 +135,7 @@ def warm_up() -> None:
                 acc.abs_errors, acc.rel_errors, False, acc.bucket_counts, EDGE_BITS, BUCKET_SHIFT)
         if not kernel.accumulate_finite(*args):
             kernel.accumulate(*args)
-    kernel.count_window(np.zeros(1, np.float32), 16, 0, np.zeros(1, np.int64))  # the counts merged over samples
+    values, sizes = np.zeros(1, np.float32), np.ones(1, np.int64)
+    kernel.count_window(values, 16, 0, np.zeros(1, np.int64))  # the counts merged over samples
+    kernel.count_buckets(values, np.zeros((2, FINE_BUCKETS), np.int64), EDGE_BITS, BUCKET_SHIFT)  # quantiles:
+    kernel.select(values, np.zeros(FINE_BUCKETS, np.int64), BUCKET_SHIFT, sizes)  # the buckets, then their members

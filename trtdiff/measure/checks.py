@@ -144,12 +144,14 @@ def _top_indices(rows: np.ndarray, k: int) -> np.ndarray:
 
 
 def _against(value: float, threshold: str, decimals: int) -> str:
-    """`value` with at least `decimals` decimals and two more than `threshold` has, so that a
-    value below a threshold of many digits does not read as equal to it (0.999999982 against
-    0.99999999, not 1.000000)."""
-    if "e" in threshold.lower():
-        return f"{value:.12g}"
-    return f"{value:.{max(decimals, len(threshold.partition('.')[2]) + 2)}f}"
+    """`value` with at least `decimals` decimals, and as many more as it takes to compare with
+    `threshold` as the value itself does (0.9999999174 against 0.99999999, not 1.000000)."""
+    bound = float(threshold)
+    for places in range(decimals, 18):
+        text = f"{value:.{places}f}"
+        if (float(text) < bound, float(text) == bound) == (value < bound, value == bound):
+            return text
+    return repr(value)
 
 
 def describe_check(check: str, value: float) -> str:

@@ -172,7 +172,7 @@ def environment_view(comparison: Comparison, command: str | None) -> dict[str, A
                         f"relative-error floor {fmt.fmt_error(tol.rel_floor)}")),
     ]
     if tol.min_agreement < 1:
-        rows.append(("min agreement", f"{tol.min_agreement:.1%} of the samples must pass"))
+        rows.append(("min agreement", f"{fmt.fmt_share_exact(tol.min_agreement)} of the samples must pass"))
     rows += [(f"atol for {name}", fmt.fmt_error(v)) for name, v in tol.per_tensor_atol.items()]
     rows += [(f"rtol for {name}", fmt.fmt_error(v)) for name, v in tol.per_tensor_rtol.items()]
     rows.append(("seed", fmt.MISSING if settings.seed is None else str(settings.seed)))
