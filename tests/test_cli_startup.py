@@ -65,7 +65,7 @@ def test_every_name_trtdiff_bisect_lists_resolves():
     from trtdiff.bisect import precision, reduce, search, split, state
 
     modules = (precision, reduce, search, split, state)
-    assert sorted(searches.__all__) == sorted(searches._MODULE_OF)
+    assert sorted(searches.__all__) == sorted(searches._MODULE_OF) and set(searches.__all__) <= set(dir(searches))
     for name in searches.__all__:
         assert any(getattr(module, name, None) is getattr(searches, name) for module in modules), name
     with pytest.raises(AttributeError, match="no_such_name"):

@@ -41,3 +41,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'trtdiff.bisect' has no attribute {name!r}")
     return getattr(importlib.import_module(f"trtdiff.bisect.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
