@@ -58,7 +58,7 @@ def read_sample(path: str | os.PathLike[str], keys: Mapping[str, str], what: str
     larger than the memory available is refused as `what` with `fix`."""
     arrays = {name: member_array(path, key) for name, key in keys.items()}
     check_fits_in_memory(what, sum(array.nbytes for array in arrays.values()), fix)
-    return {name: np.array(array) for name, array in arrays.items()}
+    return {name: np.array(array) if isinstance(array, np.memmap) else array for name, array in arrays.items()}
 
 
 def member_keys(path: str | os.PathLike[str]) -> list[str]:

@@ -137,5 +137,6 @@ def warm_up() -> None:
             kernel.accumulate(*args)
     values, sizes = np.zeros(1, np.float32), np.ones(1, np.int64)
     kernel.count_window(values, 16, 0, np.zeros(1, np.int64))  # the counts merged over samples
-    kernel.count_buckets(values, np.zeros((2, FINE_BUCKETS), np.int64), EDGE_BITS, BUCKET_SHIFT)  # quantiles:
-    kernel.select(values, np.zeros(FINE_BUCKETS, np.int64), BUCKET_SHIFT, sizes)  # the buckets, then their members
+    # exact quantiles: count the values per bucket, then gather the members of the buckets needed
+    kernel.count_buckets(values, np.zeros((2, FINE_BUCKETS), np.int64), EDGE_BITS, BUCKET_SHIFT)
+    kernel.select(values, np.zeros(FINE_BUCKETS, np.int64), BUCKET_SHIFT, sizes)
