@@ -125,7 +125,8 @@ def test_the_next_steps_keep_every_digit_of_the_tolerances_and_checks(cli_run, t
     would make the suggested command judge differently; it is run here and judges the same."""
     path = save(underflow_then_log(), tmp_path / "log.onnx")
     given = ["--atol", "1.23456789e-05", "--rtol", "0.000123456789", "--check", "y:cosine:0.99999999",
-             "--check", "snr:30.123456", "--iterations", "3"]
+             "--check", "snr:30.123456", "--iterations", "3", "--val-range", "[0,0.123456789]",
+             "--rel-floor", "1.23456789e-07", "--min-agreement", "0.9999"]
     result = cli_run("run", path, "--fp16", *given, "--json", tmp_path / "r.json")
     assert result.exit_code == 1, result.output
     data = json.loads((tmp_path / "r.json").read_text())

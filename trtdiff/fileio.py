@@ -99,14 +99,10 @@ def ensure_directory_writable(path: str | os.PathLike[str], option: str) -> Path
     return ensure_writable(target / "file", option).parent
 
 
-DATA_SET_OPTIONS = ("--load-inputs", "--calibration-data")  # folders read as samples, file by file
-
-
 def check_paths(outputs: Iterable[tuple[str, PathLike | None]], inputs: Iterable[tuple[str, PathLike | None]] = (),
                 folders: Iterable[tuple[str, PathLike | None]] = ()) -> None:
     """Refuse, before any work: an output (option, path) or output folder that is also an input
-    (what, path; e.g. "the MODEL", "the --load-inputs file"); an output file that a --load-inputs or
-    --calibration-data folder would read as a sample in the next run; two outputs on one path (character
+    (what, path; e.g. "the MODEL", "the --load-inputs file"); two outputs on one path (character
     devices such as /dev/null excepted: they keep nothing); an output that could not be written.
     `None` paths (options not given) are skipped; a file both read and written (a timing cache)
     is listed in both, the input under the option's own name."""
@@ -124,26 +120,11 @@ def check_paths(outputs: Iterable[tuple[str, PathLike | None]], inputs: Iterable
             if what != option and not is_stdout(text) and _same_file(text, source):
                 raise UsageError(f"{option} {text} is also {what}", "writing it would replace a file trtdiff reads",
                                  f"Choose another path for {option}")
-            if not is_folder and not is_stdout(text) and _read_as_a_sample(text, what, source):
-                folder = os.path.realpath(source)
-                raise UsageError(f"{option} {text} is inside {what.replace(' file', ' folder')} {folder}",
-                                 "trtdiff reads each file of that kind there as a sample, so the next run on "
-                                 "that folder would read this one too", f"Write {option} outside {folder}")
         key = _identity(text)
         if key in seen and not _is_sink(text):
             raise UsageError(f"{seen[key]} and {option} both write {text}",
                              "the second would replace the first", "Give each output its own path")
         seen[key] = option
-
-
-def _read_as_a_sample(output: str, what: str, folder: str) -> bool:
-    """Whether a data-set folder (`what` names --load-inputs or --calibration-data, and `folder`
-    is one) would read the file `output` as a sample: an .npz or .npy, or an input_N.pb, directly in it."""
-    location = Path(output)
-    if not any(option in what for option in DATA_SET_OPTIONS) or not os.path.isdir(folder) \
-            or not _same_file(str(location.parent), folder):
-        return False
-    return location.suffix in (".npz", ".npy") or (location.name.startswith("input_") and location.suffix == ".pb")
 
 
 def _identity(path: str) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from corpus import build_workspace, copy_workspace, device_copy, invoke, snapshot
-from trtdiff.options.paths import CheckedCommand
+from trtdiff.options.paths import CheckedCommand, refuse_outputs_read_as_samples
 from trtdiff.errors import UsageError
 from trtdiff.fileio import atomic_output, check_paths, write_text_atomic, writes_in_place
 
@@ -114,12 +114,12 @@ def test_only_a_data_set_folder_refuses_what_it_would_read_as_a_sample(tmp_path,
     (tmp_path / "data").mkdir()
     monkeypatch.chdir(tmp_path / "data")
     with pytest.raises(UsageError, match=f"inside the --load-inputs folder {tmp_path / 'data'}:"):
-        check_paths([("--save-inputs", "more.npz")], [("the --load-inputs file", ".")])
+        refuse_outputs_read_as_samples([("--save-inputs", "more.npz")], [("the --load-inputs file", ".")])
     with pytest.raises(UsageError, match="inside the --calibration-data folder"):
-        check_paths([("--save-outputs", str(tmp_path / "data" / "input_0.pb"))],
+        refuse_outputs_read_as_samples([("--save-outputs", str(tmp_path / "data" / "input_0.pb"))],
                     [("the --calibration-data file", str(tmp_path / "data"))])
-    check_paths([("--json", "r.json")], [("the --load-inputs file", ".")])
-    check_paths([("--save-outputs", "golden.npz")], [("the --baseline file", ".")])
+    refuse_outputs_read_as_samples([("--json", "r.json")], [("the --load-inputs file", ".")])
+    refuse_outputs_read_as_samples([("--save-outputs", "golden.npz")], [("the --baseline file", ".")])
 
 
 def test_check_paths_refuses_input_and_duplicate_outputs_but_not_sinks(tmp_path):

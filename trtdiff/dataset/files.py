@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import fnmatch
 import io
 import json
 import re
@@ -34,6 +35,7 @@ from trtdiff.inputs import Feeds
 
 _READ_ERRORS = (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, DecodeError, TypeError)
 _INDEXED_KEY = re.compile(r"^(\d+):(.+)$")
+NPZ_FILES, PB_FILES, NPY_FILES = "*.npz", "input_*.pb", "*.npy"  # what a folder of samples is read from
 FORMATS = ("an .npz, a .npy, a Polygraphy --save-inputs .json, or a directory of .npz files, of ONNX "
            "test_data_set_* folders, of input_N.pb files or of NAME.npy files")
 
@@ -113,16 +115,24 @@ class _PerFile:
         return _reading(path, lambda: self._read(path))  # type: ignore[no-any-return]
 
 
+def read_as_a_sample(folder: str | Path, path: str | Path) -> bool:
+    """Whether reading `folder` as a data set (--load-inputs DIR, --calibration-data DIR) would
+    take the file `path` for a sample or part of one: a file of a kind it reads, directly in it."""
+    location = Path(path)
+    return (location.parent.resolve() == Path(folder).resolve()
+            and any(fnmatch.fnmatch(location.name, pattern) for pattern in (NPZ_FILES, PB_FILES, NPY_FILES)))
+
+
 def _directory_source(directory: Path) -> Source:
-    npz = sorted(directory.glob("*.npz"), key=natural_key)
+    npz = sorted(directory.glob(NPZ_FILES), key=natural_key)
     if npz:
         return _PerFile(directory, npz, _read_npz_file, "npz-directory")
     test_sets = sorted((p for p in directory.glob("test_data_set_*") if p.is_dir()), key=natural_key)
     if test_sets:
         return _PerFile(directory, test_sets, _read_test_set, "onnx-test-sets")
-    if list(directory.glob("input_*.pb")):
+    if list(directory.glob(PB_FILES)):
         return _OneSample(directory, lambda: _read_test_set(directory), "onnx-test-set")
-    npy = sorted(directory.glob("*.npy"))
+    npy = sorted(directory.glob(NPY_FILES))
     if npy:
         return _OneSample(directory, lambda: {p.stem: np.load(p, allow_pickle=False) for p in npy}, "npy-directory")
     raise UsageError(f"no inputs found in {directory}", "expected .npz files, test_data_set_* folders, "

@@ -1,7 +1,8 @@
 """File options that say what they are: read (`InputPath`), written (`OutputPath`, `OutputFolder`)
 or both (`InOutPath`, e.g. a timing cache or a bisect state). `CheckedCommand` checks them all
 before the command runs (`trtdiff.fileio.check_paths`): an output that is one of the inputs, two
-outputs on one path, or an output that cannot be written is refused before any work.
+outputs on one path, an output that cannot be written, or one that a --load-inputs or
+--calibration-data folder would read as a sample next time is refused before any work.
 
     @click.command("run", cls=CheckedCommand)
     @click.argument("model", type=InputPath(dir_okay=False))
@@ -13,12 +14,14 @@ option uses one of these types: tests/robustness/test_output_paths.py checks bot
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from trtdiff.fileio import check_paths
+from trtdiff.errors import UsageError
+from trtdiff.fileio import check_paths, is_stdout
 
 
 class InputPath(click.Path):
@@ -94,6 +97,28 @@ def check_command_paths(ctx: click.Context) -> None:
             elif role == "output-or-folder":
                 outputs.append((label, value))
     check_paths(outputs, inputs, folders)
+    refuse_outputs_read_as_samples(outputs, inputs)
+
+
+DATA_SET_OPTIONS = ("--load-inputs", "--calibration-data")  # folders read file by file, as samples
+
+
+def refuse_outputs_read_as_samples(outputs: list[tuple[str, Any]], inputs: list[tuple[str, Any]]) -> None:
+    """Refuse an output file that a data-set folder among the inputs (what, path: "the
+    --load-inputs file", DIR) would read as a sample in the next run on it."""
+    folders = [(what, os.fspath(path)) for what, path in inputs
+               if any(option in what for option in DATA_SET_OPTIONS) and Path(path).is_dir()]
+    if not folders:
+        return
+    from trtdiff.dataset.files import read_as_a_sample
+
+    for option, text in ((o, os.fspath(p)) for o, p in outputs):
+        for what, source in folders:
+            if not is_stdout(text) and read_as_a_sample(source, text):
+                folder = os.path.realpath(source)
+                raise UsageError(f"{option} {text} is inside {what.replace(' file', ' folder')} {folder}",
+                                 "trtdiff reads each file of that kind there as a sample, so the next run on "
+                                 "that folder would read this one too", f"Write {option} outside {folder}")
 
 
 def _values(value: Any) -> tuple[Any, ...]:
